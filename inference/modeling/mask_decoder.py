@@ -91,7 +91,8 @@ class MaskDecoder(nn.Module):
             dim=1,
         )
         _, uc, uh, uw = upscaled.shape
-        masks = (hyper_in @ upscaled.reshape(b, uc, uh * uw)).reshape(b, -1, uh, uw)
+        masks = hyper_in @ upscaled.reshape(b, uc, uh * uw)
+        masks = masks.reshape(b, self.num_mask_tokens, uh, uw)
         return masks, self.iou_prediction_head(iou_token_out)
 
     def forward(

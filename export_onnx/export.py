@@ -1,0 +1,156 @@
+"""``run_export``: a model's decoders and image encoder as ONNX, plus ``manifest.json``.
+
+Files written into ``out_dir`` (default ``inference.registry.exports_dir(model)``):
+
+- ``decoder_fp32.onnx``          SAM's standard decoder export (upsampled, one mask)
+- ``decoder_int8.onnx``          the same, weights quantized to uint8 (dynamic, per tensor)
+- ``decoder_lowres_fp32.onnx``   all four low-res masks, no upsampling in the graph
+- ``decoder_lowres_int8.onnx``   the same, quantized
+- ``image_encoder.onnx``         the image encoder, (N, 3, 1024, 1024) -> (N, 256, 64, 64)
+- ``manifest.json``              every file with its sha256, and every number the browser needs
+
+A second run with an unchanged checkpoint and export code only verifies the files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import onnxruntime
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+from export_onnx.decoder import (
+    DECODER_INPUTS,
+    LOW_RES_OUTPUTS,
+    UPSAMPLED_OUTPUTS,
+    SamDecoderOnnx,
+    example_inputs,
+)
+from export_onnx.manifest import (
+    DecoderVariant,
+    build_manifest,
+    manifest_is_current,
+    read_manifest,
+)
+from inference.model import load_checkpoint
+from inference.registry import DEFAULT_MODEL, exports_dir, file_sha256, get_model
+from inference.weights import checkpoint_path, fetch
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+# Bump when the graphs or the manifest change, so that cached exports are redone.
+EXPORT_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    manifest: dict[str, object]
+    reused: bool  # True when the files were already there and verified
+
+
+def _export_decoder(sam: torch.nn.Module, path: Path, upsample: bool) -> None:
+    wrapper = SamDecoderOnnx(sam, upsample=upsample).eval()  # type: ignore[arg-type]
+    inputs = DECODER_INPUTS if upsample else DECODER_INPUTS[:5]
+    outputs = UPSAMPLED_OUTPUTS if upsample else LOW_RES_OUTPUTS
+    dynamic = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected
+        torch.onnx.export(
+            wrapper,
+            example_inputs(with_size=upsample),
+            str(path),
+            dynamo=False,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    onnx.checker.check_model(str(path))
+
+
+def _export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
+    encoder = sam.image_encoder.eval()  # type: ignore[union-attr]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            encoder,
+            (torch.zeros(1, 3, 1024, 1024),),
+            str(path),
+            dynamo=False,
+            input_names=["images"],
+            output_names=["image_embeddings"],
+            dynamic_axes={"images": {0: "batch"}, "image_embeddings": {0: "batch"}},
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    logging.getLogger().setLevel(logging.WARNING)  # the quantizer logs every skipped node
+    # SAM's published call also passed optimize_model, which current onnxruntime
+    # refuses; per-tensor QUInt8 weights are what SAM used.
+    quantize_dynamic(
+        str(src), str(dst), per_channel=False, reduce_range=False, weight_type=QuantType.QUInt8
+    )
+
+
+def run_export(
+    model: str = DEFAULT_MODEL,
+    out_dir: Path | None = None,
+    *,
+    image_encoder: bool = True,
+    force: bool = False,
+) -> ExportResult:
+    """Export ``model`` into ``out_dir``; reuse a complete, verified earlier export."""
+    spec = get_model(model)
+    out_dir = Path(out_dir) if out_dir is not None else exports_dir(model)
+    checkpoint = fetch(model) if not checkpoint_path(spec).exists() else checkpoint_path(spec)
+    if not force and manifest_is_current(out_dir, spec.sha256, EXPORT_VERSION, image_encoder):
+        return ExportResult(out_dir, read_manifest(out_dir), reused=True)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sam = load_checkpoint(spec, checkpoint)
+    variants: list[DecoderVariant] = []
+    for name, upsample in (("fp32", True), ("lowres_fp32", False)):
+        fp32 = out_dir / f"decoder_{name}.onnx"
+        log.info("exporting %s", fp32)
+        _export_decoder(sam, fp32, upsample)
+        int8 = out_dir / f"decoder_{name.replace('fp32', 'int8')}.onnx"
+        _quantize(fp32, int8)
+        variants.append(DecoderVariant(name, fp32, upsample, "fp32"))
+        variants.append(DecoderVariant(name.replace("fp32", "int8"), int8, upsample, "int8"))
+    encoder_path = None
+    if image_encoder:
+        encoder_path = out_dir / "image_encoder.onnx"
+        log.info("exporting %s", encoder_path)
+        _export_image_encoder(sam, encoder_path)
+
+    manifest = build_manifest(
+        spec,
+        variants,
+        encoder_path,
+        export_version=EXPORT_VERSION,
+        opset=OPSET,
+        versions={
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+    )
+    tmp = out_dir / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, out_dir / "manifest.json")
+    return ExportResult(out_dir, manifest, reused=False)
+
+
+__all__ = ["EXPORT_VERSION", "OPSET", "ExportResult", "file_sha256", "run_export"]

@@ -1,0 +1,136 @@
+"""What ``run_export`` writes, and that a second run only verifies it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from PIL import Image
+
+from export_onnx import run_export
+from export_onnx.manifest import BROWSER_DECODER
+from inference.encode import encode
+from inference.predict import predict
+from inference.transforms import IMAGE_SIZE, PIXEL_MEAN, PIXEL_STD
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_INPUTS = ["image_embeddings", "point_coords", "point_labels", "mask_input",
+              "has_mask_input", "orig_im_size"]  # fmt: skip
+
+
+def test_manifest_names_every_file_with_its_sha256(mobile_sam_export):
+    manifest = mobile_sam_export.manifest
+    out = mobile_sam_export.out_dir
+    entries = [*manifest["decoders"].values(), manifest["image_encoder"]]
+    assert {e["file"] for e in entries} == {
+        "decoder_fp32.onnx", "decoder_int8.onnx", "decoder_lowres_fp32.onnx",
+        "decoder_lowres_int8.onnx", "image_encoder.onnx",
+    }  # fmt: skip
+    for entry in entries:
+        data = (out / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        assert len(data) == entry["size"]
+
+
+def test_manifest_carries_the_numbers_the_browser_needs(mobile_sam_export):
+    m = mobile_sam_export.manifest
+    assert m["model"] == "mobile_sam"
+    assert m["image_size"] == IMAGE_SIZE
+    assert m["embedding_shape"] == [1, 256, 64, 64]
+    assert m["low_res_mask_size"] == 256
+    assert m["pixel_mean"] == list(PIXEL_MEAN) and m["pixel_std"] == list(PIXEL_STD)
+    assert m["point_labels"] == {"padding": -1, "negative": 0, "positive": 1,
+                                 "box_top_left": 2, "box_bottom_right": 3}  # fmt: skip
+    assert m["browser_decoder"] == BROWSER_DECODER in m["decoders"]
+    assert m["opset"] >= 17
+
+
+def test_standard_decoder_has_sams_interface_with_any_number_of_points(mobile_sam_export):
+    entry = mobile_sam_export.manifest["decoders"]["fp32"]
+    assert [i["name"] for i in entry["inputs"]] == SAM_INPUTS
+    assert [o["name"] for o in entry["outputs"]] == ["masks", "iou_predictions", "low_res_masks"]
+    coords = next(i for i in entry["inputs"] if i["name"] == "point_coords")
+    assert isinstance(coords["shape"][1], str)  # a symbolic, dynamic dimension
+    model = onnx.load(str(mobile_sam_export.out_dir / entry["file"]))
+    assert model.opset_import[0].version >= 17
+
+
+def test_low_res_decoder_has_no_size_input_and_returns_four_masks(
+    mobile_sam_export, decoder, photo
+):
+    entry = mobile_sam_export.manifest["decoders"]["lowres_fp32"]
+    assert [i["name"] for i in entry["inputs"]] == SAM_INPUTS[:5]
+    assert [o["name"] for o in entry["outputs"]] == ["iou_predictions", "low_res_masks"]
+    assert entry["upsampled"] is False
+    _, emb = photo("astronaut")
+    coords = np.array([[[250.0, 150.0], [0.0, 0.0]]], np.float32)
+    labels = np.array([[1.0, -1.0]], np.float32)
+    out = decoder("lowres_fp32").run(emb, coords, labels)
+    assert out["low_res_masks"].shape == (1, 4, 256, 256)
+    assert out["iou_predictions"].shape == (1, 4)
+
+
+def test_int8_decoders_are_much_smaller(mobile_sam_export):
+    d = mobile_sam_export.manifest["decoders"]
+    assert d["int8"]["size"] < d["fp32"]["size"] / 3
+    assert d["lowres_int8"]["size"] < d["lowres_fp32"]["size"] / 3
+
+
+def test_second_export_reuses_verified_files_and_a_damaged_one_is_redone(tmp_path):
+    first = run_export("mobile_sam", tmp_path, image_encoder=False)
+    assert not first.reused
+    again = run_export("mobile_sam", tmp_path, image_encoder=False)
+    assert again.reused and again.manifest == first.manifest
+
+    damaged = tmp_path / "decoder_int8.onnx"
+    damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
+    redone = run_export("mobile_sam", tmp_path, image_encoder=False)
+    assert not redone.reused
+    sha = redone.manifest["decoders"]["int8"]["sha256"]
+    assert hashlib.sha256(damaged.read_bytes()).hexdigest() == sha
+
+
+def test_command_line_prints_the_manifest_path(mobile_sam_export):
+    result = subprocess.run(
+        [sys.executable, "-m", "export_onnx", "--model", "mobile_sam"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert str(mobile_sam_export.out_dir / "manifest.json") in result.stdout
+    assert "up to date" in result.stdout
+    manifest = json.loads((mobile_sam_export.out_dir / "manifest.json").read_text())
+    assert manifest["model"] == "mobile_sam"
+
+
+def test_command_line_refuses_an_unknown_model():
+    result = subprocess.run(
+        [sys.executable, "-m", "export_onnx", "--model", "no_such_model"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "unknown model 'no_such_model'" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def two_photos(photo):
+    return [photo("astronaut"), photo("coffee")]
+
+
+def test_onnx_encoder_backend_matches_pytorch(mobile_sam_export, two_photos):
+    images = [Image.fromarray(pixels) for pixels, _ in two_photos]
+    torch_emb = np.concatenate([emb for _, emb in two_photos])
+    onnx_emb = encode(images, backend="onnx", batch_size=2)
+    assert onnx_emb.shape == (2, 256, 64, 64) and onnx_emb.dtype == np.float32
+    np.testing.assert_allclose(onnx_emb, torch_emb, atol=2e-3)
+    # And the masks they give agree.
+    pixels = two_photos[0][0]
+    size = pixels.shape[:2]
+    a = predict(torch_emb[0], [[250, 150]], [1], multimask=False, image_size=size).masks[0]
+    b = predict(onnx_emb[0], [[250, 150]], [1], multimask=False, image_size=size).masks[0]
+    assert np.logical_and(a, b).sum() / np.logical_or(a, b).sum() >= 0.99
