@@ -71,7 +71,13 @@ class SamDecoderOnnx(nn.Module):
         resized = (orig_im_size * scale + 0.5).to(torch.int64)
         masks = masks[..., : resized[0], : resized[1]]
         size = orig_im_size.to(torch.int64)
-        return F.interpolate(masks, size=(size[0], size[1]), mode="bilinear", align_corners=False)
+        # Tensor sizes keep the output size dynamic in the traced graph.
+        return F.interpolate(
+            masks,
+            size=(size[0], size[1]),  # type: ignore[arg-type]
+            mode="bilinear",
+            align_corners=False,
+        )
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if not self.upsample:

@@ -116,7 +116,8 @@ def build_manifest(
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any]:
-    return json.loads((out_dir / "manifest.json").read_text())  # type: ignore[no-any-return]
+    manifest: dict[str, Any] = json.loads((out_dir / "manifest.json").read_text())
+    return manifest
 
 
 def manifest_is_current(

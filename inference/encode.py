@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -138,10 +138,16 @@ def encode(
     ``SAMLABEL_ENCODER_BACKEND`` (torch), ``SAMLABEL_DEVICE`` (auto) and
     ``SAMLABEL_PRECISION`` (bf16 on cuda, fp32 elsewhere).
     """
-    backend = backend or os.environ.get("SAMLABEL_ENCODER_BACKEND", "torch")  # type: ignore[assignment]
+    backend_name = backend or os.environ.get("SAMLABEL_ENCODER_BACKEND") or "torch"
+    if backend_name not in ("torch", "onnx"):
+        raise ValueError(f"SAMLABEL_ENCODER_BACKEND={backend_name!r}: use 'torch' or 'onnx'")
+    precision_name = precision or os.environ.get("SAMLABEL_PRECISION") or None
+    if precision_name not in (None, "fp32", "bf16", "fp16"):
+        raise ValueError(f"SAMLABEL_PRECISION={precision_name!r}: use fp32, bf16 or fp16")
     device = device or os.environ.get("SAMLABEL_DEVICE") or None
-    precision = precision or os.environ.get("SAMLABEL_PRECISION") or None  # type: ignore[assignment]
-    encoder = get_encoder(model, backend, device, precision)  # type: ignore[arg-type]
+    encoder = get_encoder(
+        model, cast(Backend, backend_name), device, cast("Precision | None", precision_name)
+    )
     outputs = [encoder(preprocess(batch)) for batch in _batches(images, batch_size)]
     if not outputs:
         return np.zeros((0, 256, 64, 64), dtype=np.float32)

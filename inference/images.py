@@ -80,6 +80,7 @@ def load_image(source: str | Path | bytes | BinaryIO, max_pixels: int = MAX_PIXE
         with warnings.catch_warnings():
             # Our own pixel limit below decides; Pillow's warning would only repeat it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image: Image.Image
             try:
                 image = Image.open(stream)
             except UnidentifiedImageError as exc:

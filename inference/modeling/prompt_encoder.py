@@ -24,6 +24,8 @@ LABEL_BOX_BOTTOM_RIGHT = 3
 class PositionEmbeddingRandom(nn.Module):
     """Random Fourier features of normalised (x, y) positions."""
 
+    positional_encoding_gaussian_matrix: torch.Tensor  # (2, num_pos_feats) buffer
+
     def __init__(self, num_pos_feats: int = 128) -> None:
         super().__init__()
         self.register_buffer("positional_encoding_gaussian_matrix", torch.randn((2, num_pos_feats)))
@@ -95,7 +97,9 @@ class PromptEncoder(nn.Module):
         labels = labels.unsqueeze(-1).to(pe.dtype)
         pe = pe * (labels != LABEL_PADDING).to(pe.dtype)
         pe = pe + self.not_a_point_embed.weight * (labels == LABEL_PADDING).to(pe.dtype)
-        for i, embedding in enumerate(self.point_embeddings):
+        for i in range(len(self.point_embeddings)):
+            embedding = self.point_embeddings[i]
+            assert isinstance(embedding, nn.Embedding)
             pe = pe + embedding.weight * (labels == i).to(pe.dtype)
         return pe
 

@@ -135,6 +135,8 @@ class Attention(nn.Module):
     """Pre-norm multi-head attention over one window of tokens (B, N, C) with a
     learned bias per head and per (|dy|, |dx|) offset between two positions."""
 
+    attention_bias_idxs: torch.Tensor  # (N, N) offset index of each pair of positions
+
     def __init__(self, dim: int, num_heads: int, window: int) -> None:
         super().__init__()
         self.num_heads = num_heads

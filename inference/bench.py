@@ -1,0 +1,249 @@
+"""``python -m inference.bench``: speed and quality figures, with the machine.
+
+Speed: images/s for encoding (batch 1 and 8; PyTorch and onnxruntime backends, and
+bf16 on a GPU) and ms per decode (PyTorch reference and each exported ONNX decoder).
+
+Quality (``--grabcut DIR``, a folder with ``images/`` and ``masks/``): NoC@85,
+NoC@90 and mean IoU after 1, 3 and 5 clicks with the standard click simulator
+(:mod:`inference.clicks`), for PyTorch fp32, each ONNX decoder, and the embedding
+format the server ships (float16). A variant passes when it loses at most 0.05
+NoC@90 against PyTorch fp32.
+
+The ONNX parts need ``python -m export_onnx`` to have run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image
+
+from inference.clicks import Click, iou_after, number_of_clicks, run_clicks
+from inference.encode import Backend, Precision, TorchEncoder, encode, get_encoder, preprocess
+from inference.images import load_image
+from inference.predict import predict
+from inference.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from export_onnx.runtime import OnnxDecoder
+
+PASS_MARGIN = 0.05  # NoC@90 a shipped variant may lose against PyTorch fp32
+
+
+def machine() -> str:
+    import onnxruntime
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
+        f"onnxruntime {onnxruntime.__version__}, Python {platform.python_version()}"
+    )
+
+
+def _timed(fn: Callable[[], object], repeat: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_encoding(images: Sequence[Image.Image], model: str, repeat: int) -> list[str]:
+    rows = []
+    configs: list[tuple[Backend, Precision, str | None]] = [("torch", "fp32", "cpu")]
+    if torch.cuda.is_available():
+        configs = [("torch", "fp32", "cuda"), ("torch", "bf16", "cuda"), ("torch", "fp16", "cuda")]
+    configs.append(("onnx", "fp32", None))
+    for backend, precision, device in configs:
+        try:
+            encoder = get_encoder(model, backend, device, precision)
+        except FileNotFoundError as exc:
+            rows.append(f"| {backend} {precision} | skipped: {exc} | |")
+            continue
+        batches = [1, 8] + ([32] if device == "cuda" else [])
+        for batch in batches:
+            x = preprocess([images[i % len(images)] for i in range(batch)])
+
+            def run(
+                x: npt.NDArray[np.float32] = x,
+                encoder: object = encoder,
+                device: str | None = device,
+            ) -> None:
+                encoder(x)  # type: ignore[operator]
+                if device == "cuda":
+                    torch.cuda.synchronize()
+
+            times = _timed(run, repeat, warmup=1)
+            per_s = batch / statistics.median(times)
+            rows.append(f"| {backend} {precision} {device or ''} | {batch} | {per_s:.2f} |")
+    return rows
+
+
+def bench_decoding(
+    image: Image.Image, embedding: npt.NDArray[np.float32], model: str, repeat: int
+) -> list[str]:
+    from export_onnx.runtime import OnnxDecoder, prompt_arrays
+    from inference.transforms import ResizeTransform
+
+    size = (image.height, image.width)
+    point = [[image.width * 0.5, image.height * 0.5]]
+    rows = []
+    ref = _timed(lambda: predict(embedding, point, [1], image_size=size, model=model), repeat)
+    rows.append(f"| PyTorch fp32 (with upsampling) | {1000 * statistics.median(ref):.1f} |")
+    coords, labels = prompt_arrays(ResizeTransform(*size), point, [1], None)
+    for variant in ("fp32", "int8", "lowres_fp32", "lowres_int8"):
+        for threads in (1, 2):
+            dec = OnnxDecoder(variant, model, threads=threads)
+            t = _timed(partial(dec.run, embedding, coords, labels, None, size), repeat)
+            rows.append(
+                f"| ONNX {variant}, {threads} thread(s) | {1000 * statistics.median(t):.1f} |"
+            )
+    return rows
+
+
+Segment = Callable[[Sequence[Click], "npt.NDArray[np.float32] | None"],
+                   tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]]  # fmt: skip
+
+
+def segmenters(
+    embedding: npt.NDArray[np.float32], size: tuple[int, int], model: str
+) -> dict[str, Segment]:
+    """Each variant under test, following one protocol: the first click takes the
+    best of SAM's three candidates, later clicks take the single mask and feed the
+    previous low-res logits back."""
+    from export_onnx.runtime import OnnxDecoder
+
+    def reference(emb: npt.NDArray[np.float32]) -> Segment:
+        def seg(
+            clicks: Sequence[Click], prev: npt.NDArray[np.float32] | None
+        ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
+            pts = [[c.x, c.y] for c in clicks]
+            lbl = [int(c.positive) for c in clicks]
+            out = predict(
+                emb,
+                pts,
+                lbl,
+                mask_input=prev,
+                multimask=len(clicks) == 1,
+                image_size=size,
+                model=model,
+            )
+            best = int(np.argmax(out.scores))
+            return out.masks[best], out.low_res_logits[best]
+
+        return seg
+
+    def onnx(variant: str, emb: npt.NDArray[np.float32]) -> Segment:
+        dec = _decoders.setdefault(variant, OnnxDecoder(variant, model))
+
+        def seg(
+            clicks: Sequence[Click], prev: npt.NDArray[np.float32] | None
+        ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
+            pts = [[c.x, c.y] for c in clicks]
+            lbl = [int(c.positive) for c in clicks]
+            out = dec.predict(
+                emb, pts, lbl, mask_input=prev, multimask=len(clicks) == 1, image_size=size
+            )
+            best = int(np.argmax(out.scores))
+            return out.masks[best], out.low_res_logits[best]
+
+        return seg
+
+    fp16 = embedding.astype(np.float16).astype(np.float32)
+    return {
+        "PyTorch fp32": reference(embedding),
+        "ONNX fp32": onnx("fp32", embedding),
+        "ONNX int8": onnx("int8", embedding),
+        "ONNX low-res fp32": onnx("lowres_fp32", embedding),
+        "ONNX low-res int8": onnx("lowres_int8", embedding),
+        "shipped: fp16 embedding + ONNX low-res int8": onnx("lowres_int8", fp16),
+        "shipped: fp16 embedding + ONNX low-res fp32": onnx("lowres_fp32", fp16),
+    }
+
+
+_decoders: dict[str, OnnxDecoder] = {}
+
+
+def bench_quality(folder: Path, model: str, limit: int | None) -> list[str]:
+    images = sorted((folder / "images").iterdir())[:limit]
+    results: dict[str, list[list[float]]] = {}
+    for n, path in enumerate(images, 1):
+        gt_path = next((folder / "masks").glob(path.stem + ".*"))
+        gt = np.asarray(Image.open(gt_path).convert("L"))
+        image = load_image(path)
+        embedding = encode([image], model)
+        size = (int(gt.shape[0]), int(gt.shape[1]))
+        for name, seg in segmenters(embedding, size, model).items():
+            results.setdefault(name, []).append(run_clicks(seg, gt))
+        print(f"  quality: {n}/{len(images)} {path.name}", file=sys.stderr, flush=True)
+    rows = []
+    base = statistics.mean(number_of_clicks(r, 0.90) for r in results["PyTorch fp32"])
+    for name, runs in results.items():
+        noc85 = statistics.mean(number_of_clicks(r, 0.85) for r in runs)
+        noc90 = statistics.mean(number_of_clicks(r, 0.90) for r in runs)
+        m = [statistics.mean(iou_after(r, k) for r in runs) for k in (1, 3, 5)]
+        verdict = "pass" if noc90 - base <= PASS_MARGIN else "FAIL"
+        rows.append(
+            f"| {name} | {noc85:.2f} | {noc90:.2f} | {m[0]:.3f} | {m[1]:.3f} | "
+            f"{m[2]:.3f} | {verdict} |"
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m inference.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--grabcut", type=Path, help="folder of the GrabCut benchmark set")
+    parser.add_argument("--limit", type=int, help="only the first N GrabCut images")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per encoding figure")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args(argv)
+
+    print(f"Machine: {machine()}\nModel: {args.model}\n")
+    from skimage import data
+
+    photos = [Image.fromarray(getattr(data, n)()) for n in ("astronaut", "coffee", "chelsea")]
+    if not args.skip_speed:
+        print("| encoder | batch | images/s |\n|---|---|---|")
+        print("\n".join(bench_encoding(photos, args.model, args.repeat)))
+        ref_encoder = get_encoder(args.model, "torch")
+        assert isinstance(ref_encoder, TorchEncoder)
+        embedding = encode([photos[0]], args.model, backend="torch")
+        print("\n| decoder (one click, 512×512 photo) | ms per decode (median) |\n|---|---|")
+        print("\n".join(bench_decoding(photos[0], embedding, args.model, repeat=30)))
+    if args.grabcut:
+        print("\n| variant | NoC@85 | NoC@90 | mIoU@1 | mIoU@3 | mIoU@5 | ≤ 0.05 NoC@90 loss |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(bench_quality(args.grabcut, args.model, args.limit)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
