@@ -17,35 +17,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
-import onnxruntime
-import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
-
-from export_onnx.decoder import (
-    DECODER_INPUTS,
-    LOW_RES_OUTPUTS,
-    UPSAMPLED_OUTPUTS,
-    SamDecoderOnnx,
-    example_inputs,
-)
 from export_onnx.manifest import (
     DecoderVariant,
     build_manifest,
     manifest_is_current,
     read_manifest,
 )
-from inference.model import load_checkpoint
-from inference.registry import DEFAULT_MODEL, exports_dir, file_sha256, get_model
+from inference.registry import DEFAULT_MODEL, exports_dir, get_model
 from inference.weights import checkpoint_path, fetch
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
 # Bump when the graphs or the manifest change, so that cached exports are redone.
 EXPORT_VERSION = 2
 
@@ -55,53 +40,6 @@ class ExportResult:
     out_dir: Path
     manifest: dict[str, object]
     reused: bool  # True when the files were already there and verified
-
-
-def _export_decoder(sam: torch.nn.Module, path: Path, upsample: bool) -> None:
-    wrapper = SamDecoderOnnx(sam, upsample=upsample).eval()  # type: ignore[arg-type]
-    inputs = DECODER_INPUTS if upsample else DECODER_INPUTS[:5]
-    outputs = UPSAMPLED_OUTPUTS if upsample else LOW_RES_OUTPUTS
-    dynamic = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected
-        torch.onnx.export(
-            wrapper,
-            example_inputs(with_size=upsample),
-            str(path),
-            dynamo=False,
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_axes=dynamic,
-            opset_version=OPSET,
-            do_constant_folding=True,
-        )
-    onnx.checker.check_model(str(path))
-
-
-def _export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
-    encoder = sam.image_encoder.eval()  # type: ignore[union-attr]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            encoder,
-            (torch.zeros(1, 3, 1024, 1024),),
-            str(path),
-            dynamo=False,
-            input_names=["images"],
-            output_names=["image_embeddings"],
-            dynamic_axes={"images": {0: "batch"}, "image_embeddings": {0: "batch"}},
-            opset_version=OPSET,
-            do_constant_folding=True,
-        )
-
-
-def _quantize(src: Path, dst: Path) -> None:
-    logging.getLogger().setLevel(logging.WARNING)  # the quantizer logs every skipped node
-    # SAM's published call also passed optimize_model, which current onnxruntime
-    # refuses; per-tensor QUInt8 weights are what SAM used.
-    quantize_dynamic(
-        str(src), str(dst), per_channel=False, reduce_range=False, weight_type=QuantType.QUInt8
-    )
 
 
 def run_export(
@@ -118,22 +56,31 @@ def run_export(
     if not force and manifest_is_current(out_dir, spec.sha256, EXPORT_VERSION, image_encoder):
         return ExportResult(out_dir, read_manifest(out_dir), reused=True)
 
+    # torch and onnx are imported only when there is work to do: checking an
+    # up-to-date export stays quick.
+    import onnx
+    import onnxruntime
+    import torch
+
+    from export_onnx.graphs import OPSET, export_decoder, export_image_encoder, quantize
+    from inference.model import load_checkpoint
+
     out_dir.mkdir(parents=True, exist_ok=True)
     sam = load_checkpoint(spec, checkpoint)
     variants: list[DecoderVariant] = []
     for name, upsample in (("fp32", True), ("lowres_fp32", False)):
         fp32 = out_dir / f"decoder_{name}.onnx"
         log.info("exporting %s", fp32)
-        _export_decoder(sam, fp32, upsample)
+        export_decoder(sam, fp32, upsample)
         int8 = out_dir / f"decoder_{name.replace('fp32', 'int8')}.onnx"
-        _quantize(fp32, int8)
+        quantize(fp32, int8)
         variants.append(DecoderVariant(name, fp32, upsample, "fp32"))
         variants.append(DecoderVariant(name.replace("fp32", "int8"), int8, upsample, "int8"))
     encoder_path = None
     if image_encoder:
         encoder_path = out_dir / "image_encoder.onnx"
         log.info("exporting %s", encoder_path)
-        _export_image_encoder(sam, encoder_path)
+        export_image_encoder(sam, encoder_path)
 
     manifest = build_manifest(
         spec,
@@ -153,4 +100,4 @@ def run_export(
     return ExportResult(out_dir, manifest, reused=False)
 
 
-__all__ = ["EXPORT_VERSION", "OPSET", "ExportResult", "file_sha256", "run_export"]
+__all__ = ["EXPORT_VERSION", "ExportResult", "run_export"]

@@ -11,16 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import onnx
-
-from inference.modeling.prompt_encoder import (
+from inference.prompts import (
     LABEL_BOX_BOTTOM_RIGHT,
     LABEL_BOX_TOP_LEFT,
     LABEL_NEGATIVE,
     LABEL_PADDING,
     LABEL_POSITIVE,
+    MASK_THRESHOLD,
 )
-from inference.predict import MASK_THRESHOLD
 from inference.registry import ModelSpec, file_sha256
 from inference.transforms import (
     EMBEDDING_SIZE,
@@ -44,6 +42,8 @@ class DecoderVariant:
 
 
 def _tensor_info(values: Any) -> list[dict[str, object]]:
+    import onnx
+
     out = []
     for v in values:
         dims = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
@@ -53,6 +53,8 @@ def _tensor_info(values: Any) -> list[dict[str, object]]:
 
 
 def _file_entry(path: Path) -> dict[str, object]:
+    import onnx
+
     graph = onnx.load(str(path), load_external_data=False).graph
     return {
         "file": path.name,

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from inference.images import ImageRejected, load_image
+from inference.images import ImageRejected, load_image, to_rgb8
 from inference.registry import DEFAULT_MODEL, exports_dir
 from inference.transforms import to_model_input
 
@@ -33,7 +33,7 @@ ImageSource = str | Path | bytes | Image.Image
 
 def _as_rgb(image: ImageSource) -> Image.Image:
     if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
+        return to_rgb8(image)
     return load_image(image)
 
 

@@ -19,8 +19,20 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inference.transforms import resized_shape
 
+
+def _max_pixels_setting() -> int:
+    raw = os.environ.get("SAMLABEL_MAX_IMAGE_PIXELS", "100000000")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"SAMLABEL_MAX_IMAGE_PIXELS={raw!r}: give a whole number of pixels")
+    return value
+
+
 # A 100-megapixel photo is about the largest a camera makes; past it we refuse.
-MAX_PIXELS = int(os.environ.get("SAMLABEL_MAX_IMAGE_PIXELS", 100_000_000))
+MAX_PIXELS = _max_pixels_setting()
 
 
 class ImageRejected(ValueError):
@@ -43,8 +55,9 @@ def check_dimensions(width: int, height: int, max_pixels: int = MAX_PIXELS) -> N
         )
 
 
-def _to_rgb8(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB."""
+def to_rgb8(image: Image.Image) -> Image.Image:
+    """A decoded Pillow image of any mode -> 8-bit RGB, EXIF orientation applied."""
+    image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(image, dtype=np.float64)
         if image.mode == "F":
@@ -87,11 +100,16 @@ def load_image(source: str | Path | bytes | BinaryIO, max_pixels: int = MAX_PIXE
                 raise ImageRejected(f"{name}: not an image, or a format we cannot read") from exc
             except Image.DecompressionBombError as exc:
                 raise ImageRejected(f"{name}: the image is too large to open safely") from exc
-            check_dimensions(image.width, image.height, max_pixels)
+            except (OSError, SyntaxError, ValueError) as exc:
+                # A file cut inside its header fails while Pillow reads the header.
+                raise ImageRejected(f"{name}: the image data is corrupt or truncated") from exc
+            try:
+                check_dimensions(image.width, image.height, max_pixels)
+            except ImageRejected as exc:
+                raise ImageRejected(f"{name}: {exc}") from None
             try:
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                return _to_rgb8(image)
+                return to_rgb8(image)
             except (OSError, SyntaxError, ValueError) as exc:
                 raise ImageRejected(f"{name}: the image data is corrupt or truncated") from exc
     finally:

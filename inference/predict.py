@@ -17,10 +17,9 @@ import torch.nn.functional as F
 
 from inference.model import load_sam
 from inference.modeling.sam import Sam
+from inference.prompts import MASK_THRESHOLD
 from inference.registry import DEFAULT_MODEL
 from inference.transforms import IMAGE_SIZE, ResizeTransform
-
-MASK_THRESHOLD = 0.0
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,15 @@ def _local_models() -> dict[str, ModelSpec]:
     path = _local_registry_path()
     if not path.exists():
         return {}
-    entries = json.loads(path.read_text())
+    try:
+        entries = json.loads(path.read_text())
+        if not isinstance(entries, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        raise ValueError(
+            f"{path} (the registry of local checkpoints) is unreadable: {exc}; "
+            "fix or delete it and register the checkpoints again"
+        ) from None
     return {
         name: ModelSpec(
             name=name,

@@ -122,13 +122,14 @@ def fetch(name: str = DEFAULT_MODEL) -> Path:
     """
     spec = get_model(name)
     path = checkpoint_path(spec)
+    if any(isinstance(s, LocalSource) for s in spec.sources):
+        verify(path, spec)  # a registered file is only checked, never fetched
+        return path
     if path.exists():
         try:
             verify(path, spec)
             return path
         except CheckpointInvalid:
-            if any(isinstance(s, LocalSource) for s in spec.sources):
-                raise
             path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []

@@ -12,13 +12,7 @@ import torch
 from torch import nn
 
 from inference.modeling.common import LayerNorm2d
-
-# Point labels: what SAM's point embeddings stand for.
-LABEL_PADDING = -1
-LABEL_NEGATIVE = 0
-LABEL_POSITIVE = 1
-LABEL_BOX_TOP_LEFT = 2
-LABEL_BOX_BOTTOM_RIGHT = 3
+from inference.prompts import LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_PADDING
 
 
 class PositionEmbeddingRandom(nn.Module):

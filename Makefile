@@ -1,0 +1,48 @@
+# The index of commands. Each target that needs the environment runs the set-up first,
+# which is quick when nothing has changed (see scripts/setup.sh).
+
+PYTHON := .venv/bin/python
+# Extra arguments for pytest, as in: make test PYTEST_ARGS="-k healthz -x"
+PYTEST_ARGS ?=
+
+.PHONY: help run test setup setup-dev lint bench clean
+
+help:
+	@echo "make run        set up, then serve the app on http://127.0.0.1:8000"
+	@echo "make test       set up with development tools, then ruff and the test suite"
+	@echo "make setup      create .venv, install requirements, fetch weights, export, migrate"
+	@echo "make setup-dev  the same, plus the development requirements"
+	@echo "make lint       ruff check, ruff format --check and mypy"
+	@echo "make bench      run the inference benchmark (python -m inference.bench)"
+	@echo "make clean      remove caches (keeps .venv, var/ and downloaded weights)"
+
+setup:
+	bash scripts/setup.sh
+
+setup-dev:
+	bash scripts/setup.sh --dev
+
+run: setup
+	$(PYTHON) manage.py runserver 127.0.0.1:8000
+
+# pytest exits with 5 when it collects no tests. This suite is never empty, so that
+# means tests went missing (a bad path or pattern) and it must fail loudly.
+test: setup-dev
+	$(PYTHON) -m ruff check .
+	@status=0; $(PYTHON) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then \
+		echo "make test: pytest collected no tests; the suite must never be empty" >&2; \
+	fi; \
+	exit $$status
+
+lint: setup-dev
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+
+bench: setup-dev
+	$(PYTHON) -m inference.bench
+
+clean:
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

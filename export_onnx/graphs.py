@@ -1,0 +1,68 @@
+"""The torch -> ONNX conversions and the int8 quantization behind ``run_export``."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+from export_onnx.decoder import (
+    DECODER_INPUTS,
+    LOW_RES_OUTPUTS,
+    UPSAMPLED_OUTPUTS,
+    SamDecoderOnnx,
+    example_inputs,
+)
+
+OPSET = 17
+
+
+def export_decoder(sam: torch.nn.Module, path: Path, upsample: bool) -> None:
+    wrapper = SamDecoderOnnx(sam, upsample=upsample).eval()  # type: ignore[arg-type]
+    inputs = DECODER_INPUTS if upsample else DECODER_INPUTS[:5]
+    outputs = UPSAMPLED_OUTPUTS if upsample else LOW_RES_OUTPUTS
+    dynamic = {"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected
+        torch.onnx.export(
+            wrapper,
+            example_inputs(with_size=upsample),
+            str(path),
+            dynamo=False,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    onnx.checker.check_model(str(path))
+
+
+def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
+    encoder = sam.image_encoder.eval()  # type: ignore[union-attr]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            encoder,
+            (torch.zeros(1, 3, 1024, 1024),),
+            str(path),
+            dynamo=False,
+            input_names=["images"],
+            output_names=["image_embeddings"],
+            dynamic_axes={"images": {0: "batch"}, "image_embeddings": {0: "batch"}},
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+
+
+def quantize(src: Path, dst: Path) -> None:
+    logging.getLogger().setLevel(logging.WARNING)  # the quantizer logs every skipped node
+    # SAM's published call also passed optimize_model, which current onnxruntime
+    # refuses; per-tensor QUInt8 weights are what SAM used.
+    quantize_dynamic(
+        str(src), str(dst), per_channel=False, reduce_range=False, weight_type=QuantType.QUInt8
+    )

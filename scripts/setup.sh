@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Bring a checkout to a runnable state; quick when nothing has changed.
+#
+#   scripts/setup.sh        runtime: .venv, requirements, weights, ONNX export, database
+#   scripts/setup.sh --dev  the same, plus tests, linters and benchmarks (requirements-dev.txt)
+#
+# Each step is skipped or cheap when its work is already done: the virtual environment is
+# created once, pip runs only when the requirements files change (a stamp in .venv holds
+# their hash), weights and exports are cached and verified in $SAMLABEL_CACHE_DIR
+# (~/.cache/samlabel), and migrate applies only new migrations.
+set -euo pipefail
+
+usage() {
+    echo "usage: scripts/setup.sh [--dev]" >&2
+    exit 2
+}
+
+dev=0
+case "${1:-}" in
+    "") ;;
+    --dev) dev=1 ;;
+    *) usage ;;
+esac
+[[ $# -le 1 ]] || usage
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3.11}"
+venv_python=.venv/bin/python
+
+step() { printf '==> %s\n' "$*"; }
+
+if [[ ! -x $venv_python ]]; then
+    if ! command -v "$PYTHON" >/dev/null; then
+        echo "setup: $PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
+        exit 1
+    fi
+    step "creating .venv with $("$PYTHON" --version)"
+    "$PYTHON" -m venv .venv
+fi
+
+# requirements-dev.txt includes requirements.txt, so one pip run installs either set.
+hash_files() {
+    cat "$@" | "$venv_python" -c \
+        'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'
+}
+runtime_stamp=.venv/.samlabel-requirements
+dev_stamp=.venv/.samlabel-requirements-dev
+if [[ $dev == 1 ]]; then
+    install_from=requirements-dev.txt
+    stamp=$dev_stamp
+    wanted=$(hash_files requirements.txt requirements-dev.txt)
+else
+    install_from=requirements.txt
+    stamp=$runtime_stamp
+    wanted=$(hash_files requirements.txt)
+fi
+# The stamp holds the hash of the files' contents, so editing a pin reinstalls and
+# nothing else does.
+if [[ -f $stamp && $(<"$stamp") == "$wanted" ]]; then
+    step "requirements up to date ($install_from)"
+else
+    step "installing $install_from"
+    "$venv_python" -m pip install --quiet --disable-pip-version-check -r "$install_from"
+    echo "$wanted" >"$stamp"
+    if [[ $dev == 1 ]]; then
+        # The development set includes the runtime set, which is therefore up to date too.
+        hash_files requirements.txt >"$runtime_stamp"
+    fi
+fi
+
+mkdir -p var
+
+# An unset or empty SAMLABEL_MODEL means the default model, as in the settings.
+step "fetching and verifying weights"
+"$venv_python" -m inference.fetch ${SAMLABEL_MODEL:+"$SAMLABEL_MODEL"}
+
+step "exporting the browser decoder to ONNX"
+"$venv_python" -m export_onnx ${SAMLABEL_MODEL:+--model "$SAMLABEL_MODEL"}
+
+step "migrating the database"
+"$venv_python" manage.py migrate --noinput

@@ -1,0 +1,1 @@
+"""The samlabel Django project: settings, URLs and one app per domain noun."""
