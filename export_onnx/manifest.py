@@ -79,6 +79,13 @@ def build_manifest(
         entry = _file_entry(v.path)
         entry["precision"] = v.precision
         entry["upsampled"] = v.upsampled
+        entry["description"] = (
+            "SAM's standard decoder: one mask, upsampled in the graph to orig_im_size"
+            if v.upsampled
+            else "no upsampling in the graph: the caller upsamples the one mask it shows; "
+            "faster than the standard decoder, the more so the larger the image "
+            "(figures in docs/benchmarks.md)"
+        )
         entry["mask_selection"] = (
             "sam: token 0 if more than 2 points (incl. padding and box corners), "
             "else the best of tokens 1-3 by iou_predictions"
