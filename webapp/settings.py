@@ -122,7 +122,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "webapp.core",
+    "webapp.accounts",
+    "webapp.projects",
+    "webapp.images",
+    "webapp.annotations",
 ]
 
 MIDDLEWARE = [
@@ -182,3 +188,95 @@ try:
     get_model(SAMLABEL_MODEL)
 except UnknownModel as exc:
     raise ImproperlyConfigured(f"SAMLABEL_MODEL: {exc}") from None
+
+# Sign-in pages and the JSON API. Scripts authenticate with a token
+# ("Authorization: Token <key>"); browsers with the session.
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "projects:list"
+LOGOUT_REDIRECT_URL = "accounts:login"
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "samlabel API",
+    "DESCRIPTION": "Projects, images, embeddings and annotations of a samlabel server.",
+    "VERSION": "1",
+}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+
+
+# Uploads: one file may be at most this large; larger requests are refused before
+# they are read into memory.
+SAMLABEL_MAX_UPLOAD_BYTES = env_int("SAMLABEL_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("SAMLABEL_MAX_FILES_PER_UPLOAD", 500)
+
+# File storage: a local folder by default; S3-compatible object storage when a bucket is
+# named (credentials and endpoint through django-storages' AWS_* variables).
+_S3_BUCKET = os.environ.get("SAMLABEL_S3_BUCKET", "")
+STORAGES = {
+    "default": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": _S3_BUCKET,
+                "endpoint_url": os.environ.get("SAMLABEL_S3_ENDPOINT_URL") or None,
+                "default_acl": None,
+                "querystring_auth": True,
+            },
+        }
+        if _S3_BUCKET
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Celery. The database is the source of truth; the broker only signals work. By default
+# the broker is a folder (kombu's file-system transport), so no server is needed; set
+# CELERY_BROKER_URL=redis://127.0.0.1:6379/0 in production.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+_BROKER_DIR = env_path("SAMLABEL_BROKER_DIR", VAR_DIR / "broker")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
+    {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem://")
+    else {"visibility_timeout": env_int("SAMLABEL_VISIBILITY_TIMEOUT", 3600)}
+)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Encoding has its own queue so that GPU workers consume only that (-Q encode).
+CELERY_ENCODE_QUEUE = "encode"
+CELERY_TASK_ROUTES = {"webapp.images.tasks.encode_image": {"queue": CELERY_ENCODE_QUEUE}}
+# Images left pending or encoding longer than this are queued again by the sweep.
+SAMLABEL_STUCK_AFTER_SECONDS = env_int("SAMLABEL_STUCK_AFTER_SECONDS", 600)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stuck-images": {
+        "task": "webapp.images.tasks.sweep_stuck_images",
+        "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
+    },
+}
+# How many pending images a GPU worker encodes in one batch.
+SAMLABEL_ENCODE_BATCH_SIZE = env_int("SAMLABEL_ENCODE_BATCH_SIZE", 8)

@@ -2,8 +2,21 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_patterns = [
+    path("", include("webapp.accounts.api_urls")),
+    path("", include("webapp.projects.api_urls")),
+    path("", include("webapp.images.api_urls")),
+    path("", include("webapp.annotations.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
 
 urlpatterns = [
     path("", include("webapp.core.urls")),
+    path("accounts/", include("webapp.accounts.urls")),
+    path("projects/", include("webapp.projects.urls")),
+    path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

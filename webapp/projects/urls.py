@@ -1,0 +1,9 @@
+"""Pages of the projects app."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+app_name = "projects"
+
+urlpatterns: list[URLPattern] = []
