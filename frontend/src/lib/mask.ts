@@ -1,0 +1,80 @@
+/**
+ * From the decoder's low-res logits to a full-size mask, exactly as the PyTorch
+ * reference (`inference.predict.upscale_masks`) does: bilinear (align_corners=false)
+ * to imageSize × imageSize, crop to the resized image, bilinear to the original size,
+ * then threshold.
+ */
+
+import type { Size } from "./transform";
+import { ResizeTransform } from "./transform";
+
+/** Bilinear resize of one (sh, sw) channel, PyTorch's align_corners=false rule. */
+export function resizeBilinear(
+  src: Float32Array,
+  sh: number,
+  sw: number,
+  dh: number,
+  dw: number,
+): Float32Array {
+  const xs = axisWeights(sw, dw);
+  const ys = axisWeights(sh, dh);
+  // Rows first (sh x dw), then columns: the same arithmetic as a 2-D bilinear.
+  const tmp = new Float32Array(sh * dw);
+  for (let y = 0; y < sh; y++) {
+    const row = y * sw;
+    for (let x = 0; x < dw; x++) {
+      const i0 = xs.i0[x] as number;
+      const i1 = xs.i1[x] as number;
+      const l = xs.lambda[x] as number;
+      tmp[y * dw + x] = (1 - l) * (src[row + i0] as number) + l * (src[row + i1] as number);
+    }
+  }
+  const out = new Float32Array(dh * dw);
+  for (let y = 0; y < dh; y++) {
+    const r0 = (ys.i0[y] as number) * dw;
+    const r1 = (ys.i1[y] as number) * dw;
+    const l = ys.lambda[y] as number;
+    for (let x = 0; x < dw; x++) {
+      out[y * dw + x] = (1 - l) * (tmp[r0 + x] as number) + l * (tmp[r1 + x] as number);
+    }
+  }
+  return out;
+}
+
+function axisWeights(inSize: number, outSize: number) {
+  const i0 = new Int32Array(outSize);
+  const i1 = new Int32Array(outSize);
+  const lambda = new Float32Array(outSize);
+  const scale = inSize / outSize;
+  for (let d = 0; d < outSize; d++) {
+    const s = Math.max((d + 0.5) * scale - 0.5, 0);
+    const lo = Math.min(Math.floor(s), inSize - 1);
+    i0[d] = lo;
+    i1[d] = Math.min(lo + 1, inSize - 1);
+    lambda[d] = s - lo;
+  }
+  return { i0, i1, lambda };
+}
+
+/** Low-res logits (lowRes × lowRes) -> logits at the original size (H × W). */
+export function upscaleLogits(
+  lowRes: Float32Array,
+  lowResSize: number,
+  original: Size,
+  imageSize: number,
+): Float32Array {
+  const { resized } = new ResizeTransform(original, imageSize);
+  const full = resizeBilinear(lowRes, lowResSize, lowResSize, imageSize, imageSize);
+  const cropped = new Float32Array(resized.height * resized.width);
+  for (let y = 0; y < resized.height; y++) {
+    cropped.set(full.subarray(y * imageSize, y * imageSize + resized.width), y * resized.width);
+  }
+  return resizeBilinear(cropped, resized.height, resized.width, original.height, original.width);
+}
+
+/** Logits -> 0/1 mask (row-major, H × W). */
+export function threshold(logits: Float32Array, at: number): Uint8Array {
+  const out = new Uint8Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = (logits[i] as number) > at ? 1 : 0;
+  return out;
+}
