@@ -56,6 +56,22 @@ function axisWeights(inSize: number, outSize: number) {
   return { i0, i1, lambda };
 }
 
+/** Low-res logits -> logits in the model frame, cropped to the resized image. */
+export function modelFrameLogits(
+  lowRes: Float32Array,
+  lowResSize: number,
+  original: Size,
+  imageSize: number,
+): { logits: Float32Array; size: Size } {
+  const { resized } = new ResizeTransform(original, imageSize);
+  const full = resizeBilinear(lowRes, lowResSize, lowResSize, imageSize, imageSize);
+  const cropped = new Float32Array(resized.height * resized.width);
+  for (let y = 0; y < resized.height; y++) {
+    cropped.set(full.subarray(y * imageSize, y * imageSize + resized.width), y * resized.width);
+  }
+  return { logits: cropped, size: resized };
+}
+
 /** Low-res logits (lowRes × lowRes) -> logits at the original size (H × W). */
 export function upscaleLogits(
   lowRes: Float32Array,
@@ -63,13 +79,8 @@ export function upscaleLogits(
   original: Size,
   imageSize: number,
 ): Float32Array {
-  const { resized } = new ResizeTransform(original, imageSize);
-  const full = resizeBilinear(lowRes, lowResSize, lowResSize, imageSize, imageSize);
-  const cropped = new Float32Array(resized.height * resized.width);
-  for (let y = 0; y < resized.height; y++) {
-    cropped.set(full.subarray(y * imageSize, y * imageSize + resized.width), y * resized.width);
-  }
-  return resizeBilinear(cropped, resized.height, resized.width, original.height, original.width);
+  const { logits, size } = modelFrameLogits(lowRes, lowResSize, original, imageSize);
+  return resizeBilinear(logits, size.height, size.width, original.height, original.width);
 }
 
 /** Logits -> 0/1 mask (row-major, H × W). */

@@ -1,0 +1,33 @@
+// Bundles the annotator into Django's static files (webapp/annotator/static/annotator/,
+// ignored by git) and copies onnxruntime-web's wasm files next to it: no CDN.
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { build } from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, "..", "webapp", "annotator", "static", "annotator");
+mkdirSync(join(out, "ort"), { recursive: true });
+
+await build({
+  entryPoints: {
+    annotator: join(here, "src/annotator/main.ts"),
+    "decoder.worker": join(here, "src/annotator/decoder.worker.ts"),
+  },
+  outdir: out,
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  sourcemap: true,
+  // onnxruntime-web's build that loads its wasm from wasmPaths instead of inlining it.
+  conditions: ["onnxruntime-web-use-extern-wasm"],
+  logLevel: "warning",
+});
+
+const dist = join(here, "node_modules", "onnxruntime-web", "dist");
+for (const file of ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]) {
+  copyFileSync(join(dist, file), join(out, "ort", file));
+}
+console.log(`built ${out}`);

@@ -1,0 +1,87 @@
+/** The server's JSON API, as the annotator uses it. Failed saves are retried. */
+
+import { HttpError } from "./cache";
+import type { AnnotationPayload } from "./history";
+
+export interface Annotation extends AnnotationPayload {
+  readonly id: number;
+  readonly version: number;
+  readonly area: number;
+}
+
+export interface LabelClass {
+  readonly id: number;
+  readonly name: string;
+  readonly color: string;
+  readonly shortcut: string;
+}
+
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1] as string) : "";
+}
+
+async function request(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("Accept", "application/json");
+  if (init.body) headers.set("Content-Type", "application/json");
+  if (init.method && init.method !== "GET") headers.set("X-CSRFToken", csrfToken());
+  const response = await fetch(url, { ...init, headers, credentials: "same-origin" });
+  if (!response.ok) throw new HttpError(url, response.status, await response.text());
+  return response;
+}
+
+/** Every item of a list endpoint, paginated or not. */
+export async function listAll<T>(url: string): Promise<T[]> {
+  const items: T[] = [];
+  let next: string | null = url;
+  while (next) {
+    const body = (await (await request(next)).json()) as T[] | { results: T[]; next: string | null };
+    if (Array.isArray(body)) return body;
+    items.push(...body.results);
+    next = body.next;
+  }
+  return items;
+}
+
+const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+
+/** Retries network failures and 5xx answers with back-off; 4xx are final. */
+export async function withRetry<T>(
+  work: () => Promise<T>,
+  onRetry: (attempt: number, error: unknown) => void,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const final = error instanceof HttpError && error.status < 500;
+      const delay = RETRY_DELAYS_MS[attempt];
+      if (final || delay === undefined) throw error;
+      onRetry(attempt + 1, error);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+export async function createAnnotation(url: string, payload: AnnotationPayload): Promise<Annotation> {
+  return (await (await request(url, { method: "POST", body: JSON.stringify(payload) })).json()) as Annotation;
+}
+
+export async function deleteAnnotation(url: string, version: number | null): Promise<void> {
+  const headers: Record<string, string> = version === null ? {} : { "If-Match": `"${version}"` };
+  await request(url, { method: "DELETE", headers });
+}
+
+export async function relabelAnnotation(
+  url: string,
+  version: number,
+  labelClass: number,
+): Promise<Annotation> {
+  const response = await request(url, {
+    method: "PATCH",
+    headers: { "If-Match": `"${version}"` },
+    body: JSON.stringify({ label_class: labelClass }),
+  });
+  return (await response.json()) as Annotation;
+}

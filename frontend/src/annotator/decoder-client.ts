@@ -1,0 +1,89 @@
+/**
+ * The page's side of the decoder worker. At most one decode runs at a time and at
+ * most one waits: a newer request replaces the waiting one, so hovering never queues
+ * up work and the newest prompt is always the next to run.
+ */
+
+import type { DecodeReply, DecodeRequest, WorkerReply } from "./protocol";
+
+export interface DecodeInput {
+  readonly coords: Float32Array;
+  readonly labels: Float32Array;
+  readonly maskInput: Float32Array | null;
+}
+
+interface Waiting {
+  readonly input: DecodeInput;
+  readonly resolve: (reply: DecodeReply | null) => void;
+}
+
+export class DecoderClient {
+  private nextId = 1;
+  private running: { id: number; resolve: (reply: DecodeReply | null) => void } | null = null;
+  private waiting: Waiting | null = null;
+  private embeddingKey = "";
+  private readyPromise: Promise<void>;
+
+  constructor(
+    private readonly worker: Worker,
+    init: {
+      decoderUrl: string;
+      decoderSha256: string;
+      wasmPaths: string;
+      threads: number;
+      inputNames: readonly string[];
+    },
+  ) {
+    this.readyPromise = new Promise((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+        const message = event.data;
+        if (message.type === "ready") resolve();
+        else if (message.type === "error" && message.id === null) reject(new Error(message.message));
+        else this.finish(message);
+      };
+      worker.onerror = (event) => reject(new Error(event.message));
+    });
+    worker.postMessage({ type: "init", ...init });
+  }
+
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  setEmbedding(key: string, data: Float32Array): void {
+    this.embeddingKey = key;
+    this.waiting?.resolve(null);
+    this.waiting = null;
+    this.worker.postMessage({ type: "embedding", key, data });
+  }
+
+  /** Resolves with the result, or null when a newer request superseded this one. */
+  decode(input: DecodeInput): Promise<DecodeReply | null> {
+    return new Promise((resolve) => {
+      if (this.running) {
+        this.waiting?.resolve(null);
+        this.waiting = { input, resolve };
+      } else this.start(input, resolve);
+    });
+  }
+
+  private start(input: DecodeInput, resolve: (reply: DecodeReply | null) => void): void {
+    const id = this.nextId++;
+    this.running = { id, resolve };
+    const request: DecodeRequest = { type: "decode", id, key: this.embeddingKey, ...input };
+    this.worker.postMessage(request);
+  }
+
+  private finish(message: DecodeReply | Extract<WorkerReply, { type: "error" }>): void {
+    const running = this.running;
+    if (!running || message.id !== running.id) return;
+    this.running = null;
+    if (message.type === "error") {
+      console.error("decode failed:", message.message);
+      running.resolve(null);
+    } else running.resolve(message);
+    const next = this.waiting;
+    this.waiting = null;
+    if (next) this.start(next.input, next.resolve);
+  }
+}

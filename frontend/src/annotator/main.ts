@@ -1,0 +1,518 @@
+/**
+ * The annotator page: click, box or hover to get SAM's mask from the decoder running
+ * in this browser on the server's embedding; Enter saves it with the chosen label.
+ *
+ * Keys: left click = positive point, right click or Alt+click = negative point,
+ * drag = box, Tab or 1-3 = next/choose SAM's candidate after a single click, a label's
+ * shortcut = choose the label, Enter = save, Escape = clear, Ctrl+Z / Ctrl+Shift+Z =
+ * undo / redo, wheel = zoom, space+drag or middle drag = pan, ←/→ = previous/next image.
+ */
+
+import { float16ToFloat32 } from "../lib/float16";
+import { modelFrameLogits, threshold, upscaleLogits } from "../lib/mask";
+import { type PointLabels, type Prompt, packPrompt } from "../lib/prompts";
+import { decodeRle, encodeRle } from "../lib/rle";
+import { ResizeTransform, type Size } from "../lib/transform";
+import {
+  type Annotation,
+  type LabelClass,
+  createAnnotation,
+  deleteAnnotation,
+  listAll,
+  relabelAnnotation,
+  withRetry,
+} from "./api";
+import { HttpError, fetchImmutable } from "./cache";
+import { DecoderClient } from "./decoder-client";
+import {
+  type AnnotationPayload,
+  EMPTY_PROMPT,
+  History,
+  addPoint,
+  isEmpty,
+  usesCandidates,
+  withBox,
+} from "./history";
+import type { DecodeReply } from "./protocol";
+import { View, paintMask } from "./view";
+
+interface Config {
+  readonly imageUrl: string;
+  readonly imageStatusUrl: string;
+  readonly embeddingUrl: string;
+  readonly manifestUrl: string;
+  readonly decoderBaseUrl: string;
+  readonly annotationsUrl: string;
+  readonly annotationUrlTemplate: string; // "…/annotations/0/" with 0 for the id
+  readonly labelClassesUrl: string;
+  readonly previousUrl: string | null;
+  readonly nextUrl: string | null;
+  readonly prefetchEmbeddingUrls: readonly string[];
+  readonly workerUrl: string;
+  readonly wasmPaths: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+interface Manifest {
+  readonly image_size: number;
+  readonly low_res_mask_size: number;
+  readonly mask_threshold: number;
+  readonly point_labels: PointLabels;
+  readonly browser_decoder: string;
+  readonly decoders: Record<string, { file: string; sha256: string; inputs: { name: string }[] }>;
+}
+
+interface Saved {
+  annotation: Annotation;
+  layer: OffscreenCanvas;
+  visible: boolean;
+}
+
+const config = JSON.parse(
+  (document.getElementById("annotator-config") as HTMLScriptElement).textContent ?? "{}",
+) as Config;
+const size: Size = { height: config.height, width: config.width };
+const statusLine = document.getElementById("annotator-status") as HTMLElement;
+const decodeLine = document.getElementById("annotator-decode-time") as HTMLElement;
+const labelList = document.getElementById("annotator-labels") as HTMLElement;
+const annotationList = document.getElementById("annotator-annotations") as HTMLElement;
+const view = new View(document.getElementById("annotator-stage") as HTMLElement, size);
+
+let manifest: Manifest;
+let client: DecoderClient;
+let transform: ResizeTransform;
+let labels: LabelClass[] = [];
+let currentLabel: LabelClass | null = null;
+const saved: Saved[] = [];
+const history = new History();
+let prompt: Prompt = EMPTY_PROMPT;
+let result: DecodeReply | null = null;
+let candidate = 0; // index into the four tokens
+let previousLowRes: Float32Array | null = null; // fed back as mask_input
+let selected: number | null = null;
+
+function say(message: string, isError = false): void {
+  statusLine.textContent = message;
+  statusLine.classList.toggle("error", isError);
+}
+
+async function start(): Promise<void> {
+  say("Loading…");
+  manifest = (await (await fetchImmutable(config.manifestUrl, null)).json()) as Manifest;
+  transform = new ResizeTransform(size, manifest.image_size);
+  const decoder = manifest.decoders[manifest.browser_decoder];
+  if (!decoder) throw new Error(`the manifest has no decoder ${manifest.browser_decoder}`);
+  const threads = self.crossOriginIsolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1;
+  client = new DecoderClient(new Worker(config.workerUrl, { type: "module" }), {
+    decoderUrl: config.decoderBaseUrl + decoder.file,
+    decoderSha256: decoder.sha256,
+    wasmPaths: config.wasmPaths,
+    threads,
+    inputNames: decoder.inputs.map((i) => i.name),
+  });
+  const [bitmap] = await Promise.all([loadImage(), client.ready(), loadLabels(), loadAnnotations()]);
+  view.image = bitmap;
+  view.draw();
+  await waitUntilEncoded();
+  await loadEmbedding();
+  say(`Ready (${threads} thread${threads > 1 ? "s" : ""}). Click an object.`);
+  prefetchNext();
+}
+
+async function loadImage(): Promise<ImageBitmap> {
+  const response = await fetch(config.imageUrl, { credentials: "same-origin" });
+  if (!response.ok) throw new HttpError(config.imageUrl, response.status, "");
+  return createImageBitmap(await response.blob(), { imageOrientation: "from-image" });
+}
+
+async function waitUntilEncoded(): Promise<void> {
+  for (;;) {
+    const response = await fetch(config.imageStatusUrl, { credentials: "same-origin" });
+    const image = (await response.json()) as { status: string; failure_reason: string };
+    if (image.status === "ready") return;
+    if (image.status === "failed") throw new Error(`encoding failed: ${image.failure_reason}`);
+    say(`The image is being encoded (${image.status}); it becomes clickable by itself.`);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  }
+}
+
+async function loadEmbedding(): Promise<void> {
+  const response = await fetchImmutable(config.embeddingUrl, null);
+  const dtype = response.headers.get("X-Embedding-Dtype") ?? "float16";
+  const buffer = await response.arrayBuffer();
+  const data =
+    dtype === "float16" ? float16ToFloat32(new Uint16Array(buffer)) : new Float32Array(buffer);
+  client.setEmbedding(config.embeddingUrl, data);
+}
+
+function prefetchNext(): void {
+  for (const url of config.prefetchEmbeddingUrls) {
+    fetchImmutable(url, null).catch(() => undefined); // not ready yet: fetched on opening
+  }
+  if (config.nextUrl) {
+    const link = document.createElement("link");
+    link.rel = "prefetch";
+    link.href = config.nextUrl;
+    document.head.append(link);
+  }
+}
+
+async function loadLabels(): Promise<void> {
+  labels = await listAll<LabelClass>(config.labelClassesUrl);
+  currentLabel = labels[0] ?? null;
+  renderLabels();
+}
+
+async function loadAnnotations(): Promise<void> {
+  for (const annotation of await listAll<Annotation>(config.annotationsUrl)) addSaved(annotation);
+  renderAnnotations();
+}
+
+function colorOf(labelId: number): string {
+  return labels.find((l) => l.id === labelId)?.color ?? "#3388ff";
+}
+
+function addSaved(annotation: Annotation): void {
+  const mask = decodeRle(annotation.rle);
+  saved.push({ annotation, layer: paintMask(mask, size, colorOf(annotation.label_class)), visible: true });
+  syncLayers();
+}
+
+function syncLayers(): void {
+  view.layers = saved.map((s) => ({
+    canvas: s.layer,
+    visible: s.visible,
+    highlighted: s.annotation.id === selected,
+  }));
+  view.draw();
+}
+
+// ---------------------------------------------------------------- decoding
+
+async function decode(p: Prompt, hover: boolean): Promise<void> {
+  if (isEmpty(p)) return;
+  const packed = packPrompt(p, transform, manifest.point_labels);
+  const useMaskInput = !hover && p.points.length > 1 ? previousLowRes : null;
+  const t0 = performance.now();
+  const reply = await client.decode({ coords: packed.coords, labels: packed.labels, maskInput: useMaskInput });
+  if (!reply) return; // superseded by a newer prompt
+  if (!hover && p !== prompt) return;
+  result = reply;
+  candidate = usesCandidates(p) ? bestCandidate(reply.iou) : 0;
+  showLive();
+  decodeLine.textContent = `decode ${reply.ms.toFixed(0)} ms · on screen ${(performance.now() - t0).toFixed(0)} ms`;
+}
+
+function bestCandidate(iou: Float32Array): number {
+  let best = 1;
+  for (let i = 2; i < 4; i++) if ((iou[i] as number) > (iou[best] as number)) best = i;
+  return best;
+}
+
+function chosenLowRes(): Float32Array | null {
+  if (!result) return null;
+  const n = manifest.low_res_mask_size * manifest.low_res_mask_size;
+  return result.lowRes.subarray(candidate * n, (candidate + 1) * n);
+}
+
+function showLive(): void {
+  const lowRes = chosenLowRes();
+  if (!lowRes) {
+    view.live = null;
+    view.draw();
+    return;
+  }
+  const { logits, size: frame } = modelFrameLogits(lowRes, manifest.low_res_mask_size, size, manifest.image_size);
+  view.live = paintMask(threshold(logits, manifest.mask_threshold), frame, currentLabel?.color ?? "#3388ff");
+  view.prompt = prompt;
+  view.draw();
+}
+
+function setPrompt(next: Prompt, record = true): void {
+  if (record) history.record({ kind: "prompt", before: prompt, after: next });
+  if (!isEmpty(prompt) && chosenLowRes()) previousLowRes = Float32Array.from(chosenLowRes() as Float32Array);
+  prompt = next;
+  view.prompt = next;
+  if (isEmpty(next)) {
+    result = null;
+    previousLowRes = null;
+    showLive();
+  } else void decode(next, false);
+}
+
+// ---------------------------------------------------------------- saving
+
+async function accept(): Promise<void> {
+  const lowRes = chosenLowRes();
+  if (!lowRes || isEmpty(prompt)) return say("Click an object first.");
+  if (!currentLabel) return say("This project has no label classes yet: a manager adds them.", true);
+  const logits = upscaleLogits(lowRes, manifest.low_res_mask_size, size, manifest.image_size);
+  const mask = threshold(logits, manifest.mask_threshold);
+  const payload: AnnotationPayload = {
+    label_class: currentLabel.id,
+    rle: encodeRle(mask, size.height, size.width),
+    prompts: {
+      points: prompt.points.map(([x, y]) => [x, y] as const),
+      labels: prompt.positive.map((p) => (p ? 1 : 0)),
+      box: prompt.box,
+    },
+  };
+  const keep = prompt;
+  setPrompt(EMPTY_PROMPT, false);
+  try {
+    const annotation = await save(payload);
+    history.record({ kind: "save", annotationId: annotation.id, payload });
+    say(`Saved as ${currentLabel.name}.`);
+  } catch (error) {
+    prompt = keep; // nothing is lost: the prompt comes back for another try
+    setPrompt(keep, false);
+    say(`Not saved: ${describe(error)}. Press Enter to try again.`, true);
+  }
+}
+
+async function save(payload: AnnotationPayload): Promise<Annotation> {
+  const annotation = await withRetry(
+    () => createAnnotation(config.annotationsUrl, payload),
+    (attempt) => say(`Saving failed; retrying (${attempt})…`, true),
+  );
+  addSaved(annotation);
+  renderAnnotations();
+  return annotation;
+}
+
+function annotationUrl(id: number): string {
+  return config.annotationUrlTemplate.replace(/0\/$/, `${id}/`);
+}
+
+async function remove(id: number, record = true): Promise<void> {
+  const index = saved.findIndex((s) => s.annotation.id === id);
+  const entry = saved[index];
+  if (!entry) return;
+  try {
+    await withRetry(
+      () => deleteAnnotation(annotationUrl(id), entry.annotation.version),
+      (attempt) => say(`Deleting failed; retrying (${attempt})…`, true),
+    );
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 409) {
+      return say("Someone changed this annotation meanwhile; reload to see it.", true);
+    }
+    return say(`Not deleted: ${describe(error)}`, true);
+  }
+  saved.splice(index, 1);
+  if (record) {
+    const { label_class, rle, prompts } = entry.annotation;
+    history.record({ kind: "delete", annotationId: id, payload: { label_class, rle, prompts } });
+  }
+  syncLayers();
+  renderAnnotations();
+}
+
+async function relabel(id: number, labelId: number): Promise<void> {
+  const entry = saved.find((s) => s.annotation.id === id);
+  if (!entry) return;
+  try {
+    entry.annotation = await relabelAnnotation(annotationUrl(id), entry.annotation.version, labelId);
+    entry.layer = paintMask(decodeRle(entry.annotation.rle), size, colorOf(labelId));
+    syncLayers();
+    renderAnnotations();
+  } catch (error) {
+    const stale = error instanceof HttpError && error.status === 409;
+    say(stale ? "Someone changed this annotation meanwhile; reload to see it." : `Not relabelled: ${describe(error)}`, true);
+  }
+}
+
+async function undo(): Promise<void> {
+  const action = history.undo();
+  if (!action) return;
+  if (action.kind === "prompt") setPrompt(action.before, false);
+  else if (action.kind === "save") await remove(action.annotationId, false);
+  else history.renumber(action.annotationId, (await save(action.payload)).id);
+}
+
+async function redo(): Promise<void> {
+  const action = history.redo();
+  if (!action) return;
+  if (action.kind === "prompt") setPrompt(action.after, false);
+  else if (action.kind === "save") history.renumber(action.annotationId, (await save(action.payload)).id);
+  else await remove(action.annotationId, false);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof HttpError) {
+    try {
+      const body = JSON.parse(error.body) as Record<string, unknown>;
+      return `${error.status} ${JSON.stringify(body)}`;
+    } catch {
+      return `${error.status}`;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---------------------------------------------------------------- lists
+
+function renderLabels(): void {
+  labelList.replaceChildren(
+    ...labels.map((label) => {
+      const item = document.createElement("button");
+      item.type = "button";
+      item.className = label.id === currentLabel?.id ? "label current" : "label";
+      item.style.borderLeftColor = label.color;
+      item.textContent = label.shortcut ? `${label.name} (${label.shortcut})` : label.name;
+      item.onclick = () => chooseLabel(label);
+      return item;
+    }),
+  );
+}
+
+function chooseLabel(label: LabelClass): void {
+  currentLabel = label;
+  renderLabels();
+  showLive();
+}
+
+function renderAnnotations(): void {
+  annotationList.replaceChildren(
+    ...saved.map((entry) => {
+      const { annotation } = entry;
+      const row = document.createElement("li");
+      row.dataset["annotationId"] = String(annotation.id);
+      row.className = annotation.id === selected ? "selected" : "";
+      const name = document.createElement("span");
+      name.textContent = `#${annotation.id} · ${annotation.area.toLocaleString()} px`;
+      name.style.borderLeftColor = colorOf(annotation.label_class);
+      name.onclick = () => {
+        selected = selected === annotation.id ? null : annotation.id;
+        syncLayers();
+        renderAnnotations();
+      };
+      const select = document.createElement("select");
+      for (const label of labels) select.add(new Option(label.name, String(label.id), false, label.id === annotation.label_class));
+      select.onchange = () => void relabel(annotation.id, Number(select.value));
+      const toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.textContent = entry.visible ? "hide" : "show";
+      toggle.onclick = () => {
+        entry.visible = !entry.visible;
+        syncLayers();
+        renderAnnotations();
+      };
+      const del = document.createElement("button");
+      del.type = "button";
+      del.textContent = "delete";
+      del.onclick = () => void remove(annotation.id);
+      row.append(name, select, toggle, del);
+      return row;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------- input
+
+let dragStart: [number, number] | null = null;
+let panning: { x: number; y: number } | null = null;
+let spaceDown = false;
+
+view.canvas.addEventListener("contextmenu", (event) => event.preventDefault());
+
+view.canvas.addEventListener("pointerdown", (event) => {
+  if (event.button === 1 || (event.button === 0 && spaceDown)) {
+    panning = { x: event.clientX, y: event.clientY };
+    return;
+  }
+  if (event.button === 0) dragStart = view.toImage(event.clientX, event.clientY);
+});
+
+view.canvas.addEventListener("pointermove", (event) => {
+  if (panning) {
+    view.panBy(event.clientX - panning.x, event.clientY - panning.y);
+    panning = { x: event.clientX, y: event.clientY };
+    return;
+  }
+  const point = view.toImage(event.clientX, event.clientY);
+  if (dragStart) {
+    const moved = Math.hypot(point[0] - dragStart[0], point[1] - dragStart[1]) * viewScale();
+    if (moved > 4) {
+      view.dragBox = [dragStart[0], dragStart[1], point[0], point[1]];
+      view.draw();
+    }
+    return;
+  }
+  if (isEmpty(prompt) && view.inside(point) && client) {
+    void decode({ points: [point], positive: [true], box: null }, true);
+  }
+});
+
+view.canvas.addEventListener("pointerup", (event) => {
+  if (panning) {
+    panning = null;
+    return;
+  }
+  const point = view.toImage(event.clientX, event.clientY);
+  if (event.button === 2) {
+    if (view.inside(point)) setPrompt(addPoint(prompt, point, false));
+    return;
+  }
+  if (event.button !== 0 || !dragStart) return;
+  const box = view.dragBox;
+  dragStart = null;
+  view.dragBox = null;
+  if (box) setPrompt(withBox(prompt, box));
+  else if (view.inside(point)) setPrompt(addPoint(prompt, point, !event.altKey));
+});
+
+view.canvas.addEventListener(
+  "wheel",
+  (event) => {
+    event.preventDefault();
+    view.zoomAt(event.clientX, event.clientY, Math.exp(-event.deltaY / 500));
+  },
+  { passive: false },
+);
+
+function viewScale(): number {
+  const [x0] = view.toImage(0, 0);
+  const [x1] = view.toImage(100, 0);
+  return 100 / (x1 - x0);
+}
+
+window.addEventListener("keyup", (event) => {
+  if (event.key === " ") spaceDown = false;
+});
+
+window.addEventListener("keydown", (event) => {
+  if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
+  const key = event.key;
+  if (key === " ") {
+    spaceDown = true;
+    event.preventDefault();
+  } else if ((event.ctrlKey || event.metaKey) && key.toLowerCase() === "z") {
+    event.preventDefault();
+    void (event.shiftKey ? redo() : undo());
+  } else if (key === "Enter") {
+    event.preventDefault();
+    void accept();
+  } else if (key === "Escape") {
+    setPrompt(EMPTY_PROMPT);
+  } else if (key === "Tab" && result && usesCandidates(prompt)) {
+    event.preventDefault();
+    candidate = (candidate % 3) + 1;
+    showLive();
+  } else if (["1", "2", "3"].includes(key) && result && usesCandidates(prompt)) {
+    candidate = Number(key);
+    showLive();
+  } else if (key === "ArrowRight" && config.nextUrl) {
+    window.location.href = config.nextUrl;
+  } else if (key === "ArrowLeft" && config.previousUrl) {
+    window.location.href = config.previousUrl;
+  } else if (key === "Delete" && selected !== null) {
+    void remove(selected);
+  } else {
+    const label = labels.find((l) => l.shortcut && l.shortcut === key);
+    if (label) chooseLabel(label);
+  }
+});
+
+start().catch((error: unknown) => say(`Cannot start the annotator: ${describe(error)}`, true));

@@ -1,0 +1,47 @@
+/** Messages between the page and the decoder worker. */
+
+export interface InitRequest {
+  readonly type: "init";
+  readonly decoderUrl: string;
+  readonly decoderSha256: string;
+  readonly wasmPaths: string;
+  readonly threads: number;
+  readonly inputNames: readonly string[]; // image_embeddings, point_coords, point_labels, mask_input, has_mask_input
+}
+
+export interface EmbeddingRequest {
+  readonly type: "embedding";
+  readonly key: string;
+  readonly data: Float32Array; // (1, 256, 64, 64)
+}
+
+export interface DecodeRequest {
+  readonly type: "decode";
+  readonly id: number;
+  readonly key: string; // which embedding
+  readonly coords: Float32Array; // (1, n, 2) model frame
+  readonly labels: Float32Array; // (1, n)
+  readonly maskInput: Float32Array | null; // (1, 1, 256, 256) low-res logits
+}
+
+export type WorkerRequest = InitRequest | EmbeddingRequest | DecodeRequest;
+
+export interface ReadyReply {
+  readonly type: "ready";
+}
+
+export interface DecodeReply {
+  readonly type: "result";
+  readonly id: number;
+  readonly iou: Float32Array; // (4,): token 0 single mask, 1-3 candidates
+  readonly lowRes: Float32Array; // (4, 256, 256) logits
+  readonly ms: number; // time spent in session.run
+}
+
+export interface ErrorReply {
+  readonly type: "error";
+  readonly id: number | null;
+  readonly message: string;
+}
+
+export type WorkerReply = ReadyReply | DecodeReply | ErrorReply;

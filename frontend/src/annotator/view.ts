@@ -1,0 +1,143 @@
+/**
+ * The drawing surface: the image, saved masks in their class colours, the live mask,
+ * and the prompts, with wheel zoom and pan. Everything is drawn in image pixels under
+ * one transform (screen = image × scale + offset), so masks stay aligned at every zoom.
+ */
+
+import type { Prompt } from "../lib/prompts";
+import type { Size } from "../lib/transform";
+
+export interface Layer {
+  readonly canvas: HTMLCanvasElement | OffscreenCanvas;
+  readonly visible: boolean;
+  readonly highlighted: boolean;
+}
+
+export class View {
+  readonly canvas: HTMLCanvasElement;
+  private readonly ctx: CanvasRenderingContext2D;
+  private scale = 1;
+  private offsetX = 0;
+  private offsetY = 0;
+  image: ImageBitmap | null = null;
+  layers: Layer[] = [];
+  live: HTMLCanvasElement | OffscreenCanvas | null = null;
+  prompt: Prompt | null = null;
+  dragBox: readonly [number, number, number, number] | null = null;
+
+  constructor(
+    readonly container: HTMLElement,
+    readonly size: Size,
+  ) {
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "annotator-canvas";
+    container.append(this.canvas);
+    const ctx = this.canvas.getContext("2d");
+    if (!ctx) throw new Error("this browser cannot draw on a canvas");
+    this.ctx = ctx;
+    new ResizeObserver(() => this.resize()).observe(container);
+    this.resize();
+    this.fit();
+  }
+
+  resize(): void {
+    const { clientWidth, clientHeight } = this.container;
+    this.canvas.width = Math.max(1, clientWidth);
+    this.canvas.height = Math.max(1, clientHeight);
+    this.draw();
+  }
+
+  fit(): void {
+    this.scale = Math.min(this.canvas.width / this.size.width, this.canvas.height / this.size.height);
+    this.offsetX = (this.canvas.width - this.size.width * this.scale) / 2;
+    this.offsetY = (this.canvas.height - this.size.height * this.scale) / 2;
+    this.draw();
+  }
+
+  /** Screen (client) coordinates -> image pixels, x then y. */
+  toImage(clientX: number, clientY: number): [number, number] {
+    const rect = this.canvas.getBoundingClientRect();
+    return [
+      (clientX - rect.left - this.offsetX) / this.scale,
+      (clientY - rect.top - this.offsetY) / this.scale,
+    ];
+  }
+
+  inside([x, y]: readonly [number, number]): boolean {
+    return x >= 0 && y >= 0 && x < this.size.width && y < this.size.height;
+  }
+
+  zoomAt(clientX: number, clientY: number, factor: number): void {
+    const [x, y] = this.toImage(clientX, clientY);
+    this.scale = Math.min(Math.max(this.scale * factor, 0.02), 64);
+    const rect = this.canvas.getBoundingClientRect();
+    this.offsetX = clientX - rect.left - x * this.scale;
+    this.offsetY = clientY - rect.top - y * this.scale;
+    this.draw();
+  }
+
+  panBy(dx: number, dy: number): void {
+    this.offsetX += dx;
+    this.offsetY += dy;
+    this.draw();
+  }
+
+  draw(): void {
+    const { ctx } = this;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.setTransform(this.scale, 0, 0, this.scale, this.offsetX, this.offsetY);
+    ctx.imageSmoothingEnabled = this.scale < 1;
+    if (this.image) ctx.drawImage(this.image, 0, 0, this.size.width, this.size.height);
+    ctx.imageSmoothingEnabled = false;
+    for (const layer of this.layers) {
+      if (!layer.visible) continue;
+      ctx.globalAlpha = layer.highlighted ? 0.75 : 0.45;
+      ctx.drawImage(layer.canvas, 0, 0, this.size.width, this.size.height);
+    }
+    ctx.globalAlpha = 0.55;
+    if (this.live) ctx.drawImage(this.live, 0, 0, this.size.width, this.size.height);
+    ctx.globalAlpha = 1;
+    this.drawPrompt();
+  }
+
+  private drawPrompt(): void {
+    const { ctx } = this;
+    const r = 5 / this.scale;
+    ctx.lineWidth = 2 / this.scale;
+    const box = this.dragBox ?? this.prompt?.box ?? null;
+    if (box) {
+      ctx.strokeStyle = "#ffd400";
+      ctx.strokeRect(box[0], box[1], box[2] - box[0], box[3] - box[1]);
+    }
+    this.prompt?.points.forEach(([x, y], i) => {
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      ctx.fillStyle = this.prompt?.positive[i] ? "#1fd655" : "#ff3b30";
+      ctx.fill();
+      ctx.strokeStyle = "#fff";
+      ctx.stroke();
+    });
+  }
+}
+
+/** A mask (row-major 0/1, maskSize) painted in ``color`` on a canvas of that size. */
+export function paintMask(mask: Uint8Array, maskSize: Size, color: string): OffscreenCanvas {
+  const canvas = new OffscreenCanvas(maskSize.width, maskSize.height);
+  const ctx = canvas.getContext("2d");
+  if (!ctx) throw new Error("this browser cannot draw on a canvas");
+  const pixels = ctx.createImageData(maskSize.width, maskSize.height);
+  const r = Number.parseInt(color.slice(1, 3), 16);
+  const g = Number.parseInt(color.slice(3, 5), 16);
+  const b = Number.parseInt(color.slice(5, 7), 16);
+  const data = pixels.data;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    data[4 * i] = r;
+    data[4 * i + 1] = g;
+    data[4 * i + 2] = b;
+    data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(pixels, 0, 0);
+  return canvas;
+}

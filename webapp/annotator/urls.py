@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from webapp.annotator import views
+
+app_name = "annotator"
+
+urlpatterns = [
+    path(
+        "projects/<int:project_pk>/images/<int:image_pk>/annotate/",
+        views.annotate,
+        name="annotate",
+    ),
+]
