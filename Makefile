@@ -22,18 +22,28 @@ setup:
 setup-dev:
 	bash scripts/setup.sh --dev
 
+# The Celery worker (with beat, which re-queues stuck images) runs in the background and
+# stops with the server; by default its broker is a folder in var/, so no server is needed.
 run: setup
+	@.venv/bin/celery -A webapp worker -B -Q encode,celery --concurrency 1 --loglevel INFO \
+		--schedule var/celerybeat-schedule & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(PYTHON) manage.py runserver 127.0.0.1:8000
 
 # pytest exits with 5 when it collects no tests. This suite is never empty, so that
 # means tests went missing (a bad path or pattern) and it must fail loudly.
+# The web application's tests run a second time on PostgreSQL (pytest-django creates and
+# drops the database test_test there).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 test: setup-dev
 	$(PYTHON) -m ruff check .
+	cd frontend && npx tsc --noEmit && npx vitest run
 	@status=0; $(PYTHON) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then \
 		echo "make test: pytest collected no tests; the suite must never be empty" >&2; \
 	fi; \
 	exit $$status
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTHON) -m pytest tests/webapp $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(PYTHON) -m ruff check .

@@ -78,5 +78,33 @@ step "fetching and verifying weights"
 step "exporting the browser decoder to ONNX"
 "$venv_python" -m export_onnx ${SAMLABEL_MODEL:+--model "$SAMLABEL_MODEL"}
 
+# The annotator's front end: TypeScript bundled into webapp/annotator/static/ with
+# onnxruntime-web's wasm files beside it. npm runs only when the lock file changes.
+if ! command -v npm >/dev/null; then
+    echo "setup: npm not found; install Node.js 20 or newer (it builds the annotator)" >&2
+    exit 1
+fi
+front_stamp=frontend/node_modules/.samlabel-lock
+front_wanted=$(hash_files frontend/package-lock.json)
+if [[ -f $front_stamp && $(<"$front_stamp") == "$front_wanted" ]]; then
+    step "front-end packages up to date"
+else
+    step "installing front-end packages (npm ci)"
+    (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$front_wanted" >"$front_stamp"
+fi
+step "building the annotator"
+(cd frontend && npm run --silent build)
+
+# Browser tests drive Debian's Chromium; install it where we may (root with apt-get).
+if [[ $dev == 1 && ! -x /usr/bin/chromium ]]; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        step "installing Chromium for the browser tests"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        step "Chromium not found at /usr/bin/chromium: the browser tests will be skipped"
+    fi
+fi
+
 step "migrating the database"
 "$venv_python" manage.py migrate --noinput

@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "webapp.projects",
     "webapp.images",
     "webapp.annotations",
+    "webapp.annotator",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem://")

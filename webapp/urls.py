@@ -16,6 +16,7 @@ api_patterns = [
 urlpatterns = [
     path("", include("webapp.core.urls")),
     path("accounts/", include("webapp.accounts.urls")),
+    path("", include("webapp.annotator.urls")),
     path("projects/", include("webapp.projects.urls")),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),

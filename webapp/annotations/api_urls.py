@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from webapp.annotations import api
+
+urlpatterns = [
+    path(
+        "projects/<int:project_pk>/images/<int:image_pk>/annotations/",
+        api.ImageAnnotationList.as_view(),
+        name="annotation-list",
+    ),
+    path(
+        "projects/<int:project_pk>/annotations/",
+        api.ProjectAnnotationList.as_view(),
+        name="project-annotation-list",
+    ),
+    path(
+        "projects/<int:project_pk>/annotations/<int:pk>/",
+        api.AnnotationDetail.as_view(),
+        name="annotation-detail",
+    ),
+]

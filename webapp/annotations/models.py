@@ -60,3 +60,10 @@ class Annotation(models.Model):
         if not updated:
             raise VersionConflict(Annotation.objects.get(pk=self.pk))
         self.refresh_from_db()
+
+    def delete_at_version(self, expected_version: int) -> None:
+        """Delete only if the stored version is still ``expected_version``; otherwise raise
+        :class:`VersionConflict` and delete nothing (``DoesNotExist`` if already gone)."""
+        deleted, _ = Annotation.objects.filter(pk=self.pk, version=expected_version).delete()
+        if not deleted:
+            raise VersionConflict(Annotation.objects.get(pk=self.pk))

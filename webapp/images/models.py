@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models
+from django.core.files.base import ContentFile
+from django.db import models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from webapp.projects.models import Project
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+# SAM's image embedding of one image, as stored and as served to the browser.
+EMBEDDING_SHAPE = (1, 256, 64, 64)
+EMBEDDING_DTYPE = "float16"
 
 
 class EncodingStatus(models.TextChoices):
@@ -46,6 +58,26 @@ class ImageQuerySet(models.QuerySet["Image"]):
             status_changed_at__lt=timezone.now() - older_than,
         )
 
+    def for_model(self, model: str) -> ImageQuerySet:
+        """Images of projects that segment with ``model``."""
+        return self.filter(project__model=model)
+
+    def requeue_stuck(self, older_than: timedelta | None = None) -> list[int]:
+        """Put stuck images (see :meth:`stuck`) back to pending; the ids this caller moved.
+
+        Each row moves only if it is still in the state that was read, so two sweeps
+        running at once never both queue the same image.
+        """
+        moved = []
+        for pk, status, changed_at in self.stuck(older_than).values_list(
+            "pk", "status", "status_changed_at"
+        ):
+            if Image.objects.filter(pk=pk, status=status, status_changed_at=changed_at).update(
+                status=EncodingStatus.PENDING, status_changed_at=timezone.now()
+            ):
+                moved.append(pk)
+        return moved
+
     def progress(self) -> dict[str, int]:
         """``{"total", "pending", "encoding", "ready", "failed"}`` counts."""
         counts = self.aggregate(
@@ -57,7 +89,9 @@ class ImageQuerySet(models.QuerySet["Image"]):
 
 class Image(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
-    file = models.ImageField(upload_to=image_path, width_field="width", height_field="height")
+    # A plain FileField: ImageField would overwrite width and height with the stored
+    # pixels' size, before EXIF orientation; ours are set from the oriented picture.
+    file = models.FileField(upload_to=image_path)
     original_name = models.CharField(max_length=255)
     width = models.PositiveIntegerField()  # after EXIF orientation, as the user sees it
     height = models.PositiveIntegerField()
@@ -97,6 +131,42 @@ class Image(models.Model):
             self.status = EncodingStatus.ENCODING
         return bool(claimed)
 
+    def release_claim(self) -> bool:
+        """Move encoding -> pending again (after a transient error); True if it moved."""
+        released = Image.objects.filter(pk=self.pk, status=EncodingStatus.ENCODING).update(
+            status=EncodingStatus.PENDING, status_changed_at=timezone.now()
+        )
+        if released:
+            self.status = EncodingStatus.PENDING
+        return bool(released)
+
+    def read_original(self) -> bytes:
+        """The bytes of the uploaded file, exactly as the user sent them."""
+        with self.file.storage.open(self.file.name, "rb") as stream:
+            return stream.read()
+
+    def embedding_for(self, model: str) -> ImageEmbedding | None:
+        return self.embeddings.filter(model=model).first()
+
+    def delete_with_files(self) -> None:
+        """Delete the row, its embeddings, and (after commit) the files nobody else uses.
+
+        Embedding files are addressed by content, so the same file may belong to the same
+        picture in another project; it is kept while any embedding still names it.
+        """
+        names = [n for n in (self.file.name, self.thumbnail.name) if n]
+        embedding_names = list(self.embeddings.values_list("file", flat=True))
+        storage = self.file.storage
+        with transaction.atomic():
+            self.delete()
+            still_used = set(
+                ImageEmbedding.objects.filter(file__in=embedding_names).values_list(
+                    "file", flat=True
+                )
+            )
+            unused = names + [n for n in embedding_names if n not in still_used]
+            transaction.on_commit(lambda: [storage.delete(n) for n in unused])
+
     def set_status(self, status: EncodingStatus, reason: str = "") -> None:
         self.status = status
         self.failure_reason = reason
@@ -130,3 +200,46 @@ class ImageEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} embedding of {self.image}"
+
+    @classmethod
+    def store(cls, image: Image, model: str, embedding: npt.ArrayLike) -> ImageEmbedding:
+        """Save ``embedding`` ((1, 256, 64, 64) or (256, 64, 64), any float dtype) as
+        float16 ``.npy`` and mark ``image`` ready, in one transaction.
+
+        The file is named by the sha256 of its bytes and never rewritten: when a file
+        with that name exists it is reused.
+        """
+        import numpy as np
+
+        array: np.ndarray = np.asarray(embedding).astype("<f2").reshape(EMBEDDING_SHAPE)
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        content = buffer.getvalue()
+        sha256 = hashlib.sha256(content).hexdigest()
+        name = f"embeddings/{model}/{sha256}.npy"
+        storage = cls._meta.get_field("file").storage
+        if not storage.exists(name):
+            saved = storage.save(name, ContentFile(content))
+            if saved != name:
+                # Another worker wrote the same content between exists() and save().
+                storage.delete(saved)
+        with transaction.atomic():
+            stored, _ = cls.objects.update_or_create(
+                image=image,
+                model=model,
+                defaults={
+                    "file": name,
+                    "sha256": sha256,
+                    "dtype": EMBEDDING_DTYPE,
+                    "shape": list(EMBEDDING_SHAPE),
+                },
+            )
+            image.set_status(EncodingStatus.READY)
+        return stored
+
+    def load(self) -> np.ndarray:
+        """The stored embedding: (1, 256, 64, 64) float16."""
+        import numpy as np
+
+        with self.file.storage.open(self.file.name, "rb") as stream:
+            return np.load(io.BytesIO(stream.read()), allow_pickle=False)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import OuterRef, Subquery
+
+from inference.registry import all_models
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -50,12 +54,40 @@ def role_allows(role: str | None, action: str) -> bool:
     return ROLE_RANK[Role(role)] >= ROLE_RANK[LEAST_ROLE[Action(action)]]
 
 
+def validate_model_name(name: str) -> None:
+    """A project's model must be one that ``inference`` knows (built-in or registered)."""
+    known = all_models()
+    if name not in known:
+        raise ValidationError(f"Unknown model {name!r}; choose one of: {', '.join(sorted(known))}.")
+
+
+class MembershipError(Exception):
+    """A change to a project's members that the rules forbid; the message says why."""
+
+
+class LastOwner(MembershipError):
+    pass
+
+
+class OwnerRoleReserved(MembershipError):
+    pass
+
+
+class AlreadyMember(MembershipError):
+    pass
+
+
 class ProjectQuerySet(models.QuerySet["Project"]):
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ProjectQuerySet:
         """Projects ``user`` is a member of (none for anonymous users)."""
         if not user.is_authenticated:
             return self.none()
         return self.filter(memberships__user=user)
+
+    def with_role_of(self, user: AbstractBaseUser | AnonymousUser) -> ProjectQuerySet:
+        """Annotate each project with ``user_role``: the role of ``user`` in it, or None."""
+        role = Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")
+        return self.annotate(user_role=Subquery(role[:1]))
 
 
 def default_model() -> str:
@@ -90,10 +122,25 @@ class Project(models.Model):
         return role_allows(self.role_of(user), action)
 
     @classmethod
+    @transaction.atomic
     def create_with_owner(cls, owner: AbstractBaseUser, **fields: object) -> Project:
         project = cls.objects.create(created_by=owner, **fields)
         Membership.objects.create(project=project, user=owner, role=Role.OWNER)
         return project
+
+    def add_member(self, user: AbstractBaseUser, role: str, *, by_role: str | None) -> Membership:
+        """Make ``user`` a member in ``role``; ``by_role`` is the role of whoever asks.
+
+        Raises OwnerRoleReserved when a non-owner grants the owner role and AlreadyMember
+        when ``user`` belongs to the project already.
+        """
+        if role == Role.OWNER and by_role != Role.OWNER:
+            raise OwnerRoleReserved("Only an owner can grant the owner role.")
+        try:
+            with transaction.atomic():
+                return Membership.objects.create(project=self, user=user, role=role)
+        except IntegrityError:
+            raise AlreadyMember(f"{user} is already a member of this project.") from None
 
 
 class Membership(models.Model):
@@ -112,6 +159,43 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} as {self.role}"
+
+    def change_role(self, role: str, *, by_role: str | None) -> None:
+        """Give this member ``role``; ``by_role`` is the role of whoever asks.
+
+        Only owners grant or revoke the owner role, and the last owner stays an owner
+        (LastOwner), so that every project keeps someone who can manage and delete it.
+        """
+        if role == self.role:
+            return
+        if Role.OWNER in (role, self.role) and by_role != Role.OWNER:
+            raise OwnerRoleReserved("Only an owner can grant or revoke the owner role.")
+        with transaction.atomic():
+            if self.role == Role.OWNER:
+                self._ensure_another_owner("demote")
+            self.role = role
+            self.save(update_fields=["role"])
+
+    def remove(self, *, by_role: str | None) -> None:
+        """Take this member out of the project (also how a member leaves)."""
+        if self.role == Role.OWNER and by_role != Role.OWNER:
+            raise OwnerRoleReserved("Only an owner can remove an owner.")
+        with transaction.atomic():
+            if self.role == Role.OWNER:
+                self._ensure_another_owner("remove")
+            self.delete()
+
+    def _ensure_another_owner(self, verb: str) -> None:
+        # Lock the owners' rows so that two owners demoting each other at the same time
+        # cannot leave the project with none (PostgreSQL; SQLite serialises writes anyway).
+        owners = Membership.objects.select_for_update().filter(
+            project_id=self.project_id, role=Role.OWNER
+        )
+        if not any(pk != self.pk for pk in owners.values_list("pk", flat=True)):
+            raise LastOwner(
+                f"Cannot {verb} {self.user}: they are the last owner of this project. "
+                "Make someone else an owner first."
+            )
 
 
 color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give a colour as #rrggbb.")

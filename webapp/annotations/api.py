@@ -1,0 +1,187 @@
+"""JSON API of annotations: thin views that authorise, check preconditions, call one
+service function and respond.
+
+Edits are optimistic: every annotation has a ``version``, sent as ``ETag: "<version>"``.
+A PATCH must name the version it edits (``If-Match: "<version>"`` or a ``version`` field):
+without one the answer is 428, and if someone else saved first it is 409 with their
+annotation in the body, so nobody's work is silently overwritten.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from webapp.annotations.models import Annotation, VersionConflict
+from webapp.annotations.serializers import AnnotationSerializer, AnnotationWriteSerializer
+from webapp.annotations.services import AnnotationRejected, create_annotation, edit_annotation
+from webapp.images.models import Image
+from webapp.projects.access import ProjectRole
+from webapp.projects.models import Action
+
+_ENTITY_TAG = re.compile(r'^\s*"(\d+)"\s*$')
+
+
+def etag(annotation: Annotation) -> str:
+    return f'"{annotation.version}"'
+
+
+def annotation_response(annotation: Annotation, status_code: int = status.HTTP_200_OK) -> Response:
+    body = AnnotationSerializer(annotation).data
+    return Response(body, status=status_code, headers={"ETag": etag(annotation)})
+
+
+def conflict_response(current: Annotation) -> Response:
+    """409 with the annotation as it is now, so the client can merge and retry."""
+    body = dict(AnnotationSerializer(current).data)
+    body["detail"] = (
+        f"This annotation was changed by someone else; it is now at version {current.version}. "
+        "Nothing was saved: apply your change to this version and send it again."
+    )
+    return Response(body, status=status.HTTP_409_CONFLICT, headers={"ETag": etag(current)})
+
+
+def rejected(exc: AnnotationRejected) -> ValidationError:
+    return ValidationError({exc.field: [exc.message]})
+
+
+def expected_version(request: Request) -> int | None:
+    """The version the client says it edits: ``If-Match: "<version>"`` or a ``version``
+    field in the body (they must agree when both are given); None when neither is."""
+    from_header: int | None = None
+    header = request.headers.get("If-Match")
+    if header is not None:
+        match = _ENTITY_TAG.match(header)
+        if not match:
+            raise ValidationError(
+                {"If-Match": [f'If-Match must be one version in quotes, as "3", not {header!r}']}
+            )
+        from_header = int(match.group(1))
+    from_body: int | None = None
+    if isinstance(request.data, dict) and request.data.get("version") is not None:
+        field = AnnotationWriteSerializer().fields["version"]
+        try:
+            from_body = field.run_validation(request.data["version"])
+        except ValidationError as exc:
+            raise ValidationError({"version": exc.detail}) from None
+    if from_header is not None and from_body is not None and from_header != from_body:
+        raise ValidationError({"version": ["the version field and If-Match disagree"]})
+    return from_header if from_header is not None else from_body
+
+
+class AnnotationAccess:
+    """Members read; annotators, reviewers, managers and owners write (ProjectRole)."""
+
+    permission_classes = [IsAuthenticated, ProjectRole]
+    write_action = Action.ANNOTATE
+    serializer_class = AnnotationSerializer
+    kwargs: dict[str, Any]
+    project: Any  # set by ProjectRole
+
+
+class ImageAnnotationList(AnnotationAccess, generics.GenericAPIView[Annotation]):
+    """All annotations of one image (not paginated: the annotator draws them all), and
+    creating one."""
+
+    def image(self) -> Image:
+        return get_object_or_404(Image, pk=self.kwargs["image_pk"], project=self.project)
+
+    def get(self, request: Request, project_pk: int, image_pk: int) -> Response:
+        annotations = self.image().annotations.select_related("author")
+        return Response(AnnotationSerializer(annotations, many=True).data)
+
+    @extend_schema(request=AnnotationWriteSerializer, responses={201: AnnotationSerializer})
+    def post(self, request: Request, project_pk: int, image_pk: int) -> Response:
+        image = self.image()
+        incoming = AnnotationWriteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        data.pop("version", None)
+        try:
+            annotation = create_annotation(image, author=request.user, **data)
+        except AnnotationRejected as exc:
+            raise rejected(exc) from None
+        return annotation_response(annotation, status.HTTP_201_CREATED)
+
+
+class ProjectAnnotationList(AnnotationAccess, generics.ListAPIView[Annotation]):
+    """A project's annotations, paginated, optionally only of ``?image=<id>`` and
+    ``?label_class=<id>``."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Annotation]:
+        annotations = Annotation.objects.filter(image__project=self.project).select_related(
+            "author"
+        )
+        for parameter in ("image", "label_class"):
+            raw = self.request.query_params.get(parameter)
+            if raw is None:
+                continue
+            if not raw.isdigit():
+                raise ValidationError({parameter: [f"{parameter} must be an id, not {raw!r}"]})
+            annotations = annotations.filter(**{f"{parameter}_id": int(raw)})
+        return annotations
+
+
+class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
+    """Read, edit (with a version precondition) and delete one annotation."""
+
+    def annotation(self) -> Annotation:
+        return get_object_or_404(
+            Annotation.objects.select_related("image", "author"),
+            pk=self.kwargs["pk"],
+            image__project=self.project,
+        )
+
+    def get(self, request: Request, project_pk: int, pk: int) -> Response:
+        return annotation_response(self.annotation())
+
+    @extend_schema(request=AnnotationWriteSerializer, responses={200: AnnotationSerializer})
+    def patch(self, request: Request, project_pk: int, pk: int) -> Response:
+        annotation = self.annotation()
+        version = expected_version(request)
+        if version is None:
+            return Response(
+                {
+                    "detail": 'Say which version you edit: send If-Match: "<version>" '
+                    "(the ETag you read) or a version field."
+                },
+                status=status.HTTP_428_PRECONDITION_REQUIRED,
+            )
+        incoming = AnnotationWriteSerializer(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        changes = dict(incoming.validated_data)
+        changes.pop("version", None)
+        try:
+            edit_annotation(annotation, version, changes)
+        except AnnotationRejected as exc:
+            raise rejected(exc) from None
+        except VersionConflict as conflict:
+            return conflict_response(conflict.current)
+        except Annotation.DoesNotExist:
+            return Response({"detail": "This annotation was deleted."}, status=404)
+        return annotation_response(annotation)
+
+    def delete(self, request: Request, project_pk: int, pk: int) -> Response:
+        annotation = self.annotation()
+        version = expected_version(request)
+        try:
+            if version is None:
+                annotation.delete()
+            else:
+                annotation.delete_at_version(version)
+        except VersionConflict as conflict:
+            return conflict_response(conflict.current)
+        except Annotation.DoesNotExist:
+            return Response({"detail": "This annotation was deleted."}, status=404)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,55 @@
+"""How annotations look in the JSON API, and the shape of what clients send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from webapp.annotations.models import Annotation
+
+
+class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
+    """An annotation as clients read it; ``rle`` is compressed COCO RLE at the image's
+    size, ``bbox`` [x, y, width, height] and ``prompts`` in original-image pixels."""
+
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "image",
+            "label_class",
+            "rle",
+            "bbox",
+            "area",
+            "prompts",
+            "author",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_author(self, annotation: Annotation) -> str | None:
+        return annotation.author.username if annotation.author else None
+
+
+class ParsedJSON(serializers.JSONField):
+    """A value as the parser produced it. Unlike DRF's JSONField it lets infinities
+    through (``1e999`` parses as one) so that services.py can name the bad coordinate."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+
+class AnnotationWriteSerializer(serializers.Serializer[None]):
+    """What a client sends to create (all but ``version``) or edit (any subset) an
+    annotation. Only the types are checked here; the rules are in services.py."""
+
+    label_class = serializers.IntegerField()
+    rle = ParsedJSON(required=False)
+    polygons = ParsedJSON(required=False)
+    prompts = ParsedJSON(required=False)
+    version = serializers.IntegerField(required=False, min_value=1)

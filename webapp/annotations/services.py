@@ -1,0 +1,163 @@
+"""Creating and editing annotations: the rules that span an image, its project's label
+classes and the annotation itself.
+
+Everything a client sends is checked before anything is written, so a rejected request
+stores nothing. Masks are stored as compressed COCO RLE at the image's full size
+(``[image.height, image.width]``), whether the client sent an RLE or polygons.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from webapp.annotations import rle as rle_codec
+from webapp.annotations.models import Annotation
+from webapp.images.models import Image
+from webapp.projects.models import LabelClass
+
+
+class AnnotationRejected(ValueError):
+    """The request does not describe a valid annotation; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def create_annotation(
+    image: Image,
+    *,
+    author: AbstractBaseUser | None,
+    label_class: object,
+    rle: object = None,
+    polygons: object = None,
+    prompts: object = None,
+) -> Annotation:
+    """Validate and store a new annotation of ``image``; raise AnnotationRejected."""
+    fields: dict[str, Any] = {"label_class": label_class_of(image, label_class)}
+    fields.update(mask_fields(image, rle=rle, polygons=polygons))
+    fields["prompts"] = validate_prompts(image, prompts)
+    return Annotation.objects.create(image=image, author=author, **fields)
+
+
+def edit_annotation(
+    annotation: Annotation, expected_version: int, changes: dict[str, object]
+) -> Annotation:
+    """Apply ``changes`` (any of label_class, rle or polygons, prompts) if the stored
+    version is still ``expected_version``; raise AnnotationRejected or VersionConflict
+    (then nothing changes)."""
+    if not changes:
+        raise AnnotationRejected(
+            "non_field_errors", "send at least one of label_class, rle, polygons, prompts"
+        )
+    image = annotation.image
+    fields: dict[str, Any] = {}
+    if "label_class" in changes:
+        fields["label_class"] = label_class_of(image, changes["label_class"])
+    if "rle" in changes or "polygons" in changes:
+        fields.update(mask_fields(image, rle=changes.get("rle"), polygons=changes.get("polygons")))
+    if "prompts" in changes:
+        fields["prompts"] = validate_prompts(image, changes["prompts"])
+    annotation.apply_edit(expected_version, **fields)
+    return annotation
+
+
+def label_class_of(image: Image, label_class_id: object) -> LabelClass:
+    """The label class ``label_class_id`` of the image's project."""
+    if not _is_int(label_class_id):
+        raise AnnotationRejected("label_class", "label_class must be the id of a label class")
+    found = LabelClass.objects.filter(project_id=image.project_id, pk=label_class_id).first()
+    if found is None:
+        raise AnnotationRejected(
+            "label_class", f"this project has no label class with id {label_class_id}"
+        )
+    return found
+
+
+def mask_fields(image: Image, *, rle: object = None, polygons: object = None) -> dict[str, Any]:
+    """``{"rle", "bbox", "area"}`` of the mask given as an RLE or as polygons, which must
+    be at the image's size, [image.height, image.width], and not empty."""
+    size = [image.height, image.width]
+    if (rle is None) == (polygons is None):
+        raise AnnotationRejected("rle", "send the mask as exactly one of rle or polygons")
+    try:
+        if rle is not None:
+            # Compare sizes before decoding, so that a huge claimed size costs nothing.
+            if not isinstance(rle, dict):
+                raise rle_codec.InvalidMask(
+                    'rle must be an object {"size": [height, width], "counts": ...}'
+                )
+            claimed = rle.get("size")
+            if claimed != size:
+                raise AnnotationRejected(
+                    "rle", f"RLE size {claimed!r} is not the image's size {size} (height, width)"
+                )
+            mask = rle_codec.decode(rle)  # type: ignore[arg-type]
+            field = "rle"
+        else:
+            mask = rle_codec.polygon_to_mask(polygons, image.height, image.width)  # type: ignore[arg-type]
+            field = "polygons"
+    except rle_codec.InvalidMask as exc:
+        raise AnnotationRejected("polygons" if rle is None else "rle", str(exc)) from None
+    encoded = rle_codec.encode(mask)
+    area = rle_codec.area(encoded)
+    if area == 0:
+        raise AnnotationRejected(field, "the mask is empty: it must cover at least one pixel")
+    return {"rle": encoded, "bbox": rle_codec.bbox(encoded), "area": area}
+
+
+def validate_prompts(image: Image, prompts: object) -> dict[str, Any]:
+    """Normalise prompts to ``{"points": [[x, y], ...], "labels": [0|1, ...], "box":
+    [x0, y0, x1, y1] | None}``, in original-image pixels within
+    [0, width] x [0, height]."""
+    if prompts is None:
+        prompts = {}
+    if not isinstance(prompts, dict):
+        raise AnnotationRejected("prompts", 'prompts must be an object {"points", "labels", "box"}')
+    unknown = sorted(set(prompts) - {"points", "labels", "box"})
+    if unknown:
+        raise AnnotationRejected("prompts", f"prompts has unknown keys: {', '.join(unknown)}")
+    points = prompts.get("points") or []
+    labels = prompts.get("labels") or []
+    box = prompts.get("box")
+    if not isinstance(points, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(_is_finite(v) for v in p) for p in points
+    ):
+        raise AnnotationRejected("prompts", "prompts.points must be a list of [x, y] numbers")
+    for x, y in points:
+        if not (0 <= x <= image.width and 0 <= y <= image.height):
+            raise AnnotationRejected(
+                "prompts",
+                f"point [{x}, {y}] is outside the image ({image.width}x{image.height} pixels)",
+            )
+    if not isinstance(labels, list) or not all(_is_int(v) and v in (0, 1) for v in labels):
+        raise AnnotationRejected(
+            "prompts", "prompts.labels must be a list of 1 (object) or 0 (background)"
+        )
+    if len(labels) != len(points):
+        raise AnnotationRejected(
+            "prompts", f"{len(points)} points need {len(points)} labels, not {len(labels)}"
+        )
+    if box is not None:
+        if not isinstance(box, list) or len(box) != 4 or not all(_is_finite(v) for v in box):
+            raise AnnotationRejected("prompts", "prompts.box must be [x0, y0, x1, y1] numbers")
+        x0, y0, x1, y1 = box
+        if not (x0 < x1 and y0 < y1):
+            raise AnnotationRejected("prompts", "prompts.box must have x0 < x1 and y0 < y1")
+        if not (0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height):
+            raise AnnotationRejected(
+                "prompts", f"prompts.box is outside the image ({image.width}x{image.height})"
+            )
+    return {"points": points, "labels": labels, "box": box}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

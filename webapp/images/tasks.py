@@ -1,0 +1,115 @@
+"""Celery tasks of the images app: encoding images with SAM, and re-queuing stuck ones.
+
+The database is the source of truth: a task takes an image id, re-reads the row and
+claims it with a conditional update, so duplicate or re-delivered messages do nothing.
+torch and the model are imported inside the task, never when Django starts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from webapp.images.models import EncodingStatus, Image, ImageEmbedding
+from webapp.images.uploads import queue_encoding
+
+log = logging.getLogger(__name__)
+
+# Worth another try later: storage or database briefly unreachable. An unreadable
+# image is not among them: it fails at once with its reason.
+TRANSIENT_ERRORS = (OSError, InterfaceError, OperationalError)
+
+
+def _on_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _claim_more(first: Image, limit: int) -> list[Image]:
+    """Claim up to ``limit`` other pending images of ``first``'s model, oldest first.
+    Their own queued tasks will find them claimed and do nothing."""
+    candidates = (
+        Image.objects.pending()
+        .for_model(first.project.model)
+        .exclude(pk=first.pk)
+        .select_related("project")
+        .order_by("id")[:limit]
+    )
+    return [image for image in candidates if image.claim_for_encoding()]
+
+
+def encode_claimed(images: list[Image], model: str) -> None:
+    """Encode images this worker has claimed, in one batch, and store their embeddings.
+
+    An image that cannot be read is marked failed with the reason; the others go on.
+    """
+    from inference.encode import encode
+    from inference.images import ImageRejected, load_image
+
+    readable = []
+    pictures = []
+    for image in images:
+        try:
+            pictures.append(load_image(image.read_original()))
+        except FileNotFoundError:
+            image.set_status(EncodingStatus.FAILED, "the original file is missing from storage")
+            continue
+        except ImageRejected as exc:
+            image.set_status(EncodingStatus.FAILED, str(exc).removeprefix("the upload: "))
+            continue
+        readable.append(image)
+    if not readable:
+        return
+    embeddings = encode(pictures, model, batch_size=len(pictures))
+    for image, embedding in zip(readable, embeddings, strict=True):
+        ImageEmbedding.store(image, model, embedding)
+        log.info("encoded image %s with %s", image.pk, model)
+
+
+@shared_task(
+    name="webapp.images.tasks.encode_image",
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def encode_image(image_id: int) -> None:
+    """Compute and store SAM's embedding of image ``image_id`` (and, on a GPU, of up to
+    SAMLABEL_ENCODE_BATCH_SIZE - 1 other pending images of the same model)."""
+    image = Image.objects.select_related("project").filter(pk=image_id).first()
+    if image is None:
+        log.warning("image %s is gone; nothing to encode", image_id)
+        return
+    if not image.claim_for_encoding():
+        log.info("image %s is %s; not encoding it again", image_id, image.status)
+        return
+    batch = [image]
+    try:
+        if settings.SAMLABEL_ENCODE_BATCH_SIZE > 1 and _on_gpu():
+            batch += _claim_more(image, settings.SAMLABEL_ENCODE_BATCH_SIZE - 1)
+        encode_claimed(batch, image.project.model)
+    except TRANSIENT_ERRORS:
+        # Give the claims back so the retry (this image) and fresh tasks (the others)
+        # can claim them again. If the database is what failed, this may fail too and
+        # the rows stay "encoding" until the sweep finds them stuck.
+        for claimed in batch:
+            if claimed.release_claim() and claimed.pk != image.pk:
+                queue_encoding(claimed.pk)
+        raise
+
+
+@shared_task(name="webapp.images.tasks.sweep_stuck_images")
+def sweep_stuck_images() -> list[int]:
+    """Queue again the images pending or encoding for longer than
+    SAMLABEL_STUCK_AFTER_SECONDS (a lost message, a killed worker); their ids."""
+    requeued = Image.objects.requeue_stuck()
+    for image_id in requeued:
+        queue_encoding(image_id)
+    if requeued:
+        log.warning("queued %d stuck image(s) again: %s", len(requeued), requeued)
+    return requeued

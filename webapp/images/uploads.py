@@ -1,0 +1,150 @@
+"""Taking in uploaded files: checked, stored under generated names, queued for encoding.
+
+:func:`ingest_upload` is the one business rule of an upload. Each file is handled alone:
+a rejected file leaves nothing behind (no row, no stored file) and does not stop the
+others; a file whose content is already in the project is reported as a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+
+from webapp.images.models import Image
+from webapp.projects.models import Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from PIL.Image import Image as Picture
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_SIDE = 256  # pixels, the longest side of a thumbnail
+# Pillow format name -> the extension of the stored original.
+EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+}
+
+Outcome = Literal["created", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What became of one uploaded file."""
+
+    name: str  # the original name, reduced to a safe basename
+    outcome: Outcome
+    image: Image | None = None  # the new image, or the one it duplicates
+    reason: str = ""  # why it was rejected, for a person
+    too_large: bool = False
+
+
+def safe_original_name(name: str | None) -> str:
+    """The user's file name reduced to a basename: no folders, no ``..``, no control
+    characters, at most 255 characters. Only ever shown; never used to store a file."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).replace("..", "").strip(" .")
+    return base[-255:] or "image"
+
+
+def make_thumbnail(picture: Picture) -> bytes:
+    """A JPEG whose longest side is at most 256 pixels, as the user sees the image."""
+    thumbnail = picture.copy()
+    thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    out = io.BytesIO()
+    thumbnail.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def _rejected(name: str, reason: str, *, too_large: bool = False) -> UploadResult:
+    return UploadResult(name=name, outcome="rejected", reason=reason, too_large=too_large)
+
+
+def ingest_upload(
+    project: Project, upload: UploadedFile, user: AbstractBaseUser | None
+) -> UploadResult:
+    """Check one uploaded file and, if it is a new usable image, store it in ``project``.
+
+    Encoding is queued once the row is committed.
+    """
+    from PIL import Image as PILImage
+
+    from inference.images import ImageRejected, load_image
+
+    name = safe_original_name(upload.name)
+    limit = settings.SAMLABEL_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        return _rejected(
+            name,
+            f"the file is {upload.size:,} bytes, over the limit of {limit:,} bytes",
+            too_large=True,
+        )
+    content = upload.read()
+    if not content:
+        return _rejected(name, "the file is empty")
+    sha256 = hashlib.sha256(content).hexdigest()
+    existing = Image.objects.filter(project=project, sha256=sha256).first()
+    if existing is not None:
+        return UploadResult(name=name, outcome="duplicate", image=existing)
+    try:
+        picture = load_image(content)
+    except ImageRejected as exc:
+        return _rejected(name, str(exc).removeprefix("the upload: "))
+    # load_image succeeded, so Pillow can identify the format again from the header.
+    file_format = PILImage.open(io.BytesIO(content)).format or ""
+    extension = EXTENSIONS.get(file_format, file_format.lower() or "bin")
+
+    image = Image(
+        project=project,
+        original_name=name,
+        width=picture.width,
+        height=picture.height,
+        sha256=sha256,
+        uploaded_by=user,
+    )
+    stored: list[str] = []
+    try:
+        image.file.save(f"original.{extension}", ContentFile(content), save=False)
+        stored.append(image.file.name)
+        image.thumbnail.save("thumbnail.jpg", ContentFile(make_thumbnail(picture)), save=False)
+        stored.append(image.thumbnail.name)
+        with transaction.atomic():
+            image.save()
+            transaction.on_commit(lambda: queue_encoding(image.pk))
+    except BaseException as exc:
+        for stored_name in stored:
+            image.file.storage.delete(stored_name)
+        if isinstance(exc, IntegrityError):
+            # The same content was uploaded at the same moment by another request.
+            existing = Image.objects.filter(project=project, sha256=sha256).first()
+            if existing is not None:
+                return UploadResult(name=name, outcome="duplicate", image=existing)
+        raise
+    return UploadResult(name=name, outcome="created", image=image)
+
+
+def queue_encoding(image_id: int) -> None:
+    """Ask a worker to encode the image. A broker that is down is logged, not raised:
+    the image is stored and pending, and the sweep queues it again later."""
+    from webapp.images.tasks import encode_image
+
+    try:
+        encode_image.delay(image_id)
+    except Exception:
+        log.exception(
+            "could not queue image %s for encoding; the sweep will queue it again", image_id
+        )

@@ -1,0 +1,210 @@
+"""The projects JSON API: projects, their members, label classes and statistics.
+
+Views authorise through :mod:`webapp.projects.access`, validate with the serializers and
+call one model method; every lookup is filtered by the project in the URL, so ids from
+another project are 404 like anything else the user cannot see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, ProtectedError, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, permissions, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from webapp.projects import services
+from webapp.projects.access import ProjectRole, project_for
+from webapp.projects.models import (
+    Action,
+    LabelClass,
+    LastOwner,
+    Membership,
+    MembershipError,
+    OwnerRoleReserved,
+    Project,
+)
+from webapp.projects.serializers import (
+    LabelClassSerializer,
+    MembershipSerializer,
+    NewMemberSerializer,
+    ProjectSerializer,
+    ProjectStatisticsSerializer,
+)
+
+
+class RuleBroken(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "rule_broken"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def membership_error_response(error: MembershipError) -> exceptions.APIException:
+    if isinstance(error, OwnerRoleReserved):
+        return exceptions.PermissionDenied(str(error))
+    return RuleBroken(str(error))
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    """Projects you are a member of. Anyone signed in may create one and becomes its
+    owner; managers edit it; only owners delete it."""
+
+    serializer_class = ProjectSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Project]:
+        user = self.request.user
+        return Project.objects.visible_to(user).with_role_of(user).select_related("created_by")
+
+    def get_object(self) -> Project:
+        action = Action.VIEW
+        if self.request.method == "DELETE":
+            action = Action.DELETE_PROJECT
+        elif self.request.method not in permissions.SAFE_METHODS:
+            action = Action.MANAGE
+        project_for(self.request.user, self.kwargs["pk"], action)
+        return self.get_queryset().get(pk=self.kwargs["pk"])
+
+    def perform_create(self, serializer: BaseSerializer[Project]) -> None:
+        serializer.instance = Project.create_with_owner(
+            self.request.user, **serializer.validated_data
+        )
+
+
+class ProjectScopedViewSet(viewsets.ModelViewSet):
+    """Base for things inside one project (``project_pk`` in the URL)."""
+
+    permission_classes = [permissions.IsAuthenticated, ProjectRole]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    project: Project
+
+    def requester_role(self) -> str | None:
+        return self.project.role_of(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if hasattr(self, "project"):
+            context["project"] = self.project
+        return context
+
+
+class MemberViewSet(ProjectScopedViewSet):
+    """Members of a project and their roles. Reading needs any role; adding, changing
+    and removing members needs manager; only owners grant or revoke the owner role; a
+    member may remove themself (leave). The last owner can be neither demoted nor removed.
+    """
+
+    queryset = Membership.objects.none()  # for the schema; requests use get_queryset
+    serializer_class = MembershipSerializer
+
+    @property
+    def write_action(self) -> str:
+        # Leaving a project is every member's right, whatever their role.
+        if self.request.method == "DELETE" and self._targets_own_membership():
+            return Action.VIEW
+        return Action.MANAGE
+
+    def _targets_own_membership(self) -> bool:
+        return Membership.objects.filter(
+            pk=self.kwargs.get("pk"),
+            project_id=self.kwargs["project_pk"],
+            user_id=self.request.user.pk,
+        ).exists()
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        return self.project.memberships.select_related("user")
+
+    @extend_schema(request=NewMemberSerializer, responses={201: MembershipSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        new = NewMemberSerializer(data=request.data)
+        new.is_valid(raise_exception=True)
+        try:
+            membership = self.project.add_member(
+                new.validated_data["user"],
+                new.validated_data["role"],
+                by_role=self.requester_role(),
+            )
+        except MembershipError as error:
+            raise membership_error_response(error) from None
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer: BaseSerializer[Membership]) -> None:
+        membership = serializer.instance
+        assert membership is not None
+        if "role" not in serializer.validated_data:
+            raise exceptions.ValidationError({"role": ["Give the member's new role."]})
+        try:
+            membership.change_role(serializer.validated_data["role"], by_role=self.requester_role())
+        except MembershipError as error:
+            raise membership_error_response(error) from None
+
+    def perform_destroy(self, instance: Membership) -> None:
+        try:
+            instance.remove(by_role=self.requester_role())
+        except LastOwner as error:
+            raise RuleBroken(str(error)) from None
+        except MembershipError as error:
+            raise membership_error_response(error) from None
+
+
+class LabelClassViewSet(ProjectScopedViewSet):
+    """The classes annotations are labelled with. Reading needs any role; changes need
+    manager. A class that annotations use cannot be deleted (409)."""
+
+    queryset = LabelClass.objects.none()  # for the schema; requests use get_queryset
+    serializer_class = LabelClassSerializer
+
+    def get_queryset(self) -> QuerySet[LabelClass]:
+        if getattr(self, "swagger_fake_view", False):
+            return LabelClass.objects.none()
+        classes = self.project.label_classes.annotate(annotation_count=Count("annotations"))
+        return classes.order_by("order", "id")
+
+    def perform_create(self, serializer: BaseSerializer[LabelClass]) -> None:
+        self._save(serializer, project=self.project)
+
+    def perform_update(self, serializer: BaseSerializer[LabelClass]) -> None:
+        self._save(serializer)
+
+    def _save(self, serializer: BaseSerializer[LabelClass], **fields: Any) -> None:
+        # The serializer checks names and shortcuts; a request racing this one can still
+        # take them first, and the database's unique constraints then have the last word.
+        try:
+            with transaction.atomic():
+                serializer.save(**fields)
+        except IntegrityError:
+            raise RuleBroken(
+                "Another label class of this project already has this name or shortcut."
+            ) from None
+
+    def perform_destroy(self, instance: LabelClass) -> None:
+        try:
+            instance.delete()
+        except ProtectedError as error:
+            used = len(error.protected_objects)
+            raise Conflict(
+                f"The label class {instance.name!r} is used by {used} annotation"
+                f"{'' if used == 1 else 's'}; delete or relabel them first."
+            ) from None
+
+
+class ProjectStatisticsView(APIView):
+    """Images by encoding status; annotations in all, per label class and per author."""
+
+    permission_classes = [permissions.IsAuthenticated, ProjectRole]
+    project: Project
+
+    @extend_schema(responses=ProjectStatisticsSerializer)
+    def get(self, request: Request, project_pk: int) -> Response:
+        return Response(services.project_statistics(self.project))

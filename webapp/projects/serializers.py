@@ -1,0 +1,143 @@
+"""Shapes of the projects API: what clients send and receive, and the messages they see
+when what they send is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+from rest_framework import serializers
+
+from webapp.projects.models import LabelClass, Membership, Project, Role, validate_model_name
+
+
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    role = serializers.SerializerMethodField(help_text="Your role in this project.")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model = serializers.CharField(
+        required=False,
+        validators=[validate_model_name],
+        help_text="Segmentation model name (inference.registry); the server's default if left out.",
+    )
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "model", "role", "created_by", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def get_role(self, project: Project) -> str | None:
+        if hasattr(project, "user_role"):
+            return project.user_role
+        return project.role_of(self.context["request"].user)
+
+    def validate_model(self, value: str) -> str:
+        # Embeddings are made for one model, so switching would strand every image.
+        if self.instance is not None and value != self.instance.model:
+            raise serializers.ValidationError(
+                "The model of a project cannot be changed after it is created."
+            )
+        return value
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    user_id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user_id", "username", "email", "role", "created_at"]
+        read_only_fields = ["created_at"]
+        extra_kwargs = {"role": {"required": True}}
+
+
+class NewMemberSerializer(serializers.Serializer[Any]):
+    user = serializers.CharField(help_text="Username or email address of the person to add.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
+
+    def validate_user(self, value: str) -> AbstractBaseUser:
+        value = value.strip()
+        users = list(
+            get_user_model().objects.filter(Q(username=value) | Q(email__iexact=value))[:2]
+        )
+        if not users:
+            raise serializers.ValidationError(f"No user has the username or email {value!r}.")
+        if len(users) > 1:
+            raise serializers.ValidationError(
+                f"Several users have the email {value!r}; give the username instead."
+            )
+        return users[0]
+
+
+class LabelClassSerializer(serializers.ModelSerializer[LabelClass]):
+    annotation_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LabelClass
+        fields = ["id", "name", "color", "shortcut", "order", "annotation_count"]
+
+    def get_annotation_count(self, label_class: LabelClass) -> int:
+        return int(getattr(label_class, "annotation_count", 0))
+
+    def validate_name(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("Give the label class a name.")
+        if self._siblings().filter(name__iexact=value).exists():
+            raise serializers.ValidationError(
+                f"A label class named {value!r} already exists in this project."
+            )
+        return value
+
+    def validate_color(self, value: str) -> str:
+        return value.lower()
+
+    def validate_shortcut(self, value: str) -> str:
+        if value and self._siblings().filter(shortcut=value).exists():
+            taken_by = self._siblings().get(shortcut=value)
+            raise serializers.ValidationError(
+                f"The shortcut {value!r} is already used by {taken_by.name!r}."
+            )
+        return value
+
+    def _siblings(self) -> Any:
+        classes = LabelClass.objects.filter(project=self.context["project"])
+        if self.instance is not None:
+            classes = classes.exclude(pk=self.instance.pk)
+        return classes
+
+
+class LabelClassCountSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class AuthorCountSerializer(serializers.Serializer[Any]):
+    user_id = serializers.IntegerField(allow_null=True)
+    username = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+
+
+class AnnotationStatisticsSerializer(serializers.Serializer[Any]):
+    total = serializers.IntegerField()
+    by_label_class = LabelClassCountSerializer(many=True)
+    by_author = AuthorCountSerializer(many=True)
+
+
+class ImageProgressSerializer(serializers.Serializer[Any]):
+    total = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    encoding = serializers.IntegerField()
+    ready = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class ProjectStatisticsSerializer(serializers.Serializer[Any]):
+    """Documents the shape of ``services.project_statistics``."""
+
+    images = ImageProgressSerializer()
+    annotations = AnnotationStatisticsSerializer()
