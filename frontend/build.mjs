@@ -1,5 +1,6 @@
-// Bundles the annotator into Django's static files (webapp/annotator/static/annotator/,
-// ignored by git) and copies onnxruntime-web's wasm files next to it: no CDN.
+// Bundles the annotator into webapp/annotator/assets/ (served by the annotator app with
+// the headers cross-origin isolation needs; ignored by git) and copies onnxruntime-web's
+// wasm files next to it: no CDN.
 import { copyFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, "..", "webapp", "annotator", "static", "annotator");
+const out = join(here, "..", "webapp", "annotator", "assets");
 mkdirSync(join(out, "ort"), { recursive: true });
 
 await build({

@@ -12,4 +12,5 @@ urlpatterns = [
         views.annotate,
         name="annotate",
     ),
+    path("annotator/assets/<path:name>", views.asset, name="asset"),
 ]

@@ -3,17 +3,62 @@ decoder, annotations) it fetches from the API with the signed-in user's session.
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
-from django.templatetags.static import static
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 
 from webapp.images.models import Image
 from webapp.projects.access import project_for
 from webapp.projects.models import Action
 
 PREFETCH = 2  # how many next images' embeddings the page downloads ahead
+# Built by the front end (npm run build); not in git.
+ASSETS = Path(__file__).resolve().parent / "assets"
+CONTENT_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".wasm": "application/wasm",
+    ".map": "application/json",
+}
+# A cross-origin isolated page may only start workers whose scripts say they accept
+# it; static file servers do not send these headers, so the annotator serves its own.
+ISOLATION_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+}
+
+
+@lru_cache(maxsize=64)
+def _asset_etag(path: Path, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+
+
+@require_safe
+def asset(request: HttpRequest, name: str) -> HttpResponse:
+    """The annotator's scripts and onnxruntime-web's wasm files, with isolation headers."""
+    path = (ASSETS / name).resolve()
+    if ASSETS.resolve() not in path.parents or path.suffix not in CONTENT_TYPES:
+        raise Http404("No such file.")
+    if not path.is_file():
+        raise Http404("No such file: build the front end (make setup).")
+    stat = path.stat()
+    etag = f'"{_asset_etag(path, stat.st_mtime_ns, stat.st_size)}"'
+    if request.headers.get("If-None-Match") == etag:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = FileResponse(path.open("rb"), content_type=CONTENT_TYPES[path.suffix])
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    for header, value in ISOLATION_HEADERS.items():
+        response[header] = value
+    return response
 
 
 @login_required
@@ -41,8 +86,8 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
         "prefetchEmbeddingUrls": [
             reverse("image-embedding", args=[project.pk, other.pk]) for other in following
         ],
-        "workerUrl": static("annotator/decoder.worker.js"),
-        "wasmPaths": static("annotator/ort/"),
+        "workerUrl": reverse("annotator:asset", args=["decoder.worker.js"]),
+        "wasmPaths": request.build_absolute_uri(reverse("annotator:asset", args=["ort/x"]))[:-1],
         "width": image.width,
         "height": image.height,
     }
@@ -57,6 +102,6 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
         },
     )
     # Cross-origin isolation lets onnxruntime-web use several threads.
-    response["Cross-Origin-Opener-Policy"] = "same-origin"
-    response["Cross-Origin-Embedder-Policy"] = "require-corp"
+    for header, value in ISOLATION_HEADERS.items():
+        response[header] = value
     return response

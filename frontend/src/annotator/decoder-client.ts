@@ -41,7 +41,8 @@ export class DecoderClient {
         else if (message.type === "error" && message.id === null) reject(new Error(message.message));
         else this.finish(message);
       };
-      worker.onerror = (event) => reject(new Error(event.message));
+      worker.onerror = (event) =>
+        reject(new Error(event.message || `the decoder worker could not start (${event.filename || "unknown script"})`));
     });
     worker.postMessage({ type: "init", ...init });
   }

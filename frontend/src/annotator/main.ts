@@ -201,6 +201,9 @@ async function decode(p: Prompt, hover: boolean): Promise<void> {
   result = reply;
   candidate = usesCandidates(p) ? bestCandidate(reply.iou) : 0;
   showLive();
+  // Counts decodes of the prompt itself (not hover) so that a person or a test can
+  // tell when the mask on screen belongs to the latest click.
+  if (!hover) view.container.dataset["decodes"] = String(Number(view.container.dataset["decodes"] ?? 0) + 1);
   decodeLine.textContent = `decode ${reply.ms.toFixed(0)} ms · on screen ${(performance.now() - t0).toFixed(0)} ms`;
 }
 

@@ -1,0 +1,198 @@
+"""The annotator in a real browser: clicks become SAM's masks, computed in the page
+from the server's embedding, and are saved with their label."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from inference.predict import predict
+from webapp.annotations import rle
+from webapp.annotations.models import Annotation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def open_annotator(page: Any, url: str, project: Any, image: Any) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.goto(f"{url}/projects/{project.pk}/images/{image.pk}/annotate/")
+    try:
+        page.wait_for_function(
+            "document.getElementById('annotator-status').textContent.startsWith('Ready')",
+            timeout=60_000,
+        )
+    except PlaywrightTimeout:
+        status = page.locator("#annotator-status").text_content()
+        pytest.fail(f"the annotator did not start: {status!r}; console: {page.console_lines}")
+
+
+def screen_point(page: Any, image: Any, x: float, y: float) -> tuple[float, float]:
+    """Image pixel (x, y) -> page coordinates, from the view's fit-to-stage transform."""
+    box = page.locator("#annotator-stage").bounding_box()
+    scale = min(box["width"] / image.width, box["height"] / image.height)
+    left = box["x"] + (box["width"] - image.width * scale) / 2
+    top = box["y"] + (box["height"] - image.height * scale) / 2
+    return left + (x + 0.5) * scale, top + (y + 0.5) * scale
+
+
+def decodes(page: Any) -> int:
+    return int(page.locator("#annotator-stage").get_attribute("data-decodes") or 0)
+
+
+def click(page: Any, image: Any, x: float, y: float, button: str = "left") -> None:
+    before = decodes(page)
+    page.mouse.click(*screen_point(page, image, x, y), button=button)
+    page.wait_for_function(
+        f"Number(document.getElementById('annotator-stage').dataset.decodes || 0) > {before}"
+    )
+
+
+def save(page: Any) -> None:
+    rows = page.locator("#annotator-annotations li").count()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"document.querySelectorAll('#annotator-annotations li').length > {rows}"
+    )
+
+
+def reference_mask(image: Any, points, labels, box=None, multimask=True) -> np.ndarray:
+    embedding = image.embedding_for(image.project.model).load().astype(np.float32)
+    out = predict(embedding, points, labels, box, multimask=multimask,
+                  image_size=(image.height, image.width))  # fmt: skip
+    return out.masks[int(np.argmax(out.scores))]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.logical_and(a, b).sum() / np.logical_or(a, b).sum())
+
+
+def test_a_click_gives_the_reference_mask_and_it_is_saved_with_its_label(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    click(page, image, 290, 150)
+    assert "decode" in page.locator("#annotator-decode-time").text_content()
+    save(page)
+
+    annotation = Annotation.objects.get(image=image)
+    assert annotation.label_class == s.label
+    assert annotation.prompts["points"] == [
+        [pytest.approx(290.5, abs=1), pytest.approx(150.5, abs=1)]
+    ]
+    mask = rle.decode(annotation.rle)
+    assert mask.shape == (image.height, image.width)
+    assert mask[150, 290]
+    want = reference_mask(image, [annotation.prompts["points"][0]], [1])
+    assert iou(mask, want) >= 0.99
+
+    # After a reload the annotation is listed again, with the same pixels.
+    open_annotator(page, s.url, s.project, image)
+    rows = page.locator("#annotator-annotations li")
+    assert rows.count() == 1
+    assert rows.first.get_attribute("data-annotation-id") == str(annotation.pk)
+    annotation.refresh_from_db()
+    assert np.array_equal(rle.decode(annotation.rle), mask)
+
+
+def test_a_negative_click_shrinks_the_mask(scene, signed_in):
+    s = scene("chelsea")
+    image = s.images["chelsea"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    click(page, image, 250, 60)
+    save(page)
+    click(page, image, 250, 60)
+    click(page, image, 170, 115, button="right")
+    save(page)
+    first, second = Annotation.objects.filter(image=image).order_by("id")
+    assert second.prompts["labels"] == [1, 0]
+    assert second.area < first.area
+    assert not rle.decode(second.rle)[115, 170]
+
+
+def test_a_box_gives_a_mask_inside_it(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    x0, y0, x1, y1 = 170, 15, 425, 330
+    page.mouse.move(*screen_point(page, image, x0, y0))
+    page.mouse.down()
+    page.mouse.move(*screen_point(page, image, (x0 + x1) / 2, (y0 + y1) / 2), steps=4)
+    before = decodes(page)
+    page.mouse.move(*screen_point(page, image, x1, y1), steps=4)
+    page.mouse.up()
+    page.wait_for_function(
+        f"Number(document.getElementById('annotator-stage').dataset.decodes || 0) > {before}"
+    )
+    save(page)
+    annotation = Annotation.objects.get(image=image)
+    mask = rle.decode(annotation.rle)
+    ys, xs = np.nonzero(mask)
+    inside = (xs >= x0 - 3) & (xs <= x1 + 3) & (ys >= y0 - 3) & (ys <= y1 + 3)
+    assert mask.sum() > 1000 and inside.mean() >= 0.99
+    assert annotation.prompts["box"] is not None
+
+
+def test_undo_removes_a_saved_annotation_and_redo_brings_it_back(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    click(page, image, 290, 150)
+    save(page)
+    saved = Annotation.objects.get(image=image)
+    page.keyboard.press("Control+z")
+    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 0")
+    assert not Annotation.objects.filter(image=image).exists()
+    page.keyboard.press("Control+Shift+z")
+    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    again = Annotation.objects.get(image=image)
+    assert again.rle == saved.rle and again.label_class == saved.label_class
+
+
+def test_a_failed_save_is_retried_and_reported(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    failures = {"left": 2}
+
+    def flaky(route: Any) -> None:
+        if route.request.method == "POST" and failures["left"] > 0:
+            failures["left"] -= 1
+            route.fulfill(status=503, body="the server is down")
+        else:
+            route.continue_()
+
+    page.route("**/annotations/", flaky)
+    click(page, image, 290, 150)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.getElementById('annotator-status').textContent.includes('retrying')"
+    )
+    page.wait_for_function(
+        "document.getElementById('annotator-status').textContent.startsWith('Saved')",
+        timeout=30_000,
+    )
+    assert failures["left"] == 0
+    assert Annotation.objects.filter(image=image).count() == 1
+
+
+def test_an_annotator_of_another_project_cannot_open_it(scene, signed_in, django_user_model):
+    from tests.e2e.conftest import PASSWORD
+    from webapp.projects.models import Project
+
+    s = scene("coffee")
+    stranger = django_user_model.objects.create_user("stranger", password=PASSWORD)
+    Project.create_with_owner(stranger, name="Elsewhere")
+    page = signed_in(s.url, "stranger")
+    image = s.images["coffee"]
+    response = page.goto(f"{s.url}/projects/{s.project.pk}/images/{image.pk}/annotate/")
+    assert response.status == 404
+    embedding = page.request.get(f"{s.url}/api/projects/{s.project.pk}/images/{image.pk}/embedding")
+    assert embedding.status == 404
