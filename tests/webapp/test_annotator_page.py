@@ -1,0 +1,103 @@
+"""The annotator page and its assets: who may open it, and the headers it needs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def page_of(client: Client, user, project, image):
+    client.force_login(user)
+    return client.get(f"/projects/{project.pk}/images/{image.pk}/annotate/")
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "reviewer", "annotator", "viewer"])
+def test_members_open_the_annotator_with_cross_origin_isolation(
+    role, make_project, make_image_row, user_in
+):
+    project = make_project()
+    image = make_image_row(project, status="ready")
+    response = page_of(Client(), user_in(project, role), project, image)
+    assert response.status_code == 200
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["Cross-Origin-Embedder-Policy"] == "require-corp"
+    config = json.loads(
+        re.search(
+            r'id="annotator-config" type="application/json">(.*?)</script>',
+            response.content.decode(),
+            re.S,
+        ).group(1)
+    )
+    assert config["embeddingUrl"] == f"/api/projects/{project.pk}/images/{image.pk}/embedding"
+    assert config["manifestUrl"] == f"/api/projects/{project.pk}/decoder/manifest.json"
+    assert (config["width"], config["height"]) == (image.width, image.height)
+    read_only = b"read only" in response.content
+    assert read_only == (role == "viewer")
+
+
+def test_an_outsider_gets_404_for_the_annotator(make_project, make_image_row, user_in):
+    project = make_project()
+    image = make_image_row(project)
+    assert page_of(Client(), user_in(project, "outsider"), project, image).status_code == 404
+
+
+def test_an_image_of_another_project_gets_404(make_project, make_image_row, user_in):
+    mine, theirs = make_project(), make_project()
+    image = make_image_row(theirs)
+    owner = user_in(mine, "owner")
+    assert page_of(Client(), owner, mine, image).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(make_project, make_image_row):
+    project = make_project()
+    image = make_image_row(project)
+    response = Client().get(f"/projects/{project.pk}/images/{image.pk}/annotate/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_next_and_previous_images_are_linked_and_prefetched(make_project, make_image_row, user_in):
+    project = make_project()
+    first, second, third = (make_image_row(project, status="ready") for _ in range(3))
+    response = page_of(Client(), user_in(project, "owner"), project, second)
+    text = response.content.decode()
+    assert f"/projects/{project.pk}/images/{first.pk}/annotate/" in text
+    assert f"/projects/{project.pk}/images/{third.pk}/annotate/" in text
+    assert f"/api/projects/{project.pk}/images/{third.pk}/embedding" in text
+
+
+def test_the_project_page_links_each_image_to_the_annotator(make_project, make_image_row, user_in):
+    project = make_project()
+    image = make_image_row(project)
+    client = Client()
+    client.force_login(user_in(project, "annotator"))
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert f'href="/projects/{project.pk}/images/{image.pk}/annotate/"' in page
+
+
+def test_the_worker_script_is_served_with_the_headers_isolation_needs():
+    response = Client().get("/annotator/assets/decoder.worker.js")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/javascript"
+    assert response["Cross-Origin-Embedder-Policy"] == "require-corp"
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+    again = Client().get("/annotator/assets/decoder.worker.js", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+
+
+def test_onnxruntime_wasm_is_served_from_our_own_files():
+    response = Client().get("/annotator/assets/ort/ort-wasm-simd-threaded.wasm")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/wasm"
+    assert b"".join(response.streaming_content)[:4] == b"\0asm"
+
+
+@pytest.mark.parametrize(
+    "name", ["../views.py", "..%2Fviews.py", "nothing.js", "ort/../../urls.py", "annotator.ts"]
+)
+def test_assets_outside_the_build_or_of_other_kinds_are_not_served(name):
+    assert Client().get(f"/annotator/assets/{name}").status_code == 404
