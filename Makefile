@@ -25,6 +25,7 @@ setup-dev:
 # The Celery worker (with beat, which re-queues stuck images) runs in the background and
 # stops with the server; by default its broker is a folder in var/, so no server is needed.
 run: setup
+	@$(PYTHON) manage.py ensure_admin
 	@.venv/bin/celery -A webapp worker -B -Q encode,celery --concurrency 1 --loglevel INFO \
 		--schedule var/celerybeat-schedule & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
