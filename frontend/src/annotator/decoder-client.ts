@@ -10,6 +10,7 @@ export interface DecodeInput {
   readonly coords: Float32Array;
   readonly labels: Float32Array;
   readonly maskInput: Float32Array | null;
+  readonly origSize: readonly [number, number];
 }
 
 interface Waiting {

@@ -33,7 +33,7 @@ async function decode(request: DecodeRequest): Promise<void> {
   const embedding = embeddings.get(request.key);
   if (!session || !embedding) throw new Error("the decoder or the embedding is not loaded");
   const n = request.labels.length;
-  const [emb, coords, labels, mask, hasMask] = inputNames;
+  const [emb, coords, labels, mask, hasMask, origSize] = inputNames;
   const feeds: Record<string, ort.Tensor> = {
     [emb as string]: embedding,
     [coords as string]: new ort.Tensor("float32", request.coords, [1, n, 2]),
@@ -43,6 +43,8 @@ async function decode(request: DecodeRequest): Promise<void> {
       : noMask,
     [hasMask as string]: new ort.Tensor("float32", Float32Array.of(request.maskInput ? 1 : 0), [1]),
   };
+  // SAM's standard decoder also takes the original size and upsamples to it.
+  if (origSize) feeds[origSize] = new ort.Tensor("float32", Float32Array.from(request.origSize), [2]);
   const start = performance.now();
   const out = await session.run(feeds);
   const ms = performance.now() - start;

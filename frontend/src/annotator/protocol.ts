@@ -22,6 +22,7 @@ export interface DecodeRequest {
   readonly coords: Float32Array; // (1, n, 2) model frame
   readonly labels: Float32Array; // (1, n)
   readonly maskInput: Float32Array | null; // (1, 1, 256, 256) low-res logits
+  readonly origSize: readonly [number, number]; // height, width: for decoders that upsample
 }
 
 export type WorkerRequest = InitRequest | EmbeddingRequest | DecodeRequest;
