@@ -1,0 +1,216 @@
+"""Speed of the annotator in headless Chromium against a running server.
+
+Prints, for the decoder the app ships and for the baseline (SAM's standard fp32 decoder
+run as SAM's own web demo runs it: one thread, full-size output), measured in the same
+run: decode time and click-to-mask-on-screen time (p50, p95) over clicks with 1, 3 and
+6 points; embedding bytes and download time; time from opening an image to its first
+mask, first visit and cached; and the same for the next image, whose embedding the page
+prefetched.
+
+    .venv/bin/python scripts/bench_annotator.py --username U --password P --project ID
+
+The project needs at least two encoded images. Loopback servers only; the run is bounded
+by --prompts (per point count) and each wait by a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Session:
+    def __init__(self, browser: Any, args: argparse.Namespace) -> None:
+        self.args = args
+        self.context = browser.new_context(viewport={"width": 1200, "height": 800})
+        self.page = self.context.new_page()
+        self.page.goto(f"{args.url}/accounts/login/")
+        self.page.fill("input[name=username]", args.username)
+        self.page.fill("input[name=password]", args.password)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_load_state()
+
+    def annotator_url(self, image_id: int, query: str) -> str:
+        return f"{self.args.url}/projects/{self.args.project}/images/{image_id}/annotate/{query}"
+
+    def wait_ready(self) -> None:
+        self.page.wait_for_function(
+            "document.getElementById('annotator-status').textContent.startsWith('Ready')",
+            timeout=120_000,
+        )
+
+    def decodes(self) -> int:
+        return int(self.page.locator("#annotator-stage").get_attribute("data-decodes") or 0)
+
+    def image_size(self) -> tuple[int, int]:
+        header = self.page.locator("header span").first.text_content() or "1×1"
+        width, height = header.split("×")
+        return int(width), int(height)
+
+    def screen(self, x: float, y: float) -> tuple[float, float]:
+        width, height = self.image_size()
+        box = self.page.locator("#annotator-stage").bounding_box()
+        scale = min(box["width"] / width, box["height"] / height)
+        return (box["x"] + (box["width"] - width * scale) / 2 + x * scale,
+                box["y"] + (box["height"] - height * scale) / 2 + y * scale)  # fmt: skip
+
+    def click(self, x: float, y: float, button: str = "left") -> None:
+        before = self.decodes()
+        self.page.mouse.click(*self.screen(x, y), button=button)
+        self.page.wait_for_function(
+            f"Number(document.getElementById('annotator-stage').dataset.decodes||0) > {before}",
+            timeout=60_000,
+        )
+
+    def measures(self) -> list[dict[str, float]]:
+        return self.page.evaluate(
+            """() => performance.getEntriesByName('samlabel:click-to-mask').map(m => (
+                {total: m.duration, decode: m.detail.decodeMs, points: m.detail.points}))"""
+        )
+
+    def embedding_resource(self) -> dict[str, float]:
+        return self.page.evaluate(
+            """() => { const e = performance.getEntriesByType('resource')
+                  .filter(r => r.name.endsWith('/embedding')).pop();
+                return e ? {bytes: e.encodedBodySize, ms: e.duration} : {bytes: 0, ms: 0}; }"""
+        )
+
+    def open_to_first_mask(self, image_id: int, query: str) -> float:
+        """ms from starting to open the page to the first click's mask on screen."""
+        start = time.perf_counter()
+        self.page.goto(self.annotator_url(image_id, query))
+        self.wait_ready()
+        width, height = self.image_size()
+        self.page.mouse.move(*self.screen(width * 0.31, height * 0.47))
+        self.click(width * 0.3, height * 0.45)
+        return 1000 * (time.perf_counter() - start)
+
+
+def run_config(browser: Any, args: argparse.Namespace, images: list[int], query: str) -> dict:
+    out: dict[str, Any] = {}
+    s = Session(browser, args)
+    out["first visit: open → first mask (ms)"] = s.open_to_first_mask(images[0], query)
+    emb = s.embedding_resource()
+    out["embedding bytes"] = emb["bytes"]
+    out["embedding download, first visit (ms)"] = emb["ms"]
+    out["cached: open → first mask (ms)"] = s.open_to_first_mask(images[0], query)
+
+    width, height = s.image_size()
+    rng = __import__("random").Random(7)
+    s.page.evaluate("performance.clearMeasures('samlabel:click-to-mask')")
+    for n_points in (1, 3, 6):
+        for _ in range(args.prompts):
+            s.page.keyboard.press("Escape")
+            for i in range(n_points):
+                x = width * rng.uniform(0.2, 0.8)
+                y = height * rng.uniform(0.2, 0.8)
+                # Move there first: like a person, the cursor rests before the click.
+                s.page.mouse.move(*s.screen(x + 3, y + 3))
+                s.click(x, y, "left" if i % 3 != 2 else "right")
+    for m in s.measures():
+        key = int(m["points"])
+        if key not in (1, 3, 6):
+            continue  # the clicks on the way to 3 or 6 points
+        out.setdefault(f"decode ms, {key} point(s)", []).append(m["decode"])
+        out.setdefault(f"click → mask on screen ms, {key} point(s)", []).append(m["total"])
+
+    # The next image: its embedding was prefetched while the first one was open.
+    start = time.perf_counter()
+    s.page.keyboard.press("ArrowRight")
+    s.page.wait_for_url(f"**/images/{images[1]}/annotate/**")
+    s.wait_ready()
+    w2, h2 = s.image_size()
+    s.page.mouse.move(*s.screen(w2 * 0.5 + 2, h2 * 0.5 + 2))
+    s.click(w2 * 0.5, h2 * 0.5)
+    out["next image (prefetched): → first mask (ms)"] = 1000 * (time.perf_counter() - start)
+    s.context.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--project", type=int, required=True)
+    parser.add_argument("--images", type=int, nargs=2, help="two encoded image ids")
+    parser.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        metavar="DECODER:THREADS",
+        help="more decoders of the manifest to measure, e.g. lowres_fp32:2",
+    )
+    parser.add_argument(
+        "--prompts",
+        type=int,
+        default=34,
+        help="prompts per point count (34 × (1+3+6) = 340 clicks)",
+    )
+    args = parser.parse_args(argv)
+    host = urlsplit(args.url).hostname or ""
+    if not (host == "localhost" or host.startswith("127.") or host == "::1"):
+        parser.error("the benchmark only drives servers on this machine (loopback)")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             headless=True, args=CHROMIUM_ARGS)  # fmt: skip
+        images = args.images
+        if not images:
+            s = Session(browser, args)
+            listing = s.page.request.get(
+                f"{args.url}/api/projects/{args.project}/images/?status=ready"
+            ).json()
+            images = [item["id"] for item in listing["results"][:2]]
+            s.context.close()
+        if len(images) < 2:
+            parser.error("the project needs two encoded images")
+        configs = {
+            "shipped (manifest's browser decoder, 2 threads if isolated)": "",
+            "baseline (standard fp32, 1 thread, full-size output)": "?decoder=fp32&threads=1",
+        }
+        for extra in args.also:
+            decoder, _, threads = extra.partition(":")
+            query = f"?decoder={decoder}" + (f"&threads={threads}" if threads else "")
+            configs[f"{decoder}, {threads or 'auto'} thread(s)"] = query
+        results = {name: run_config(browser, args, images, q) for name, q in configs.items()}
+        version = browser.version
+        browser.close()
+
+    print(f"Machine: {platform.processor() or platform.machine()}, "
+          f"{__import__('os').cpu_count()} cores; headless Chromium {version}\n")  # fmt: skip
+    names = list(results)
+    print("| measure | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for key in results[names[0]]:
+        cells = []
+        for name in names:
+            value = results[name].get(key)
+            if isinstance(value, list):
+                p50, p95 = statistics.median(value), percentile(value, 0.95)
+                cells.append(f"p50 {p50:.0f}, p95 {p95:.0f} (n={len(value)})")
+            elif value is not None:
+                cells.append(f"{value:,.0f}")
+        print(f"| {key} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
