@@ -130,6 +130,8 @@ INSTALLED_APPS = [
     "webapp.images",
     "webapp.annotations",
     "webapp.annotator",
+    "webapp.exports",
+    "webapp.imports",
 ]
 
 MIDDLEWARE = [

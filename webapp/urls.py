@@ -9,6 +9,8 @@ api_patterns = [
     path("", include("webapp.projects.api_urls")),
     path("", include("webapp.images.api_urls")),
     path("", include("webapp.annotations.api_urls")),
+    path("", include("webapp.exports.api_urls")),
+    path("", include("webapp.imports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
