@@ -26,10 +26,23 @@ async function init(request: InitRequest): Promise<void> {
     graphOptimizationLevel: "all",
   });
   inputNames = request.inputNames;
+  // The first run of a session allocates and plans; do it now, while the page is still
+  // fetching the image and the embedding, rather than on the user's first click.
+  embeddings.set("warm-up", new ort.Tensor("float32", new Float32Array(256 * 64 * 64), [1, 256, 64, 64]));
+  await decode({
+    type: "decode",
+    id: -1,
+    key: "warm-up",
+    coords: new Float32Array(4),
+    labels: Float32Array.of(1, -1),
+    maskInput: null,
+    origSize: [64, 64],
+  }, false);
+  embeddings.delete("warm-up");
   reply({ type: "ready" });
 }
 
-async function decode(request: DecodeRequest): Promise<void> {
+async function decode(request: DecodeRequest, answer = true): Promise<void> {
   const embedding = embeddings.get(request.key);
   if (!session || !embedding) throw new Error("the decoder or the embedding is not loaded");
   const n = request.labels.length;
@@ -50,7 +63,7 @@ async function decode(request: DecodeRequest): Promise<void> {
   const ms = performance.now() - start;
   const iou = (out["iou_predictions"] as ort.Tensor).data as Float32Array;
   const lowRes = (out["low_res_masks"] as ort.Tensor).data as Float32Array;
-  reply({ type: "result", id: request.id, iou, lowRes, ms }, [lowRes.buffer]);
+  if (answer) reply({ type: "result", id: request.id, iou, lowRes, ms }, [lowRes.buffer]);
 }
 
 self.onmessage = (event: MessageEvent<WorkerRequest>) => {
