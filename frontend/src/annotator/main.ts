@@ -462,6 +462,8 @@ function renderAnnotations(): void {
 
 // ---------------------------------------------------------------- input
 
+const HOVER_REST_MS = 40;
+let hoverTimer: ReturnType<typeof setTimeout> | undefined;
 let dragStart: [number, number] | null = null;
 let panning: { x: number; y: number } | null = null;
 let spaceDown = false;
@@ -491,13 +493,21 @@ view.canvas.addEventListener("pointermove", (event) => {
     }
     return;
   }
+  if (hoverTimer !== undefined) clearTimeout(hoverTimer);
   if (isEmpty(prompt) && view.inside(point) && client) {
-    void decode({ points: [point], positive: [true], box: null }, true);
+    // Decode where the cursor rests, not every point it passes: a decode started for a
+    // point the cursor already left would only delay the click that follows.
+    hoverTimer = setTimeout(() => {
+      hoverTimer = undefined;
+      if (isEmpty(prompt)) void decode({ points: [point], positive: [true], box: null }, true);
+    }, HOVER_REST_MS);
   }
 });
 
 view.canvas.addEventListener("pointerup", (event) => {
   clickedAt = performance.now();
+  if (hoverTimer !== undefined) clearTimeout(hoverTimer);
+  hoverTimer = undefined;
   if (panning) {
     panning = null;
     return;
