@@ -1,7 +1,7 @@
 // Bundles the annotator into webapp/annotator/assets/ (served by the annotator app with
 // the headers cross-origin isolation needs; ignored by git) and copies onnxruntime-web's
 // wasm files next to it: no CDN.
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -9,7 +9,14 @@ import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "webapp", "annotator", "assets");
-mkdirSync(join(out, "ort"), { recursive: true });
+// onnxruntime-web's files go to a folder named after its version, so that browsers may
+// cache them for good (the annotator serves ort-* folders as immutable).
+const ortVersion = JSON.parse(
+  readFileSync(join(here, "node_modules", "onnxruntime-web", "package.json"), "utf8"),
+).version;
+const ortDir = `ort-${ortVersion}`;
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, ortDir), { recursive: true });
 
 await build({
   entryPoints: {
@@ -29,6 +36,6 @@ await build({
 
 const dist = join(here, "node_modules", "onnxruntime-web", "dist");
 for (const file of ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]) {
-  copyFileSync(join(dist, file), join(out, "ort", file));
+  copyFileSync(join(dist, file), join(out, ortDir, file));
 }
 console.log(`built ${out}`);

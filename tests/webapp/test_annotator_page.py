@@ -8,6 +8,8 @@ import re
 import pytest
 from django.test import Client
 
+from webapp.annotator.views import _ort_folder
+
 pytestmark = pytest.mark.django_db
 
 
@@ -90,14 +92,15 @@ def test_the_worker_script_is_served_with_the_headers_isolation_needs():
 
 
 def test_onnxruntime_wasm_is_served_from_our_own_files():
-    response = Client().get("/annotator/assets/ort/ort-wasm-simd-threaded.wasm")
+    response = Client().get(f"/annotator/assets/{_ort_folder()}/ort-wasm-simd-threaded.wasm")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/wasm"
+    assert "immutable" in response["Cache-Control"]
     assert b"".join(response.streaming_content)[:4] == b"\0asm"
 
 
 @pytest.mark.parametrize(
-    "name", ["../views.py", "..%2Fviews.py", "nothing.js", "ort/../../urls.py", "annotator.ts"]
+    "name", ["../views.py", "..%2Fviews.py", "nothing.js", "ort-1/../../urls.py", "annotator.ts"]
 )
 def test_assets_outside_the_build_or_of_other_kinds_are_not_served(name):
     assert Client().get(f"/annotator/assets/{name}").status_code == 404

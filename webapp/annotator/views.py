@@ -34,6 +34,12 @@ ISOLATION_HEADERS = {
 }
 
 
+def _ort_folder() -> str:
+    """The build's ``ort-<version>`` folder of onnxruntime-web's wasm files."""
+    folders = sorted(p.name for p in ASSETS.glob("ort-*") if p.is_dir())
+    return folders[-1] if folders else "ort-missing"
+
+
 @lru_cache(maxsize=64)
 def _asset_etag(path: Path, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
@@ -54,7 +60,10 @@ def asset(request: HttpRequest, name: str) -> HttpResponse:
     else:
         response = FileResponse(path.open("rb"), content_type=CONTENT_TYPES[path.suffix])
     response["ETag"] = etag
-    response["Cache-Control"] = "no-cache"
+    # onnxruntime-web's files sit in a folder named after its version: they never change
+    # under that name, and a cached copy lets the browser reuse the compiled wasm.
+    immutable = name.startswith("ort-")
+    response["Cache-Control"] = "public, max-age=31536000, immutable" if immutable else "no-cache"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     for header, value in ISOLATION_HEADERS.items():
         response[header] = value
@@ -87,7 +96,9 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
             reverse("image-embedding", args=[project.pk, other.pk]) for other in following
         ],
         "workerUrl": reverse("annotator:asset", args=["decoder.worker.js"]),
-        "wasmPaths": request.build_absolute_uri(reverse("annotator:asset", args=["ort/x"]))[:-1],
+        "wasmPaths": request.build_absolute_uri(
+            reverse("annotator:asset", args=[f"{_ort_folder()}/x"])
+        )[:-1],
         "width": image.width,
         "height": image.height,
     }
