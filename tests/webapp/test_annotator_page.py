@@ -104,3 +104,20 @@ def test_onnxruntime_wasm_is_served_from_our_own_files():
 )
 def test_assets_outside_the_build_or_of_other_kinds_are_not_served(name):
     assert Client().get(f"/annotator/assets/{name}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "can_start"),
+    [("owner", True), ("manager", True), ("reviewer", True), ("annotator", False),
+     ("viewer", False)],
+)  # fmt: skip
+def test_the_project_page_lists_exports_and_offers_them_to_reviewers_and_up(
+    role, can_start, make_project, user_in
+):
+    project = make_project()
+    client = Client()
+    client.force_login(user_in(project, role))
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert f'data-url="/api/projects/{project.pk}/exports/"' in page
+    assert ('id="export-form"' in page) == can_start
+    assert "exports/exports.js" in page

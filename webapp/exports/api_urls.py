@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from webapp.exports import api
+
+urlpatterns = [
+    path("projects/<int:project_pk>/exports/", api.ExportList.as_view(), name="export-list"),
+    path(
+        "projects/<int:project_pk>/exports/<int:pk>/",
+        api.ExportDetail.as_view(),
+        name="export-detail",
+    ),
+    path(
+        "projects/<int:project_pk>/exports/<int:pk>/download",
+        api.ExportDownload.as_view(),
+        name="export-download",
+    ),
+]

@@ -1,0 +1,91 @@
+"""Dataset exports: a zip of a project's images and annotations in a training format."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from webapp.projects.models import Project
+
+
+class ExportFormat(models.TextChoices):
+    COCO = "coco", "COCO instance segmentation"
+    YOLO = "yolo", "Ultralytics YOLO segmentation"
+    VOC = "voc", "Pascal VOC segmentation"
+    MASKS = "masks", "One PNG per instance"
+
+
+class MaskFormat(models.TextChoices):
+    RLE = "rle"
+    POLYGON = "polygon"
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def export_path(instance: Export, filename: str) -> str:
+    return f"exports/{instance.project_id}/{uuid.uuid4().hex}.zip"
+
+
+class Export(models.Model):
+    """``options``: ``{"mask_format": "rle"|"polygon", "include_images": bool,
+    "label_classes": [id, ...] | null, "images": [id, ...] | null}`` (null: all).
+    ``progress_done`` of ``progress_total`` annotations have been written."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    format = models.CharField(max_length=10, choices=ExportFormat.choices)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.PENDING
+    )
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to=export_path, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.format} export of {self.project}"
+
+    def claim(self) -> bool:
+        """Move pending -> running if nobody else did; True when this caller won.
+
+        A conditional UPDATE, so a duplicate or re-delivered task does nothing.
+        """
+        claimed = Export.objects.filter(pk=self.pk, status=ExportStatus.PENDING).update(
+            status=ExportStatus.RUNNING
+        )
+        if claimed:
+            self.status = ExportStatus.RUNNING
+        return bool(claimed)
+
+    def record_progress(self, done: int, total: int) -> None:
+        Export.objects.filter(pk=self.pk).update(progress_done=done, progress_total=total)
+        self.progress_done, self.progress_total = done, total
+
+    def finish(self, **fields: Any) -> None:
+        """Save the final ``status`` (and ``error`` or ``file``) with the time."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.finished_at = timezone.now()
+        self.save(update_fields=[*fields, "finished_at"])
+
+    @property
+    def download_name(self) -> str:
+        stamp = self.created_at.strftime("%Y%m%d-%H%M%S") if self.created_at else "export"
+        return f"project{self.project_id}-{self.format}-{stamp}.zip"

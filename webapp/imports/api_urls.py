@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from webapp.imports.api import ProjectImportView
+
+urlpatterns: list[URLPattern] = [
+    path(
+        "projects/<int:project_pk>/imports/",
+        ProjectImportView.as_view(),
+        name="api-project-imports",
+    ),
+]

@@ -46,6 +46,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "project": project,
         "role": role,
         "can_manage": can_manage,
+        "can_export": role_allows(role, Action.REVIEW),
         "images": images,
         "progress": Image.objects.filter(project=project).progress(),
         "memberships": project.memberships.select_related("user").order_by("user__username"),

@@ -1,0 +1,79 @@
+"""JSON API of dataset exports.
+
+Who may do what: any member (viewer and up) may list exports, read one and download its
+zip, since an export holds nothing a viewer cannot already read through the API; creating
+one takes reviewer or higher, because it costs a worker's time and publishes the
+project's data in one file. Outsiders get 404 for everything, as for all project views,
+and an export id of another project is 404 too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from webapp.exports.models import Export, ExportStatus
+from webapp.exports.serializers import ExportRequestSerializer, ExportSerializer
+from webapp.exports.services import start_export
+from webapp.projects.access import ProjectRole
+from webapp.projects.models import Action, Project
+
+
+class ExportAccess:
+    """Reading needs membership (view); creating needs review."""
+
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project: Project  # set by ProjectRole
+    write_action = Action.REVIEW
+    serializer_class = ExportSerializer
+
+    def get_queryset(self) -> QuerySet[Export]:
+        return Export.objects.filter(project=self.project)
+
+
+class ExportList(ExportAccess, generics.ListAPIView[Export]):
+    """GET: the project's exports, newest first (any member).
+    POST: start an export (reviewer, manager or owner); small ones are written at once
+    (201, status ``done``, or ``failed`` with the reason in ``error``), larger ones are
+    queued (202, status ``pending``): poll the detail for status and progress."""
+
+    @extend_schema(request=ExportRequestSerializer, responses={201: ExportSerializer})
+    def post(self, request: Request, project_pk: int) -> Response:
+        serializer = ExportRequestSerializer(
+            data=request.data,
+            context={"project": self.project},
+        )
+        serializer.is_valid(raise_exception=True)
+        export = start_export(self.project, request.user, serializer.to_options())
+        code = status.HTTP_202_ACCEPTED if export.status == ExportStatus.PENDING else 201
+        return Response(ExportSerializer(export).data, status=code)
+
+
+class ExportDetail(ExportAccess, generics.RetrieveAPIView[Export]):
+    """GET: one export's status and progress (any member)."""
+
+
+class ExportDownload(ExportAccess, generics.GenericAPIView[Export]):
+    """GET: the export's zip, streamed (any member); 409 while it is not done."""
+
+    def get(self, request: Request, project_pk: int, pk: int) -> Any:
+        export = get_object_or_404(self.get_queryset(), pk=pk)
+        if export.status != ExportStatus.DONE or not export.file:
+            return Response(
+                {"detail": f"This export is {export.status}; download it once it is done."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return FileResponse(
+            export.file.open("rb"),
+            as_attachment=True,
+            filename=export.download_name,
+            content_type="application/zip",
+        )

@@ -1,0 +1,45 @@
+"""``python manage.py export_project PROJECT --format coco --out dataset.zip``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from webapp.exports.exporter import write_export
+from webapp.exports.models import ExportFormat, MaskFormat
+from webapp.exports.selection import ExportError, ExportOptions
+from webapp.projects.models import Project
+
+
+class Command(BaseCommand):
+    help = "Write a project's images and annotations as a dataset zip."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project", type=int, help="project id")
+        parser.add_argument("--format", required=True, choices=ExportFormat.values)
+        parser.add_argument("--mask-format", default=MaskFormat.RLE, choices=MaskFormat.values)
+        parser.add_argument("--no-images", action="store_true", help="annotations only")
+        parser.add_argument("--labels", type=int, nargs="+", help="label class ids to keep")
+        parser.add_argument("--images", type=int, nargs="+", help="image ids to keep")
+        parser.add_argument("--out", required=True, help="the zip file to write")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = Project.objects.filter(pk=options["project"]).first()
+        if project is None:
+            raise CommandError(f"No project with id {options['project']}.")
+        try:
+            export_options = ExportOptions(
+                format=options["format"],
+                mask_format=options["mask_format"],
+                include_images=not options["no_images"],
+                label_classes=options["labels"],
+                images=options["images"],
+            )
+            summary = write_export(options["out"], project, export_options)
+        except ExportError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Wrote {options['out']}: {summary.images} images, "
+            f"{summary.annotations} annotations ({options['format']})."
+        )

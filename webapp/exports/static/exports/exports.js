@@ -1,0 +1,74 @@
+// The project page's exports: start one (reviewers and up) and follow its progress until
+// its zip can be downloaded. Plain JavaScript, no framework.
+"use strict";
+
+(function () {
+  const section = document.getElementById("exports");
+  if (!section) return;
+  const url = section.dataset.url;
+  const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const list = document.getElementById("export-list");
+  const form = document.getElementById("export-form");
+  const message = document.getElementById("export-message");
+  let timer = null;
+
+  function row(exp) {
+    const item = document.createElement("li");
+    item.dataset.exportId = exp.id;
+    const options = exp.options || {};
+    const what = `${exp.format}${options.mask_format && exp.format === "coco" ? " (" + options.mask_format + ")" : ""}` +
+      (options.include_images === false ? ", no images" : "");
+    const when = new Date(exp.created_at).toLocaleString();
+    item.append(`#${exp.id} · ${what} · ${when} · `);
+    if (exp.status === "done" && exp.download_url) {
+      const link = document.createElement("a");
+      link.href = exp.download_url;
+      link.textContent = "download";
+      item.append(link);
+    } else if (exp.status === "failed") {
+      item.append(`failed: ${exp.error}`);
+    } else {
+      const bar = document.createElement("progress");
+      bar.max = exp.progress_total || 1;
+      bar.value = exp.progress_done;
+      item.append(`${exp.status} `, bar, ` ${exp.progress_done} of ${exp.progress_total}`);
+    }
+    return item;
+  }
+
+  async function refresh() {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) return;
+    const body = await response.json();
+    const exports = Array.isArray(body) ? body : body.results;
+    list.replaceChildren(...exports.map(row));
+    const busy = exports.some((e) => e.status === "pending" || e.status === "running");
+    clearTimeout(timer);
+    if (busy) timer = setTimeout(refresh, 2000);
+  }
+
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const payload = {
+        format: data.get("format"),
+        mask_format: data.get("mask_format"),
+        include_images: data.get("include_images") === "on",
+      };
+      message.textContent = "Starting the export…";
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken },
+        body: JSON.stringify(payload),
+      });
+      const body = await response.json().catch(() => ({}));
+      message.textContent = response.ok
+        ? (body.status === "done" ? "Export ready." : "Export queued; it is written by the worker.")
+        : `Export refused: ${JSON.stringify(body)}`;
+      refresh();
+    });
+  }
+  refresh();
+})();

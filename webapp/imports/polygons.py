@@ -1,0 +1,76 @@
+"""Rasterising polygons as COCO and YOLO mean them, with numpy alone.
+
+A ring is flat ``[x1, y1, x2, y2, ...]`` in pixels of the image (x right, y down), where
+pixel (x, y) is the square from corner (x, y) to corner (x + 1, y + 1). A pixel is set
+when its centre (x + 0.5, y + 0.5) lies inside the ring, so a ring traced along pixel
+edges (as our exports write them) gives back exactly the pixels it encloses, and real
+datasets agree with pycocotools' own rasteriser to within a few boundary pixels.
+
+The rings of one annotation are unioned, as ``pycocotools`` does (``frPyObjects`` then
+``merge``): COCO has no holes in polygon form, so a ring inside another adds nothing. A
+hole is written as one ring with a cut to it, or as an RLE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from webapp.annotations.rle import InvalidMask
+
+
+def rings_to_mask(rings: object, height: int, width: int) -> np.ndarray:
+    """The (height, width) bool union of ``rings``; raise InvalidMask for rings that are
+    not lists of at least three finite (x, y) points."""
+    if isinstance(rings, str | bytes) or not isinstance(rings, Sequence) or not rings:
+        raise InvalidMask("polygons must be a non-empty list of rings [x1, y1, x2, y2, ...]")
+    mask = np.zeros((height, width), dtype=bool)
+    for number, ring in enumerate(rings, start=1):
+        mask |= _ring_mask(_ring_coordinates(ring, number), height, width)
+    return mask
+
+
+def _ring_coordinates(ring: object, number: int) -> np.ndarray:
+    """(N, 2) float64 points of a valid ring."""
+    if isinstance(ring, str | bytes) or not isinstance(ring, Sequence):
+        raise InvalidMask(f"polygon {number} must be a flat list [x1, y1, x2, y2, ...]")
+    if len(ring) % 2:
+        raise InvalidMask(f"polygon {number} has an odd number of coordinates ({len(ring)})")
+    if len(ring) < 6:
+        raise InvalidMask(f"polygon {number} has {len(ring) // 2} points; it needs at least 3")
+    for value in ring:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidMask(f"polygon {number} has a coordinate that is not a number")
+        if not math.isfinite(value):
+            raise InvalidMask(f"polygon {number} has a coordinate that is not a finite number")
+    return np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+
+
+def _ring_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Scanline fill at pixel centres: for each row, where its centre line crosses the
+    ring's edges, the pixels whose centres lie between pairs of crossings are set."""
+    x0, y0 = points[:, 0], points[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    # Row r's centre line y = r + 0.5 crosses an edge when it lies in [min y, max y):
+    # half-open, so a vertex shared by two edges is counted once.
+    first = np.clip(np.ceil(np.minimum(y0, y1) - 0.5), 0, height).astype(np.int64)
+    last = np.clip(np.ceil(np.maximum(y0, y1) - 0.5), 0, height).astype(np.int64)
+    spans = np.maximum(last - first, 0)
+    mask = np.zeros((height, width), dtype=bool)
+    if not spans.sum():
+        return mask
+    edge = np.repeat(np.arange(points.shape[0]), spans)
+    rows = np.repeat(first - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())
+    t = (rows + 0.5 - y0[edge]) / (y1[edge] - y0[edge])
+    crossings = x0[edge] + t * (x1[edge] - x0[edge])
+    order = np.lexsort((crossings, rows))
+    rows, crossings = rows[order], crossings[order]
+    # Each row has an even number of crossings (the ring is closed); pair them in order.
+    starts = np.clip(np.ceil(crossings[0::2] - 0.5), 0, width).astype(np.int64)
+    ends = np.clip(np.ceil(crossings[1::2] - 0.5), 0, width).astype(np.int64)
+    change = np.zeros((height, width + 1), dtype=np.int64)
+    np.add.at(change, (rows[0::2], starts), 1)
+    np.add.at(change, (rows[1::2], ends), -1)
+    return np.cumsum(change, axis=1)[:, :width] > 0
