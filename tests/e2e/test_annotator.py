@@ -42,12 +42,18 @@ def decodes(page: Any) -> int:
     return int(page.locator("#annotator-stage").get_attribute("data-decodes") or 0)
 
 
+def wait_for_mask_after(page: Any, decodes_before: int) -> None:
+    """Until the mask of a prompt newer than ``decodes_before`` is on screen."""
+    page.wait_for_function(
+        f"Number(document.getElementById('annotator-stage').dataset.decodes || 0)"
+        f" > {decodes_before}"
+    )
+
+
 def click(page: Any, image: Any, x: float, y: float, button: str = "left") -> None:
     before = decodes(page)
     page.mouse.click(*screen_point(page, image, x, y), button=button)
-    page.wait_for_function(
-        f"Number(document.getElementById('annotator-stage').dataset.decodes || 0) > {before}"
-    )
+    wait_for_mask_after(page, before)
 
 
 def save(page: Any) -> None:
@@ -126,9 +132,7 @@ def test_a_box_gives_a_mask_inside_it(scene, signed_in):
     before = decodes(page)
     page.mouse.move(*screen_point(page, image, x1, y1), steps=4)
     page.mouse.up()
-    page.wait_for_function(
-        f"Number(document.getElementById('annotator-stage').dataset.decodes || 0) > {before}"
-    )
+    wait_for_mask_after(page, before)
     save(page)
     annotation = Annotation.objects.get(image=image)
     mask = rle.decode(annotation.rle)

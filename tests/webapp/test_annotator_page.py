@@ -121,3 +121,30 @@ def test_the_project_page_lists_exports_and_offers_them_to_reviewers_and_up(
     assert f'data-url="/api/projects/{project.pk}/exports/"' in page
     assert ('id="export-form"' in page) == can_start
     assert "exports/exports.js" in page
+
+
+def test_encoded_images_give_the_page_their_embedding_hash_for_the_browser_cache(
+    make_project, make_image_row, user_in
+):
+    import numpy as np
+
+    from webapp.images.models import ImageEmbedding
+
+    project = make_project()
+    image, following, pending = (make_image_row(project) for _ in range(3))
+    stored = ImageEmbedding.store(image, project.model, np.zeros((256, 64, 64), np.float32))
+    later = ImageEmbedding.store(following, project.model, np.ones((256, 64, 64), np.float32))
+    response = page_of(Client(), user_in(project, "owner"), project, image)
+    config = json.loads(
+        re.search(
+            r'id="annotator-config" type="application/json">(.*?)</script>',
+            response.content.decode(),
+            re.S,
+        ).group(1)
+    )
+    url = f"/api/projects/{project.pk}/images/{{}}/embedding"
+    assert config["embeddingSha256s"] == {
+        url.format(image.pk): stored.sha256,
+        url.format(following.pk): later.sha256,
+    }
+    assert url.format(pending.pk) in config["prefetchEmbeddingUrls"]

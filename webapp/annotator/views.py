@@ -95,6 +95,13 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
         "prefetchEmbeddingUrls": [
             reverse("image-embedding", args=[project.pk, other.pk]) for other in following
         ],
+        # Content hashes key the browser's cache of embeddings: reopening an image, or
+        # opening one that was prefetched, downloads nothing.
+        "embeddingSha256s": {
+            reverse("image-embedding", args=[project.pk, other.pk]): embedding.sha256
+            for other in [image, *following]
+            if (embedding := other.embedding_for(project.model)) is not None
+        },
         "workerUrl": reverse("annotator:asset", args=["decoder.worker.js"]),
         "wasmPaths": request.build_absolute_uri(
             reverse("annotator:asset", args=[f"{_ort_folder()}/x"])

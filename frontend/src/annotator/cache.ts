@@ -7,17 +7,16 @@
 const CACHE_NAME = "samlabel-immutable-v1";
 
 export async function fetchImmutable(url: string, sha256: string | null): Promise<Response> {
-  const key = sha256 ? `${url}#${sha256}` : url;
-  const storage = typeof caches === "undefined" ? null : await caches.open(CACHE_NAME);
+  // Without a known content hash the URL's content may change (a manifest after a new
+  // export): only the HTTP cache, which revalidates, may answer for it.
+  const storage =
+    sha256 && typeof caches !== "undefined" ? await caches.open(CACHE_NAME) : null;
+  const key = `${url}#${sha256}`;
   const hit = storage ? await storage.match(key) : undefined;
   if (hit) return hit;
   const response = await fetch(url, { credentials: "same-origin" });
   if (!response.ok) throw new HttpError(url, response.status, await response.text());
-  if (storage) {
-    const etag = response.headers.get("ETag")?.replaceAll('"', "") ?? null;
-    const cacheKey = sha256 ?? etag;
-    if (cacheKey) await storage.put(`${url}#${cacheKey}`, response.clone());
-  }
+  if (storage) await storage.put(key, response.clone());
   return response;
 }
 

@@ -48,6 +48,7 @@ interface Config {
   readonly previousUrl: string | null;
   readonly nextUrl: string | null;
   readonly prefetchEmbeddingUrls: readonly string[];
+  readonly embeddingSha256s: Readonly<Record<string, string>>; // url -> content hash, when encoded
   readonly workerUrl: string;
   readonly wasmPaths: string;
   readonly width: number;
@@ -145,7 +146,10 @@ async function waitUntilEncoded(): Promise<void> {
 }
 
 async function loadEmbedding(): Promise<void> {
-  const response = await fetchImmutable(config.embeddingUrl, null);
+  const response = await fetchImmutable(
+    config.embeddingUrl,
+    config.embeddingSha256s[config.embeddingUrl] ?? null,
+  );
   const dtype = response.headers.get("X-Embedding-Dtype") ?? "float16";
   const buffer = await response.arrayBuffer();
   const data =
@@ -155,7 +159,8 @@ async function loadEmbedding(): Promise<void> {
 
 function prefetchNext(): void {
   for (const url of config.prefetchEmbeddingUrls) {
-    fetchImmutable(url, null).catch(() => undefined); // not ready yet: fetched on opening
+    // Not ready yet: fetched on opening.
+    fetchImmutable(url, config.embeddingSha256s[url] ?? null).catch(() => undefined);
   }
   if (config.nextUrl) {
     const link = document.createElement("link");
@@ -316,8 +321,7 @@ async function accept(): Promise<void> {
     history.record({ kind: "save", annotationId: annotation.id, payload });
     say(`Saved as ${currentLabel.name}.`);
   } catch (error) {
-    prompt = keep; // nothing is lost: the prompt comes back for another try
-    setPrompt(keep, false);
+    setPrompt(keep, false); // nothing is lost: the prompt comes back for another try
     say(`Not saved: ${describe(error)}. Press Enter to try again.`, true);
   }
 }
