@@ -4,7 +4,7 @@
  * up work and the newest prompt is always the next to run.
  */
 
-import type { DecodeReply, DecodeRequest, WorkerReply } from "./protocol";
+import { type DecodeReply, type DecodeRequest, KEPT_EMBEDDINGS, type WorkerReply } from "./protocol";
 
 export interface DecodeInput {
   readonly coords: Float32Array;
@@ -23,6 +23,7 @@ export class DecoderClient {
   private running: { id: number; resolve: (reply: DecodeReply | null) => void } | null = null;
   private waiting: Waiting | null = null;
   private embeddingKey = "";
+  private known: string[] = []; // the worker's embeddings, least recently used first
   private readyPromise: Promise<void>;
 
   constructor(
@@ -52,11 +53,30 @@ export class DecoderClient {
     return this.readyPromise;
   }
 
-  setEmbedding(key: string, data: Float32Array): void {
+  /** Makes ``key`` the current image; ``data`` may be null when it was preloaded. */
+  setEmbedding(key: string, data: Float32Array | null): void {
+    if (!data && !this.has(key)) throw new Error(`no embedding ${key} in the decoder worker`);
     this.embeddingKey = key;
     this.waiting?.resolve(null);
     this.waiting = null;
-    this.worker.postMessage({ type: "embedding", key, data });
+    this.remember(key);
+    this.worker.postMessage({ type: "embedding", key, data, preload: false });
+  }
+
+  /** Hands the worker a prefetched image's embedding, so that switching to that image
+   * later (``setEmbedding(key, null)``) costs no transfer and no preparation. */
+  preload(key: string, data: Float32Array): void {
+    this.remember(key);
+    this.worker.postMessage({ type: "embedding", key, data, preload: true });
+  }
+
+  /** Whether the worker holds ``key`` (it keeps the last KEPT_EMBEDDINGS). */
+  has(key: string): boolean {
+    return this.known.includes(key);
+  }
+
+  private remember(key: string): void {
+    this.known = [...this.known.filter((k) => k !== key), key].slice(-KEPT_EMBEDDINGS);
   }
 
   /** Resolves with the result, or null when a newer request superseded this one. */

@@ -6,7 +6,7 @@
 import * as ort from "onnxruntime-web/wasm";
 
 import { fetchImmutable } from "./cache";
-import type { DecodeRequest, InitRequest, WorkerReply, WorkerRequest } from "./protocol";
+import { type DecodeRequest, type InitRequest, KEPT_EMBEDDINGS, type WorkerReply, type WorkerRequest } from "./protocol";
 
 let session: ort.InferenceSession | null = null;
 let inputNames: readonly string[] = [];
@@ -42,6 +42,19 @@ async function init(request: InitRequest): Promise<void> {
   reply({ type: "ready" });
 }
 
+/** Keeps the last KEPT_EMBEDDINGS embeddings (least recently used goes first), the
+ * same rule as the page's DecoderClient, so memory stays flat. */
+function keep(key: string, data: Float32Array | null): void {
+  const tensor = data ? new ort.Tensor("float32", data, [1, 256, 64, 64]) : embeddings.get(key);
+  if (!tensor) throw new Error(`no embedding ${key}`);
+  embeddings.delete(key);
+  embeddings.set(key, tensor);
+  for (const old of embeddings.keys()) {
+    if (embeddings.size <= KEPT_EMBEDDINGS) break;
+    embeddings.delete(old);
+  }
+}
+
 async function decode(request: DecodeRequest, answer = true): Promise<void> {
   const embedding = embeddings.get(request.key);
   if (!session || !embedding) throw new Error("the decoder or the embedding is not loaded");
@@ -70,10 +83,8 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   const run = async () => {
     if (request.type === "init") await init(request);
-    else if (request.type === "embedding") {
-      embeddings.clear(); // one image at a time keeps memory flat
-      embeddings.set(request.key, new ort.Tensor("float32", request.data, [1, 256, 64, 64]));
-    } else await decode(request);
+    else if (request.type === "embedding") keep(request.key, request.data);
+    else await decode(request);
   };
   run().catch((error: unknown) => {
     const id = request.type === "decode" ? request.id : null;

@@ -1,5 +1,8 @@
 /** Messages between the page and the decoder worker. */
 
+/** How many images' embeddings the worker keeps: the current one and prefetched ones. */
+export const KEPT_EMBEDDINGS = 4;
+
 export interface InitRequest {
   readonly type: "init";
   readonly decoderUrl: string;
@@ -12,7 +15,9 @@ export interface InitRequest {
 export interface EmbeddingRequest {
   readonly type: "embedding";
   readonly key: string;
-  readonly data: Float32Array; // (1, 256, 64, 64)
+  readonly data: Float32Array | null; // (1, 256, 64, 64); null: the worker already has it
+  /** true: keep it for later (a prefetched next image); false: it is the current image. */
+  readonly preload: boolean;
 }
 
 export interface DecodeRequest {
