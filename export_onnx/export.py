@@ -6,6 +6,10 @@ Files written into ``out_dir`` (default ``inference.registry.exports_dir(model)`
 - ``decoder_int8.onnx``          the same, weights quantized to uint8 (dynamic, per tensor)
 - ``decoder_lowres_fp32.onnx``   all four low-res masks, no upsampling in the graph
 - ``decoder_lowres_int8.onnx``   the same, quantized
+- ``decoder_split_fp32.onnx``    the low-res decoder split in two for speed: the per-click part,
+                                 with ``image_stage_fp32.onnx``, run once per image
+                                 (see :mod:`export_onnx.split_decoder`)
+- ``decoder_split_int8.onnx``    the same, quantized, with ``image_stage_int8.onnx``
 - ``image_encoder.onnx``         the image encoder, (N, 3, 1024, 1024) -> (N, 256, 64, 64)
 - ``manifest.json``              every file with its sha256, and every number the browser needs
 
@@ -32,7 +36,7 @@ from inference.weights import checkpoint_path, fetch
 log = logging.getLogger(__name__)
 
 # Bump when the graphs or the manifest change, so that cached exports are redone.
-EXPORT_VERSION = 3
+EXPORT_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,14 @@ def run_export(
     import onnxruntime
     import torch
 
-    from export_onnx.graphs import OPSET, export_decoder, export_image_encoder, quantize
+    from export_onnx.graphs import (
+        OPSET,
+        export_decoder,
+        export_image_encoder,
+        export_split_decoder,
+        quantize,
+    )
+    from export_onnx.split_decoder import KEEP_FP32
     from inference.model import load_checkpoint
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +87,14 @@ def run_export(
         quantize(fp32, int8)
         variants.append(DecoderVariant(name, fp32, upsample, "fp32"))
         variants.append(DecoderVariant(name.replace("fp32", "int8"), int8, upsample, "int8"))
+    stage, prompt = out_dir / "image_stage_fp32.onnx", out_dir / "decoder_split_fp32.onnx"
+    log.info("exporting %s and %s", prompt, stage)
+    export_split_decoder(sam, stage, prompt)
+    stage8, prompt8 = out_dir / "image_stage_int8.onnx", out_dir / "decoder_split_int8.onnx"
+    quantize(stage, stage8)
+    quantize(prompt, prompt8, KEEP_FP32)
+    variants.append(DecoderVariant("split_fp32", prompt, False, "fp32", stage))
+    variants.append(DecoderVariant("split_int8", prompt8, False, "int8", stage8))
     encoder_path = None
     if image_encoder:
         encoder_path = out_dir / "image_encoder.onnx"

@@ -42,6 +42,37 @@ def export_decoder(sam: torch.nn.Module, path: Path, upsample: bool) -> None:
     onnx.checker.check_model(str(path))
 
 
+def export_split_decoder(sam: torch.nn.Module, image_stage: Path, prompt_stage: Path) -> None:
+    """The two graphs of :mod:`export_onnx.split_decoder`."""
+    from export_onnx import split_decoder as split
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            split.ImageStage(sam).eval(),  # type: ignore[arg-type]
+            (torch.zeros(1, 256, 64, 64),),
+            str(image_stage),
+            dynamo=False,
+            input_names=split.IMAGE_STAGE_INPUTS,
+            output_names=split.IMAGE_STAGE_OUTPUTS,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+        torch.onnx.export(
+            split.PromptStage(sam).eval(),  # type: ignore[arg-type]
+            split.example_inputs(sam),  # type: ignore[arg-type]
+            str(prompt_stage),
+            dynamo=False,
+            input_names=split.PROMPT_STAGE_INPUTS,
+            output_names=split.PROMPT_STAGE_OUTPUTS,
+            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    onnx.checker.check_model(str(image_stage))
+    onnx.checker.check_model(str(prompt_stage))
+
+
 def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
     encoder = sam.image_encoder.eval()  # type: ignore[union-attr]
     with warnings.catch_warnings():
@@ -59,10 +90,19 @@ def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
         )
 
 
-def quantize(src: Path, dst: Path) -> None:
+def quantize(src: Path, dst: Path, keep_fp32: tuple[str, ...] = ()) -> None:
+    """int8 weights for ``src``'s matrix products, except in nodes whose names start
+    with one of ``keep_fp32``."""
     logging.getLogger().setLevel(logging.WARNING)  # the quantizer logs every skipped node
+    names = [n.name for n in onnx.load(str(src), load_external_data=False).graph.node]
+    exclude = [n for n in names if n.startswith(keep_fp32)] if keep_fp32 else []
     # SAM's published call also passed optimize_model, which current onnxruntime
     # refuses; per-tensor QUInt8 weights are what SAM used.
     quantize_dynamic(
-        str(src), str(dst), per_channel=False, reduce_range=False, weight_type=QuantType.QUInt8
+        str(src),
+        str(dst),
+        per_channel=False,
+        reduce_range=False,
+        weight_type=QuantType.QUInt8,
+        nodes_to_exclude=exclude,
     )

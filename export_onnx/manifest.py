@@ -39,6 +39,9 @@ class DecoderVariant:
     path: Path
     upsampled: bool
     precision: str  # "fp32" or "int8"
+    # Split decoders: the graph run once per image, whose outputs ``path`` takes instead
+    # of the embedding (see export_onnx.split_decoder).
+    image_stage: Path | None = None
 
 
 def _tensor_info(values: Any) -> list[dict[str, object]]:
@@ -79,13 +82,22 @@ def build_manifest(
         entry = _file_entry(v.path)
         entry["precision"] = v.precision
         entry["upsampled"] = v.upsampled
-        entry["description"] = (
-            "SAM's standard decoder: one mask, upsampled in the graph to orig_im_size"
-            if v.upsampled
-            else "no upsampling in the graph: the caller upsamples the one mask it shows; "
-            "faster than the standard decoder, the more so the larger the image "
-            "(figures in docs/benchmarks.md)"
-        )
+        if v.upsampled:
+            entry["description"] = (
+                "SAM's standard decoder: one mask, upsampled in the graph to orig_im_size"
+            )
+        else:
+            entry["description"] = (
+                "no upsampling in the graph: the caller upsamples the one mask it shows; "
+                "faster than the standard decoder, the more so the larger the image "
+                "(figures in docs/benchmarks.md)"
+            )
+        if v.image_stage is not None:
+            entry["image_stage"] = _file_entry(v.image_stage)
+            entry["description"] += (
+                "; split in two: run image_stage once per image on the embedding and "
+                "feed its outputs, by name, to this graph on every click"
+            )
         entry["mask_selection"] = (
             "sam: token 0 if more than 2 points (incl. padding and box corners), "
             "else the best of tokens 1-3 by iou_predictions"
@@ -149,6 +161,7 @@ def manifest_is_current(
     ):
         return False
     entries = list(manifest.get("decoders", {}).values())
+    entries += [e["image_stage"] for e in entries if e.get("image_stage")]
     if manifest.get("image_encoder"):
         entries.append(manifest["image_encoder"])
     for entry in entries:

@@ -64,6 +64,29 @@ class OnnxDecoder:
             str(out_dir / self.entry["file"]), options, providers=["CPUExecutionProvider"]
         )
         self.upsampled: bool = self.entry["upsampled"]
+        # A split decoder's image stage runs once per embedding, as in the browser.
+        self.image_stage: ort.InferenceSession | None = None
+        if self.entry.get("image_stage"):
+            self.image_stage = ort.InferenceSession(
+                str(out_dir / self.entry["image_stage"]["file"]),
+                options,
+                providers=["CPUExecutionProvider"],
+            )
+        self._stage_for: npt.NDArray[np.float32] | None = None
+        self._stage: dict[str, npt.NDArray[np.float32]] = {}
+
+    def image_feeds(self, embedding: npt.NDArray[np.float32]) -> dict[str, npt.NDArray[np.float32]]:
+        """The per-image inputs: the embedding, or a split decoder's image-stage outputs
+        (computed once per distinct embedding)."""
+        embedding = np.asarray(embedding, np.float32).reshape(1, 256, 64, 64)
+        if self.image_stage is None:
+            return {"image_embeddings": embedding}
+        if self._stage_for is None or not np.array_equal(self._stage_for, embedding):
+            names = [o.name for o in self.image_stage.get_outputs()]
+            outputs = self.image_stage.run(None, {"image_embeddings": embedding})
+            self._stage = dict(zip(names, outputs, strict=True))
+            self._stage_for = embedding.copy()
+        return self._stage
 
     def run(
         self,
@@ -75,7 +98,7 @@ class OnnxDecoder:
     ) -> dict[str, npt.NDArray[np.float32]]:
         """Raw graph outputs by name, for inputs already in the model frame."""
         feeds = {
-            "image_embeddings": np.asarray(embedding, np.float32).reshape(1, 256, 64, 64),
+            **self.image_feeds(embedding),
             "point_coords": point_coords,
             "point_labels": point_labels,
             "mask_input": (

@@ -27,10 +27,13 @@ SAM_INPUTS = ["image_embeddings", "point_coords", "point_labels", "mask_input",
 def test_manifest_names_every_file_with_its_sha256(mobile_sam_export):
     manifest = mobile_sam_export.manifest
     out = mobile_sam_export.out_dir
-    entries = [*manifest["decoders"].values(), manifest["image_encoder"]]
+    decoders = list(manifest["decoders"].values())
+    entries = [*decoders, *(d["image_stage"] for d in decoders if "image_stage" in d),
+               manifest["image_encoder"]]  # fmt: skip
     assert {e["file"] for e in entries} == {
         "decoder_fp32.onnx", "decoder_int8.onnx", "decoder_lowres_fp32.onnx",
-        "decoder_lowres_int8.onnx", "image_encoder.onnx",
+        "decoder_lowres_int8.onnx", "decoder_split_fp32.onnx", "decoder_split_int8.onnx",
+        "image_stage_fp32.onnx", "image_stage_int8.onnx", "image_encoder.onnx",
     }  # fmt: skip
     for entry in entries:
         data = (out / entry["file"]).read_bytes()
@@ -74,6 +77,18 @@ def test_low_res_decoder_has_no_size_input_and_returns_four_masks(
     out = decoder("lowres_fp32").run(emb, coords, labels)
     assert out["low_res_masks"].shape == (1, 4, 256, 256)
     assert out["iou_predictions"].shape == (1, 4)
+
+
+@pytest.mark.parametrize("variant", ["split_fp32", "split_int8"])
+def test_split_decoder_takes_its_image_stage_outputs_by_name(variant, mobile_sam_export):
+    entry = mobile_sam_export.manifest["decoders"][variant]
+    stage = entry["image_stage"]
+    assert [i["name"] for i in stage["inputs"]] == ["image_embeddings"]
+    stage_outputs = [o["name"] for o in stage["outputs"]]
+    assert stage_outputs == ["image_tokens", "t2i_k", "t2i_v", "i2t_q"]
+    assert [i["name"] for i in entry["inputs"]] == [*stage_outputs, *SAM_INPUTS[1:5]]
+    assert [o["name"] for o in entry["outputs"]] == ["iou_predictions", "low_res_masks"]
+    assert entry["upsampled"] is False
 
 
 def test_int8_decoders_are_much_smaller(mobile_sam_export):

@@ -43,15 +43,14 @@ def test_fp32_decoder_matches_the_reference(case, photo, decoder):
     assert mask_iou(out.masks[0], reference_single(emb, pts, lbls, box, None, size)) >= 0.99
 
 
+@pytest.mark.parametrize("variant", ["lowres_fp32", "split_fp32"])
 @pytest.mark.parametrize("case", list(PROMPTS))
-def test_low_res_fp32_decoder_gives_all_candidates_of_the_reference(case, photo, decoder):
+def test_low_res_fp32_decoders_give_all_candidates_of_the_reference(variant, case, photo, decoder):
     name, pts, lbls, box = PROMPTS[case]
     pixels, emb = photo(name)
     size = pixels.shape[:2]
     for multimask in (True, False):
-        out = decoder("lowres_fp32").predict(
-            emb, pts, lbls, box, multimask=multimask, image_size=size
-        )
+        out = decoder(variant).predict(emb, pts, lbls, box, multimask=multimask, image_size=size)
         ref = predict(emb, pts, lbls, box, multimask=multimask, image_size=size)
         assert out.masks.shape == ref.masks.shape
         for got, want in zip(out.masks, ref.masks, strict=True):
@@ -59,7 +58,7 @@ def test_low_res_fp32_decoder_gives_all_candidates_of_the_reference(case, photo,
         np.testing.assert_allclose(out.scores, ref.scores, atol=1e-3)
 
 
-@pytest.mark.parametrize("variant", ["fp32", "lowres_fp32"])
+@pytest.mark.parametrize("variant", ["fp32", "lowres_fp32", "split_fp32"])
 def test_refinement_with_the_previous_low_res_mask_matches_the_reference(variant, photo, decoder):
     pixels, emb = photo("astronaut")
     size = pixels.shape[:2]
@@ -74,7 +73,7 @@ def test_refinement_with_the_previous_low_res_mask_matches_the_reference(variant
     assert not np.array_equal(want, without)
 
 
-@pytest.mark.parametrize("variant", ["int8", "lowres_int8"])
+@pytest.mark.parametrize("variant", ["int8", "lowres_int8", "split_int8"])
 def test_int8_decoders_stay_close_to_the_reference(variant, photo, decoder):
     """int8 loses a little; its exact figures are in docs/benchmarks.md. Here we only
     guard against a broken quantization."""

@@ -1,0 +1,205 @@
+"""SAM's decoder split in two for the browser: what depends only on the image runs once
+per image, the rest on every click. Same mathematics as ``SamDecoderOnnx(upsample=False)``
+(fp32 results agree to float rounding), laid out for speed.
+
+*Image stage* (``image_stage``), once per image:
+
+- input ``image_embeddings`` (1, 256, 64, 64)
+- outputs, all in token layout (row ``i * 64 + j`` is grid cell (i, j)):
+  ``image_tokens`` (4096, 256), the embedding itself; ``t2i_k``, ``t2i_v``, ``i2t_q``
+  (4096, 128), the first transformer layer's projections of the image tokens (with the
+  grid's positional encoding where SAM adds it). In that layer the image side of the
+  attention depends on the prompt only through the dense mask embedding, which is
+  linear in 16 channels: the prompt stage adds its small correction.
+
+*Prompt stage* (``decoder``), every click: the four image-stage outputs plus SAM's
+``point_coords`` (1, N, 2), ``point_labels`` (1, N), ``mask_input`` (1, 1, 256, 256),
+``has_mask_input`` (1,); outputs ``iou_predictions`` (1, 4) and ``low_res_masks``
+(1, 4, 256, 256), like the low-res decoder.
+
+Besides the split, the upscaling head works on image tokens as matrix products: a 2x2,
+stride-2 transposed convolution is a (256 -> 4 x 64) linear map per grid cell, which
+quantizes to int8 like the other projections; the layer norm runs on the last axis; and
+the pixels are put in image order once, on the four output masks.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inference.modeling.sam import Sam
+from inference.modeling.transformer import Attention
+
+IMAGE_STAGE_INPUTS = ["image_embeddings"]
+IMAGE_STAGE_OUTPUTS = ["image_tokens", "t2i_k", "t2i_v", "i2t_q"]
+PROMPT_STAGE_INPUTS = [*IMAGE_STAGE_OUTPUTS, "point_coords", "point_labels", "mask_input",
+                       "has_mask_input"]  # fmt: skip
+PROMPT_STAGE_OUTPUTS = ["iou_predictions", "low_res_masks"]
+# The upscaling's products stay fp32 when the rest is quantized: int8 there costs mask
+# quality (SAM's own int8 export keeps these transposed convolutions fp32 too).
+KEEP_FP32 = ("/up1/", "/up2/")
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(n, c) -> (heads, n, c / heads)."""
+    n, c = x.shape
+    return x.reshape(n, heads, c // heads).transpose(0, 1)
+
+
+def _attend(attn: Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Attention on already projected q (n, c), k, v (m, c): (n, c) before out_proj."""
+    out = F.scaled_dot_product_attention(
+        _heads(q, attn.num_heads), _heads(k, attn.num_heads), _heads(v, attn.num_heads)
+    )
+    return out.transpose(0, 1).reshape(q.shape[0], -1)
+
+
+class ImageStage(nn.Module):
+    """Once per image; see the module docstring."""
+
+    def __init__(self, sam: Sam) -> None:
+        super().__init__()
+        layer = sam.mask_decoder.transformer.layers[0]
+        self.t2i = layer.cross_attn_token_to_image
+        self.i2t = layer.cross_attn_image_to_token
+        self.prompt_encoder = sam.prompt_encoder
+
+    def forward(self, image_embeddings: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = image_embeddings[0].flatten(1).transpose(0, 1)  # (4096, 256)
+        pe = self.prompt_encoder.get_dense_pe()[0].flatten(1).transpose(0, 1)
+        with_pe = x + pe
+        return x, self.t2i.k_proj(with_pe), self.t2i.v_proj(x), self.i2t.q_proj(with_pe)
+
+
+class PromptStage(nn.Module):
+    """Every click; see the module docstring."""
+
+    def __init__(self, sam: Sam) -> None:
+        super().__init__()
+        self.prompt_encoder = sam.prompt_encoder
+        decoder = sam.mask_decoder
+        self.decoder = decoder
+        self.layer0 = decoder.transformer.layers[0]
+        self.layer1 = decoder.transformer.layers[1]
+        self.final_attn = decoder.transformer.final_attn_token_to_image
+        self.norm_final = decoder.transformer.norm_final_attn
+
+        # The dense embedding is D = has * (h @ W.T + b) + (1 - has) * no_mask, with h the
+        # 16 channels before mask_downscaling's last 1x1 convolution (W, b). A projection
+        # P of the keys sees P(D) = has * h @ (P W).T + has * P b + (1 - has) * P no_mask.
+        last = self.prompt_encoder.mask_downscaling[-1]
+        assert isinstance(last, nn.Conv2d)
+        w = last.weight[:, :, 0, 0].detach()  # (256, 16)
+        b = last.bias.detach()  # type: ignore[union-attr]
+        no_mask = self.prompt_encoder.no_mask_embed.weight[0].detach()
+        eye = torch.eye(w.shape[0])
+        for name, proj in (
+            ("dense", None),
+            ("t2i_k", self.layer0.cross_attn_token_to_image.k_proj),
+            ("t2i_v", self.layer0.cross_attn_token_to_image.v_proj),
+            ("i2t_q", self.layer0.cross_attn_image_to_token.q_proj),
+        ):
+            m = eye if proj is None else proj.weight.detach()  # (out, 256)
+            self.register_buffer(f"{name}_w", (m @ w).T.contiguous())  # (16, out)
+            self.register_buffer(f"{name}_b", m @ b)
+            self.register_buffer(f"{name}_no_mask", m @ no_mask)
+
+        # Output upscaling as matrix products on the tokens, see the module docstring.
+        up1, norm, _, up2, _ = decoder.output_upscaling
+        assert isinstance(up1, nn.ConvTranspose2d) and isinstance(up2, nn.ConvTranspose2d)
+        self.c1, self.c2 = up1.out_channels, up2.out_channels
+        # ConvTranspose2d weights are (in, out, kh, kw): columns ordered (kh, kw, out).
+        self.up1 = nn.Linear(up1.in_channels, 4 * self.c1)
+        self.up1.weight.data = up1.weight.detach().permute(2, 3, 1, 0).reshape(4 * self.c1, -1)
+        self.up1.bias.data = up1.bias.detach().repeat(4)  # type: ignore[union-attr]
+        self.up2 = nn.Linear(up2.in_channels, 4 * self.c2)
+        self.up2.weight.data = up2.weight.detach().permute(2, 3, 1, 0).reshape(4 * self.c2, -1)
+        self.up2.bias.data = up2.bias.detach().repeat(4)  # type: ignore[union-attr]
+        self.norm = norm
+
+    def _dense_term(self, name: str, h: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
+        w, b, no_mask = (getattr(self, f"{name}_{s}") for s in ("w", "b", "no_mask"))
+        return (h * has) @ w + (has * b + (1 - has) * no_mask)
+
+    def forward(
+        self,
+        image_tokens: torch.Tensor,
+        t2i_k: torch.Tensor,
+        t2i_v: torch.Tensor,
+        i2t_q: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        decoder = self.decoder
+        # Computed in the graph rather than stored (4 MB less to download); onnxruntime
+        # folds it to a constant when it loads the model.
+        pe = self.prompt_encoder.get_dense_pe()[0].flatten(1).transpose(0, 1)  # (4096, 256)
+        sparse = self.prompt_encoder.embed_labelled_points(point_coords, point_labels)[0]
+        output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+        tokens = torch.cat([output_tokens, sparse], dim=0)  # (T, 256), SAM's query_pe
+        # mask_downscaling up to its last 1x1 convolution: (4096, 16) in token layout.
+        h = self.prompt_encoder.mask_downscaling[:-1](mask_input)[0].flatten(1).transpose(0, 1)
+        has = has_mask_input
+
+        # Layer 0 with the image stage's projections (SAM skips the PE in its self-attention).
+        l0 = self.layer0
+        t = tokens[None]
+        queries = l0.norm1(l0.self_attn(t, t, t)[0])
+        t2i = l0.cross_attn_token_to_image
+        attended = _attend(
+            t2i,
+            t2i.q_proj(queries + tokens),
+            t2i_k + self._dense_term("t2i_k", h, has),
+            t2i_v + self._dense_term("t2i_v", h, has),
+        )
+        queries = l0.norm2(queries + t2i.out_proj(attended))
+        queries = l0.norm3(queries + l0.mlp(queries))
+        i2t = l0.cross_attn_image_to_token
+        q = queries + tokens
+        attended = _attend(
+            i2t, i2t_q + self._dense_term("i2t_q", h, has), i2t.k_proj(q), i2t.v_proj(queries)
+        )
+        keys = image_tokens + self._dense_term("dense", h, has)
+        keys = l0.norm4(keys + i2t.out_proj(attended[None])[0])
+
+        # Layer 1 and the final attention as in SAM, batch of one.
+        queries, keys = self.layer1(queries[None], keys[None], tokens[None], pe[None])
+        q = queries + tokens[None]
+        attended = self.final_attn(q, keys + pe[None], keys)
+        queries = self.norm_final(queries + attended)[0]
+        keys = keys[0]
+
+        # Upscaling: per grid cell (i, j), subpixels (a, b) then (e, f) of the two 2x
+        # steps; pixel (4i + 2a + e, 4j + 2b + f) of the 256 x 256 output.
+        up = self.up1(keys).reshape(-1, 4, self.c1)
+        up = F.gelu(F.layer_norm(up, (self.c1,), self.norm.weight, self.norm.bias, self.norm.eps))
+        up = F.gelu(self.up2(up)).reshape(-1, 16, self.c2)  # (4096, 16, 32)
+        mask_tokens = queries[1 : 1 + decoder.num_mask_tokens]
+        hyper = torch.stack(
+            [mlp(mask_tokens[i]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)]
+        )  # (4, 32)
+        masks = up @ hyper.T  # (4096, 16, 4)
+        g = int(keys.shape[0] ** 0.5)
+        masks = masks.reshape(g, g, 2, 2, 2, 2, -1).permute(6, 0, 2, 4, 1, 3, 5)
+        masks = masks.reshape(1, -1, 4 * g, 4 * g)
+        iou = decoder.iou_prediction_head(queries[0])[None]
+        return iou, masks
+
+
+def example_inputs(sam: Sam, num_points: int = 3) -> tuple[torch.Tensor, ...]:
+    """Inputs that trace every path of the prompt stage (and the image stage's outputs)."""
+    g = torch.Generator().manual_seed(0)
+    embedding = torch.randn(1, 256, 64, 64, generator=g)
+    with torch.no_grad():
+        stage = ImageStage(sam)(embedding)
+    return (
+        *stage,
+        torch.randint(0, 1024, (1, num_points, 2), generator=g).float(),
+        torch.randint(0, 4, (1, num_points), generator=g).float(),
+        torch.randn(1, 1, 256, 256, generator=g),
+        torch.tensor([1.0]),
+    )
