@@ -118,7 +118,7 @@ def bench_decoding(
         ref = _timed(partial(predict, embedding, point, [1], image_size=size, model=model), repeat)
         ms.append(f"{1000 * statistics.median(ref):.1f}")
     rows.append(f"| PyTorch fp32 | {' | '.join(ms)} |")
-    for variant in ("fp32", "int8", "lowres_fp32", "lowres_int8"):
+    for variant in ("fp32", "int8", "lowres_fp32", "lowres_int8", "split_fp32", "split_int8"):
         for threads in (1, 2):
             dec = OnnxDecoder(variant, model, threads=threads)
             ms = []
@@ -129,6 +129,11 @@ def bench_decoding(
             if not dec.upsampled:
                 ms.append(f"{ms[0]} (no upsampling)")
             rows.append(f"| ONNX {variant}, {threads} thread(s) | {' | '.join(ms)} |")
+            if dec.image_stage is not None:  # runs once per image, not per click
+                stage = partial(dec.image_stage.run, None, {"image_embeddings": embedding})
+                t = _timed(stage, repeat)
+                ms = [f"{1000 * statistics.median(t):.1f}"] * 2
+                rows.append(f"| its image stage, once per image | {' | '.join(ms)} |")
     return rows
 
 
@@ -187,8 +192,10 @@ def segmenters(
         "ONNX int8": onnx("int8", embedding),
         "ONNX low-res fp32": onnx("lowres_fp32", embedding),
         "ONNX low-res int8": onnx("lowres_int8", embedding),
-        "shipped: fp16 embedding + ONNX low-res int8": onnx("lowres_int8", fp16),
-        "shipped: fp16 embedding + ONNX low-res fp32": onnx("lowres_fp32", fp16),
+        "ONNX split int8": onnx("split_int8", embedding),
+        "fp16 embedding + ONNX low-res int8": onnx("lowres_int8", fp16),
+        "fp16 embedding + ONNX low-res fp32": onnx("lowres_fp32", fp16),
+        "shipped: fp16 embedding + ONNX split int8": onnx("split_int8", fp16),
     }
 
 

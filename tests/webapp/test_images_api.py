@@ -298,15 +298,19 @@ def test_members_read_the_decoder_manifest_and_its_files(
     assert manifest_response.status_code == 200
     manifest = manifest_response.json()
     assert manifest["model"] == project.model
-    entry = manifest["decoders"][manifest["browser_decoder"]]
-    file_url = reverse("decoder-file", kwargs={"project_pk": project.pk, "filename": entry["file"]})
-    decoder = client.get(file_url)
-    assert decoder.status_code == 200
-    assert decoder["ETag"] == f'"{entry["sha256"]}"'
-    assert decoder["Cache-Control"] == "private, max-age=31536000, immutable"
-    content = b"".join(decoder.streaming_content)
-    assert hashlib.sha256(content).hexdigest() == entry["sha256"]
-    assert client.get(file_url, HTTP_IF_NONE_MATCH=decoder["ETag"]).status_code == 304
+    browser = manifest["decoders"][manifest["browser_decoder"]]
+    # The shipped decoder is split: its image stage is served the same way.
+    for entry in (browser, browser["image_stage"]):
+        file_url = reverse(
+            "decoder-file", kwargs={"project_pk": project.pk, "filename": entry["file"]}
+        )
+        decoder = client.get(file_url)
+        assert decoder.status_code == 200
+        assert decoder["ETag"] == f'"{entry["sha256"]}"'
+        assert decoder["Cache-Control"] == "private, max-age=31536000, immutable"
+        content = b"".join(decoder.streaming_content)
+        assert hashlib.sha256(content).hexdigest() == entry["sha256"]
+        assert client.get(file_url, HTTP_IF_NONE_MATCH=decoder["ETag"]).status_code == 304
 
 
 def test_only_decoder_files_listed_in_the_manifest_are_served(

@@ -20,7 +20,12 @@ def decoder_export(model: str) -> tuple[Path, dict[str, object]]:
 
 
 def decoder_files(manifest: dict[str, object]) -> dict[str, str]:
-    """The decoder files a manifest lists: file name -> sha256."""
+    """The decoder files a manifest lists, split decoders' image stages included:
+    file name -> sha256."""
     decoders = manifest.get("decoders", {})
     assert isinstance(decoders, dict)
-    return {entry["file"]: entry["sha256"] for entry in decoders.values()}
+    entries = [
+        *decoders.values(),
+        *(e["image_stage"] for e in decoders.values() if e.get("image_stage")),
+    ]
+    return {entry["file"]: entry["sha256"] for entry in entries}

@@ -34,6 +34,7 @@ export class DecoderClient {
       wasmPaths: string;
       threads: number;
       inputNames: readonly string[];
+      imageStage: { url: string; sha256: string } | null;
     },
   ) {
     this.readyPromise = new Promise((resolve, reject) => {

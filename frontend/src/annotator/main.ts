@@ -55,13 +55,24 @@ interface Config {
   readonly height: number;
 }
 
+interface DecoderFile {
+  readonly file: string;
+  readonly sha256: string;
+  readonly inputs: readonly { name: string }[];
+}
+
+/** A decoder of the manifest; a split one has a graph to run once per image. */
+interface DecoderEntry extends DecoderFile {
+  readonly image_stage?: DecoderFile;
+}
+
 interface Manifest {
   readonly image_size: number;
   readonly low_res_mask_size: number;
   readonly mask_threshold: number;
   readonly point_labels: PointLabels;
   readonly browser_decoder: string;
-  readonly decoders: Record<string, { file: string; sha256: string; inputs: { name: string }[] }>;
+  readonly decoders: Record<string, DecoderEntry>;
 }
 
 interface Saved {
@@ -117,6 +128,9 @@ async function start(): Promise<void> {
     wasmPaths: config.wasmPaths,
     threads,
     inputNames: decoder.inputs.map((i) => i.name),
+    imageStage: decoder.image_stage
+      ? { url: config.decoderBaseUrl + decoder.image_stage.file, sha256: decoder.image_stage.sha256 }
+      : null,
   });
   const [bitmap] = await Promise.all([loadImage(), client.ready(), loadLabels(), loadAnnotations()]);
   view.image = bitmap;

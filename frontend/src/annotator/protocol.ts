@@ -9,7 +9,12 @@ export interface InitRequest {
   readonly decoderSha256: string;
   readonly wasmPaths: string;
   readonly threads: number;
-  readonly inputNames: readonly string[]; // image_embeddings, point_coords, point_labels, mask_input, has_mask_input
+  /** The decoder's inputs in SAM's order: image_embeddings (or, for a split decoder, the
+   * image stage's outputs), point_coords, point_labels, mask_input, has_mask_input,
+   * and orig_im_size for decoders that upsample. */
+  readonly inputNames: readonly string[];
+  /** A split decoder's graph to run once per image, on the embedding. */
+  readonly imageStage: { readonly url: string; readonly sha256: string } | null;
 }
 
 export interface EmbeddingRequest {
