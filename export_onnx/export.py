@@ -9,7 +9,9 @@ Files written into ``out_dir`` (default ``inference.registry.exports_dir(model)`
 - ``decoder_split_fp32.onnx``    the low-res decoder split in two for speed: the per-click part,
                                  with ``image_stage_fp32.onnx``, run once per image
                                  (see :mod:`export_onnx.split_decoder`)
-- ``decoder_split_int8.onnx``    the same, quantized, with ``image_stage_int8.onnx``
+- ``decoder_split_int8.onnx``    the same, quantized, with ``image_stage_int8.onnx``;
+                                 the split files are saved already optimized by onnxruntime
+                                 (see :mod:`export_onnx.optimize`)
 - ``image_encoder.onnx``         the image encoder, (N, 3, 1024, 1024) -> (N, 256, 64, 64)
 - ``manifest.json``              every file with its sha256, and every number the browser needs
 
@@ -36,7 +38,7 @@ from inference.weights import checkpoint_path, fetch
 log = logging.getLogger(__name__)
 
 # Bump when the graphs or the manifest change, so that cached exports are redone.
-EXPORT_VERSION = 6
+EXPORT_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def run_export(
         export_split_decoder,
         quantize,
     )
+    from export_onnx.optimize import BROWSER_LEVEL, optimize_offline
     from export_onnx.split_decoder import KEEP_FP32
     from inference.model import load_checkpoint
 
@@ -93,8 +96,10 @@ def run_export(
     stage8, prompt8 = out_dir / "image_stage_int8.onnx", out_dir / "decoder_split_int8.onnx"
     quantize(stage, stage8)
     quantize(prompt, prompt8, KEEP_FP32)
-    variants.append(DecoderVariant("split_fp32", prompt, False, "fp32", stage))
-    variants.append(DecoderVariant("split_int8", prompt8, False, "int8", stage8))
+    for path in (stage, prompt, stage8, prompt8):
+        optimize_offline(path)
+    variants.append(DecoderVariant("split_fp32", prompt, False, "fp32", stage, BROWSER_LEVEL))
+    variants.append(DecoderVariant("split_int8", prompt8, False, "int8", stage8, BROWSER_LEVEL))
     encoder_path = None
     if image_encoder:
         encoder_path = out_dir / "image_encoder.onnx"

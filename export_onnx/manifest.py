@@ -43,6 +43,9 @@ class DecoderVariant:
     # Split decoders: the graph run once per image, whose outputs ``path`` takes instead
     # of the embedding (see export_onnx.split_decoder).
     image_stage: Path | None = None
+    # onnxruntime's graphOptimizationLevel for the browser: "basic" for files optimized
+    # at export (see export_onnx.optimize).
+    graph_optimization: str = "all"
 
 
 def _tensor_info(values: Any) -> list[dict[str, object]]:
@@ -82,6 +85,7 @@ def build_manifest(
     for v in variants:
         entry = _file_entry(v.path)
         entry["precision"] = v.precision
+        entry["graph_optimization"] = v.graph_optimization
         entry["upsampled"] = v.upsampled
         if v.upsampled:
             entry["description"] = (

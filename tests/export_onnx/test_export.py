@@ -149,3 +149,16 @@ def test_onnx_encoder_backend_matches_pytorch(mobile_sam_export, two_photos):
     a = predict(torch_emb[0], [[250, 150]], [1], multimask=False, image_size=size).masks[0]
     b = predict(onnx_emb[0], [[250, 150]], [1], multimask=False, image_size=size).masks[0]
     assert np.logical_and(a, b).sum() / np.logical_or(a, b).sum() >= 0.99
+
+
+def test_split_decoders_are_saved_optimized_and_small(mobile_sam_export):
+    """The browser skips onnxruntime's costly optimizations for files optimized at export."""
+    decoders = mobile_sam_export.manifest["decoders"]
+    for name, entry in decoders.items():
+        assert entry["graph_optimization"] == ("basic" if name.startswith("split") else "all")
+    model = onnx.load(str(mobile_sam_export.out_dir / decoders["split_int8"]["file"]))
+    ops = {node.op_type for node in model.graph.node}
+    assert "DynamicQuantizeMatMul" in ops  # a fusion onnxruntime made at export
+    large = [i for i in model.graph.initializer if np.prod(i.dims) >= 1 << 20]
+    assert large and all(i.data_type == onnx.TensorProto.FLOAT16 for i in large)
+    assert decoders["split_int8"]["size"] < 7_000_000

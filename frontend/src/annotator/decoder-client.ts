@@ -35,6 +35,7 @@ export class DecoderClient {
       threads: number;
       inputNames: readonly string[];
       imageStage: { url: string; sha256: string } | null;
+      graphOptimization: "disabled" | "basic" | "extended" | "all";
     },
   ) {
     this.readyPromise = new Promise((resolve, reject) => {

@@ -39,11 +39,15 @@ function reply(message: WorkerReply, transfer: Transferable[] = []): void {
   (self as unknown as Worker).postMessage(message, transfer);
 }
 
-async function createSession(url: string, sha256: string): Promise<ort.InferenceSession> {
+async function createSession(
+  url: string,
+  sha256: string,
+  level: InitRequest["graphOptimization"],
+): Promise<ort.InferenceSession> {
   const bytes = await (await fetchImmutable(url, sha256)).arrayBuffer();
   return ort.InferenceSession.create(new Uint8Array(bytes), {
     executionProviders: ["wasm"],
-    graphOptimizationLevel: "all",
+    graphOptimizationLevel: level,
   });
 }
 
@@ -52,8 +56,8 @@ async function init(request: InitRequest): Promise<void> {
   ort.env.wasm.numThreads = request.threads;
   const stage = request.imageStage;
   [session, imageStage] = await Promise.all([
-    createSession(request.decoderUrl, request.decoderSha256),
-    stage ? createSession(stage.url, stage.sha256) : Promise.resolve(null),
+    createSession(request.decoderUrl, request.decoderSha256, request.graphOptimization),
+    stage ? createSession(stage.url, stage.sha256, request.graphOptimization) : Promise.resolve(null),
   ]);
   inputNames = request.inputNames;
   imageInputs = imageStage ? imageStage.outputNames.length : 1;

@@ -64,6 +64,7 @@ interface DecoderFile {
 /** A decoder of the manifest; a split one has a graph to run once per image. */
 interface DecoderEntry extends DecoderFile {
   readonly image_stage?: DecoderFile;
+  readonly graph_optimization?: "disabled" | "basic" | "extended" | "all";
 }
 
 interface Manifest {
@@ -131,6 +132,7 @@ async function start(): Promise<void> {
     imageStage: decoder.image_stage
       ? { url: config.decoderBaseUrl + decoder.image_stage.file, sha256: decoder.image_stage.sha256 }
       : null,
+    graphOptimization: decoder.graph_optimization ?? "all",
   });
   const [bitmap] = await Promise.all([loadImage(), client.ready(), loadLabels(), loadAnnotations()]);
   view.image = bitmap;

@@ -15,6 +15,8 @@ export interface InitRequest {
   readonly inputNames: readonly string[];
   /** A split decoder's graph to run once per image, on the embedding. */
   readonly imageStage: { readonly url: string; readonly sha256: string } | null;
+  /** onnxruntime's graphOptimizationLevel: "basic" for files optimized at export. */
+  readonly graphOptimization: "disabled" | "basic" | "extended" | "all";
 }
 
 export interface EmbeddingRequest {
