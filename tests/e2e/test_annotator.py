@@ -200,3 +200,121 @@ def test_an_annotator_of_another_project_cannot_open_it(scene, signed_in, django
     assert response.status == 404
     embedding = page.request.get(f"{s.url}/api/projects/{s.project.pk}/images/{image.pk}/embedding")
     assert embedding.status == 404
+
+
+def wait_for_image(page: Any, url: str, project: Any, image: Any) -> None:
+    """Until the page shows ``image`` (address, header) and it is clickable."""
+    page.wait_for_url(f"{url}/projects/{project.pk}/images/{image.pk}/annotate/")
+    page.wait_for_function(
+        "document.getElementById('annotator-image-size').textContent"
+        f" === '{image.width}×{image.height}'"
+    )
+    page.wait_for_function(
+        "document.getElementById('annotator-status').textContent.startsWith('Ready')"
+    )
+
+
+def test_the_arrow_keys_switch_images_in_place_with_the_same_decoder(scene, signed_in):
+    s = scene("coffee", "astronaut")
+    coffee, astronaut = s.images["coffee"], s.images["astronaut"]
+    page = signed_in(s.url, "owner")
+    workers, wasm_requests = [], []
+    page.on("worker", lambda w: workers.append(w.url))
+    page.on("request", lambda r: wasm_requests.append(r.url) if r.url.endswith(".wasm") else None)
+    open_annotator(page, s.url, s.project, coffee)
+    click(page, coffee, 290, 150)
+    save(page)
+    on_coffee = Annotation.objects.get(image=coffee)
+    # A reload would lose this; switching in place keeps the page and its worker.
+    page.evaluate("window.samlabelSamePage = true")
+
+    page.keyboard.press("ArrowRight")
+    wait_for_image(page, s.url, s.project, astronaut)
+    assert page.title().startswith(astronaut.original_name)
+    assert page.locator("#annotator-image-name").text_content() == astronaut.original_name
+    assert page.locator("#annotator-annotations li").count() == 0
+    click(page, astronaut, 250, 110)
+    save(page)
+    on_astronaut = Annotation.objects.get(image=astronaut)
+    assert on_astronaut.label_class == s.label
+    # The mask comes from the astronaut's embedding, not the coffee's the worker had.
+    point = on_astronaut.prompts["points"][0]
+    want = reference_mask(astronaut, [point], [1])
+    assert iou(rle.decode(on_astronaut.rle), want) >= 0.99
+    assert Annotation.objects.filter(image=coffee).count() == 1
+
+    page.keyboard.press("ArrowLeft")
+    wait_for_image(page, s.url, s.project, coffee)
+    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    row = page.locator("#annotator-annotations li").first
+    assert row.get_attribute("data-annotation-id") == str(on_coffee.pk)
+
+    # The browser's back and forward go through the same images.
+    page.go_back()
+    wait_for_image(page, s.url, s.project, astronaut)
+    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    row = page.locator("#annotator-annotations li").first
+    assert row.get_attribute("data-annotation-id") == str(on_astronaut.pk)
+    page.go_back()
+    wait_for_image(page, s.url, s.project, coffee)
+    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    before = decodes(page)
+    click(page, coffee, 290, 150)
+    assert decodes(page) > before
+
+    assert page.evaluate("window.samlabelSamePage") is True
+    assert [url.rsplit("/", 1)[-1] for url in workers].count("decoder.worker.js") == 1
+    assert len(wasm_requests) == 1, wasm_requests
+
+
+def test_two_quick_presses_end_on_the_second_image_after(scene, signed_in):
+    s = scene("coffee", "astronaut", "chelsea")
+    coffee, chelsea = s.images["coffee"], s.images["chelsea"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, coffee)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    wait_for_image(page, s.url, s.project, chelsea)
+    click(page, chelsea, 250, 60)
+    save(page)
+    annotation = Annotation.objects.get(image=chelsea)
+    want = reference_mask(chelsea, [annotation.prompts["points"][0]], [1])
+    assert iou(rle.decode(annotation.rle), want) >= 0.99
+    # Pressing on at the last image stays there.
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert page.url.endswith(f"/images/{chelsea.pk}/annotate/")
+    assert page.locator("#annotator-annotations li").count() == 1
+
+
+def test_an_image_still_being_encoded_says_so_and_becomes_clickable_by_itself(scene, signed_in):
+    s = scene("coffee", "astronaut")
+    coffee, astronaut = s.images["coffee"], s.images["astronaut"]
+    page = signed_in(s.url, "owner")
+    answers = {"encoding": 2}
+
+    def config_of_an_unencoded_image(route: Any) -> None:
+        response = route.fetch()
+        config = response.json()
+        config["embeddingSha256s"] = {}  # as the server says before encoding
+        route.fulfill(response=response, json=config)
+
+    def status_encoding_twice(route: Any) -> None:
+        if answers["encoding"] > 0:
+            answers["encoding"] -= 1
+            route.fulfill(json={"id": astronaut.pk, "status": "encoding", "failure_reason": ""})
+        else:
+            route.continue_()
+
+    page.route(f"**/images/{astronaut.pk}/annotate/config.json", config_of_an_unencoded_image)
+    page.route(f"**/api/projects/{s.project.pk}/images/{astronaut.pk}/", status_encoding_twice)
+    open_annotator(page, s.url, s.project, coffee)
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "document.getElementById('annotator-status').textContent.includes('being encoded')"
+    )
+    wait_for_image(page, s.url, s.project, astronaut)
+    assert answers["encoding"] == 0
+    click(page, astronaut, 250, 110)
+    save(page)
+    assert Annotation.objects.filter(image=astronaut).count() == 1

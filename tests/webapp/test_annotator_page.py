@@ -148,3 +148,66 @@ def test_encoded_images_give_the_page_their_embedding_hash_for_the_browser_cache
         url.format(following.pk): later.sha256,
     }
     assert url.format(pending.pk) in config["prefetchEmbeddingUrls"]
+
+
+def config_of(client: Client, user, project, image):
+    client.force_login(user)
+    return client.get(f"/projects/{project.pk}/images/{image.pk}/annotate/config.json")
+
+
+def test_a_member_gets_an_images_config_to_switch_to_it_without_a_reload(
+    make_project, make_image_row, user_in
+):
+    project = make_project()
+    first, second, third = (make_image_row(project, status="ready") for _ in range(3))
+    response = config_of(Client(), user_in(project, "viewer"), project, second)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    config = response.json()
+    base = f"/projects/{project.pk}/images"
+    api = f"/api/projects/{project.pk}/images"
+    assert config["imageId"] == second.pk
+    assert config["imageName"] == second.original_name
+    assert config["pageUrl"] == f"{base}/{second.pk}/annotate/"
+    assert config["configUrl"] == f"{base}/{second.pk}/annotate/config.json"
+    assert config["imageUrl"].startswith(f"{api}/{second.pk}/")
+    assert config["imageStatusUrl"] == f"{api}/{second.pk}/"
+    assert config["embeddingUrl"] == f"{api}/{second.pk}/embedding"
+    assert config["annotationsUrl"].startswith(f"{api}/{second.pk}/annotations")
+    assert (config["width"], config["height"]) == (second.width, second.height)
+    assert config["previousUrl"] == f"{base}/{first.pk}/annotate/"
+    assert config["nextUrl"] == f"{base}/{third.pk}/annotate/"
+    assert config["previousConfigUrl"] == f"{base}/{first.pk}/annotate/config.json"
+    assert config["nextConfigUrl"] == f"{base}/{third.pk}/annotate/config.json"
+    assert config["prefetchEmbeddingUrls"] == [f"{api}/{third.pk}/embedding"]
+
+
+def test_the_page_embeds_the_same_config_as_the_endpoint(make_project, make_image_row, user_in):
+    project = make_project()
+    image = make_image_row(project, status="ready")
+    owner = user_in(project, "owner")
+    page = page_of(Client(), owner, project, image).content.decode()
+    pattern = r'id="annotator-config" type="application/json">(.*?)</script>'
+    embedded = json.loads(re.search(pattern, page, re.S).group(1))
+    fetched = config_of(Client(), owner, project, image).json()
+    assert {k: v for k, v in embedded.items() if k not in ("workerUrl", "wasmPaths")} == fetched
+    assert fetched["previousConfigUrl"] is None and fetched["nextConfigUrl"] is None
+
+
+def test_an_outsider_gets_404_for_an_images_config(make_project, make_image_row, user_in):
+    project = make_project()
+    image = make_image_row(project)
+    assert config_of(Client(), user_in(project, "outsider"), project, image).status_code == 404
+
+
+def test_the_config_of_an_image_of_another_project_gets_404(make_project, make_image_row, user_in):
+    mine, theirs = make_project(), make_project()
+    image = make_image_row(theirs)
+    assert config_of(Client(), user_in(mine, "owner"), mine, image).status_code == 404
+
+
+def test_anonymous_visitors_get_no_config_and_are_sent_to_sign_in(make_project, make_image_row):
+    project = make_project()
+    image = make_image_row(project)
+    response = Client().get(f"/projects/{project.pk}/images/{image.pk}/annotate/config.json")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]

@@ -12,5 +12,10 @@ urlpatterns = [
         views.annotate,
         name="annotate",
     ),
+    path(
+        "projects/<int:project_pk>/images/<int:image_pk>/annotate/config.json",
+        views.annotate_config,
+        name="annotate-config",
+    ),
     path("annotator/assets/<path:name>", views.asset, name="asset"),
 ]

@@ -1,5 +1,6 @@
 """The annotator page. The page itself is static; everything it needs (image, embedding,
-decoder, annotations) it fetches from the API with the signed-in user's session."""
+decoder, annotations) it fetches from the API with the signed-in user's session. It
+switches images in place, fetching the next image's configuration as JSON."""
 
 from __future__ import annotations
 
@@ -8,16 +9,23 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from webapp.annotator.image_config import image_config
 from webapp.images.models import Image
 from webapp.projects.access import project_for
 from webapp.projects.models import Action
 
-PREFETCH = 2  # how many next images' embeddings the page downloads ahead
 # Built by the front end (npm run build); not in git.
 ASSETS = Path(__file__).resolve().parent / "assets"
 CONTENT_TYPES = {
@@ -74,40 +82,13 @@ def asset(request: HttpRequest, name: str) -> HttpResponse:
 def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpResponse:
     project = project_for(request.user, project_pk, Action.VIEW)
     image = get_object_or_404(Image, pk=image_pk, project=project)
-    images = Image.objects.filter(project=project)
-    previous = images.filter(pk__lt=image.pk).order_by("-pk").first()
-    following = list(images.filter(pk__gt=image.pk).order_by("pk")[: PREFETCH + 1])
-
-    def page(other: Image | None) -> str | None:
-        return reverse("annotator:annotate", args=[project.pk, other.pk]) if other else None
-
     config = {
-        "imageUrl": reverse("image-file", args=[project.pk, image.pk]),
-        "imageStatusUrl": reverse("image-detail", args=[project.pk, image.pk]),
-        "embeddingUrl": reverse("image-embedding", args=[project.pk, image.pk]),
-        "manifestUrl": reverse("decoder-manifest", args=[project.pk]),
-        "decoderBaseUrl": reverse("decoder-file", args=[project.pk, "f"])[:-1],
-        "annotationsUrl": reverse("annotation-list", args=[project.pk, image.pk]),
-        "annotationUrlTemplate": reverse("annotation-detail", args=[project.pk, 0]),
-        "labelClassesUrl": reverse("labelclass-list", args=[project.pk]),
-        "previousUrl": page(previous),
-        "nextUrl": page(following[0] if following else None),
-        "prefetchEmbeddingUrls": [
-            reverse("image-embedding", args=[project.pk, other.pk]) for other in following
-        ],
-        # Content hashes key the browser's cache of embeddings: reopening an image, or
-        # opening one that was prefetched, downloads nothing.
-        "embeddingSha256s": {
-            reverse("image-embedding", args=[project.pk, other.pk]): embedding.sha256
-            for other in [image, *following]
-            if (embedding := other.embedding_for(project.model)) is not None
-        },
+        **image_config(project, image),
+        # The annotator's own build; the same for every image, so not in image_config.
         "workerUrl": reverse("annotator:asset", args=["decoder.worker.js"]),
         "wasmPaths": request.build_absolute_uri(
             reverse("annotator:asset", args=[f"{_ort_folder()}/x"])
         )[:-1],
-        "width": image.width,
-        "height": image.height,
     }
     response = render(
         request,
@@ -122,4 +103,17 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
     # Cross-origin isolation lets onnxruntime-web use several threads.
     for header, value in ISOLATION_HEADERS.items():
         response[header] = value
+    return response
+
+
+@login_required
+@require_safe
+def annotate_config(request: HttpRequest, project_pk: int, image_pk: int) -> JsonResponse:
+    """The page's configuration for another image (see image_config), fetched as JSON
+    when the page switches images without a reload."""
+    project = project_for(request.user, project_pk, Action.VIEW)
+    image = get_object_or_404(Image, pk=image_pk, project=project)
+    response = JsonResponse(image_config(project, image))
+    # Which embeddings are ready changes as images are encoded: always ask again.
+    response["Cache-Control"] = "private, no-cache"
     return response

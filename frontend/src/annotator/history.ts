@@ -52,6 +52,13 @@ export class History {
     this.undone = this.undone.map(swap);
   }
 
+  /** Forgets everything, as when the page moves to another image: undoing an edit of an
+   * image no longer on screen would be confusing. */
+  clear(): void {
+    this.done = [];
+    this.undone = [];
+  }
+
   get canUndo(): boolean {
     return this.done.length > 0;
   }

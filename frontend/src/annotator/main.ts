@@ -6,9 +6,13 @@
  * drag = box, Tab or 1-3 = next/choose SAM's candidate after a single click, a label's
  * shortcut = choose the label, Enter = save, Escape = clear, Ctrl+Z / Ctrl+Shift+Z =
  * undo / redo, wheel = zoom, space+drag or middle drag = pan, ←/→ = previous/next image.
+ *
+ * Moving to another image (arrow keys, the browser's back and forward) happens in place:
+ * the decoder worker and its session stay, the image's configuration, bitmap and
+ * embedding were prefetched, and only the image's own state (annotations, prompt, undo
+ * history) starts again.
  */
 
-import { float16ToFloat32 } from "../lib/float16";
 import { modelFrameLogits, threshold, upscaleLogits } from "../lib/mask";
 import { type PointLabels, type Prompt, packPrompt } from "../lib/prompts";
 import { decodeRle, encodeRle } from "../lib/rle";
@@ -23,7 +27,9 @@ import {
   withRetry,
 } from "./api";
 import { HttpError, fetchImmutable } from "./cache";
+import { type ImageConfig, fetchImageConfig, readPageConfig } from "./config";
 import { DecoderClient } from "./decoder-client";
+import { EmbeddingLoader } from "./embeddings";
 import {
   type AnnotationPayload,
   EMPTY_PROMPT,
@@ -33,27 +39,9 @@ import {
   usesCandidates,
   withBox,
 } from "./history";
+import { Prefetched } from "./prefetched";
 import type { DecodeReply } from "./protocol";
 import { View, paintMask } from "./view";
-
-interface Config {
-  readonly imageUrl: string;
-  readonly imageStatusUrl: string;
-  readonly embeddingUrl: string;
-  readonly manifestUrl: string;
-  readonly decoderBaseUrl: string;
-  readonly annotationsUrl: string;
-  readonly annotationUrlTemplate: string; // "…/annotations/0/" with 0 for the id
-  readonly labelClassesUrl: string;
-  readonly previousUrl: string | null;
-  readonly nextUrl: string | null;
-  readonly prefetchEmbeddingUrls: readonly string[];
-  readonly embeddingSha256s: Readonly<Record<string, string>>; // url -> content hash, when encoded
-  readonly workerUrl: string;
-  readonly wasmPaths: string;
-  readonly width: number;
-  readonly height: number;
-}
 
 interface DecoderFile {
   readonly file: string;
@@ -82,11 +70,18 @@ interface Saved {
   visible: boolean;
 }
 
-const config = JSON.parse(
-  (document.getElementById("annotator-config") as HTMLScriptElement).textContent ?? "{}",
-) as Config;
-const size: Size = { height: config.height, width: config.width };
+/** An image ready to be shown: its configuration and its decoded pixels. */
+interface LoadedImage {
+  readonly config: ImageConfig;
+  readonly bitmap: ImageBitmap;
+}
+
+const pageConfig = readPageConfig();
+let config: ImageConfig = pageConfig; // the image on screen
+let size: Size = { height: config.height, width: config.width };
 const statusLine = document.getElementById("annotator-status") as HTMLElement;
+const imageNameLine = document.getElementById("annotator-image-name") as HTMLElement;
+const imageSizeLine = document.getElementById("annotator-image-size") as HTMLElement;
 const decodeLine = document.getElementById("annotator-decode-time") as HTMLElement;
 const labelList = document.getElementById("annotator-labels") as HTMLElement;
 const annotationList = document.getElementById("annotator-annotations") as HTMLElement;
@@ -94,11 +89,13 @@ const view = new View(document.getElementById("annotator-stage") as HTMLElement,
 
 let manifest: Manifest;
 let client: DecoderClient;
+let embeddings: EmbeddingLoader;
+let readyMessage = "Ready. Click an object.";
 let transform: ResizeTransform;
 let labels: LabelClass[] = [];
 let currentLabel: LabelClass | null = null;
 const saved: Saved[] = [];
-const history = new History();
+const undoHistory = new History();
 let prompt: Prompt = EMPTY_PROMPT;
 let result: DecodeReply | null = null;
 let candidate = 0; // index into the four tokens
@@ -106,6 +103,23 @@ let previousLowRes: Float32Array | null = null; // fed back as mask_input
 let selected: number | null = null;
 let lastHover: { prompt: Prompt; reply: DecodeReply } | null = null;
 let clickedAt = 0; // performance.now() of the last click or box, for the timings
+// The neighbours are prefetched a moment after an image becomes clickable: the first
+// click on an image often comes at once, and the downloads, image decoding and float16
+// conversion would otherwise take CPU from its decode.
+const PREFETCH_AFTER_MS = 400;
+
+// Switching images. ``generation`` counts the images shown: work begun for one image
+// (a decode, a save, a download) checks it when done and leaves the page alone if the
+// page has moved on. ``switchRequests`` counts key presses and history moves: only the
+// latest may show its image, so two quick presses end on the second press's image.
+let generation = 0;
+let switchRequests = 0;
+let started = false; // the worker is ready: switching happens in place from then on
+let embeddingKey: string | null = null; // the worker's current embedding, once it is this image's
+// The image on screen or the one the page is switching to; arrow keys step from it.
+let heading: Promise<ImageConfig> = Promise.resolve(config);
+// The current image and its neighbours, so that a switch waits for no download.
+const images = new Prefetched<LoadedImage>(loadImageAndConfig, (loaded) => loaded.bitmap.close());
 
 function say(message: string, isError = false): void {
   statusLine.textContent = message;
@@ -114,6 +128,7 @@ function say(message: string, isError = false): void {
 
 async function start(): Promise<void> {
   say("Loading…");
+  window.history.replaceState(historyState(config), "");
   manifest = (await (await fetchImmutable(config.manifestUrl, null)).json()) as Manifest;
   transform = new ResizeTransform(size, manifest.image_size);
   // ?decoder=NAME&threads=N choose another decoder of the manifest, for benchmarks.
@@ -123,10 +138,10 @@ async function start(): Promise<void> {
   if (!decoder) throw new Error(`the manifest has no decoder ${decoderName}`);
   const threads = Number(query.get("threads")) ||
     (self.crossOriginIsolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1);
-  client = new DecoderClient(new Worker(config.workerUrl, { type: "module" }), {
+  client = new DecoderClient(new Worker(pageConfig.workerUrl, { type: "module" }), {
     decoderUrl: config.decoderBaseUrl + decoder.file,
     decoderSha256: decoder.sha256,
-    wasmPaths: config.wasmPaths,
+    wasmPaths: pageConfig.wasmPaths,
     threads,
     inputNames: decoder.inputs.map((i) => i.name),
     imageStage: decoder.image_stage
@@ -134,55 +149,65 @@ async function start(): Promise<void> {
       : null,
     graphOptimization: decoder.graph_optimization ?? "all",
   });
-  const [bitmap] = await Promise.all([loadImage(), client.ready(), loadLabels(), loadAnnotations()]);
+  embeddings = new EmbeddingLoader(client);
+  readyMessage = `Ready (${threads} thread${threads > 1 ? "s" : ""}). Click an object.`;
+  const first = config;
+  const [bitmap] = await Promise.all([
+    loadBitmap(first.imageUrl),
+    client.ready(),
+    loadLabels(),
+    loadAnnotations(first, generation),
+  ]);
+  images.put(first.configUrl, { config: first, bitmap });
   view.image = bitmap;
   view.draw();
-  await waitUntilEncoded();
-  await loadEmbedding();
-  performance.mark("samlabel:ready");
-  say(`Ready (${threads} thread${threads > 1 ? "s" : ""}). Click an object.`);
-  prefetchNext();
+  started = true;
+  await openEmbedding(first, generation);
 }
 
-async function loadImage(): Promise<ImageBitmap> {
-  const response = await fetch(config.imageUrl, { credentials: "same-origin" });
-  if (!response.ok) throw new HttpError(config.imageUrl, response.status, "");
+/** Makes the current image clickable: waits for its encoding if need be (polling its
+ * status, as the server encodes in the background), then gives the worker its embedding;
+ * then, a moment later, prefetches its neighbours. Stops when the page has moved on. */
+async function openEmbedding(image: ImageConfig, mine: number, pressedAt?: number): Promise<void> {
+  const sha256 = image.embeddingSha256s[image.embeddingUrl] ?? null;
+  // A known content hash means the embedding exists: no need to ask for the status.
+  if (sha256 === null && !(await waitUntilEncoded(image, mine))) return;
+  if (!(await embeddings.activate(image.embeddingUrl, sha256, () => mine === generation))) return;
+  embeddingKey = image.embeddingUrl;
+  performance.mark("samlabel:ready");
+  if (pressedAt !== undefined) {
+    performance.measure("samlabel:switch-to-clickable", { start: pressedAt, detail: { imageId: image.imageId } });
+  }
+  say(readyMessage);
+  // A click made while the embedding was on its way gets its mask now.
+  if (!isEmpty(prompt)) void decode(prompt, false);
+  setTimeout(() => {
+    if (mine === generation) prefetchAround(image);
+  }, PREFETCH_AFTER_MS);
+}
+
+async function loadBitmap(url: string): Promise<ImageBitmap> {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new HttpError(url, response.status, "");
   return createImageBitmap(await response.blob(), { imageOrientation: "from-image" });
 }
 
-async function waitUntilEncoded(): Promise<void> {
+async function loadImageAndConfig(configUrl: string): Promise<LoadedImage> {
+  const image = await fetchImageConfig(configUrl);
+  return { config: image, bitmap: await loadBitmap(image.imageUrl) };
+}
+
+/** Resolves true once ``image`` is encoded, false if the page moved on meanwhile. */
+async function waitUntilEncoded(image: ImageConfig, mine: number): Promise<boolean> {
   for (;;) {
-    const response = await fetch(config.imageStatusUrl, { credentials: "same-origin" });
-    const image = (await response.json()) as { status: string; failure_reason: string };
-    if (image.status === "ready") return;
-    if (image.status === "failed") throw new Error(`encoding failed: ${image.failure_reason}`);
-    say(`The image is being encoded (${image.status}); it becomes clickable by itself.`);
+    const response = await fetch(image.imageStatusUrl, { credentials: "same-origin" });
+    if (!response.ok) throw new HttpError(image.imageStatusUrl, response.status, await response.text());
+    const status = (await response.json()) as { status: string; failure_reason: string };
+    if (mine !== generation) return false;
+    if (status.status === "ready") return true;
+    if (status.status === "failed") throw new Error(`encoding failed: ${status.failure_reason}`);
+    say(`The image is being encoded (${status.status}); it becomes clickable by itself.`);
     await new Promise((resolve) => setTimeout(resolve, 1500));
-  }
-}
-
-async function loadEmbedding(): Promise<void> {
-  const response = await fetchImmutable(
-    config.embeddingUrl,
-    config.embeddingSha256s[config.embeddingUrl] ?? null,
-  );
-  const dtype = response.headers.get("X-Embedding-Dtype") ?? "float16";
-  const buffer = await response.arrayBuffer();
-  const data =
-    dtype === "float16" ? float16ToFloat32(new Uint16Array(buffer)) : new Float32Array(buffer);
-  client.setEmbedding(config.embeddingUrl, data);
-}
-
-function prefetchNext(): void {
-  for (const url of config.prefetchEmbeddingUrls) {
-    // Not ready yet: fetched on opening.
-    fetchImmutable(url, config.embeddingSha256s[url] ?? null).catch(() => undefined);
-  }
-  if (config.nextUrl) {
-    const link = document.createElement("link");
-    link.rel = "prefetch";
-    link.href = config.nextUrl;
-    document.head.append(link);
   }
 }
 
@@ -192,10 +217,104 @@ async function loadLabels(): Promise<void> {
   renderLabels();
 }
 
-async function loadAnnotations(): Promise<void> {
-  for (const annotation of await listAll<Annotation>(config.annotationsUrl)) addSaved(annotation);
+async function loadAnnotations(image: ImageConfig, mine: number): Promise<void> {
+  const annotations = await listAll<Annotation>(image.annotationsUrl);
+  if (mine !== generation) return;
+  for (const annotation of annotations) addSaved(annotation);
   renderAnnotations();
 }
+
+// ---------------------------------------------------------------- switching images
+
+/** What the browser keeps with each history entry: which image it shows. */
+function historyState(image: ImageConfig): { configUrl: string } {
+  return { configUrl: image.configUrl };
+}
+
+/** Loads the previous and next images' configurations and bitmaps ahead of need, and
+ * hands the next images' embeddings to the worker. A failure is forgotten here and
+ * reported if the user goes there. */
+function prefetchAround(image: ImageConfig): void {
+  for (const url of [image.nextConfigUrl, image.previousConfigUrl]) {
+    if (url) images.get(url).catch(() => undefined);
+  }
+  for (const url of image.prefetchEmbeddingUrls) embeddings.prefetch(url, image.embeddingSha256s[url] ?? null);
+}
+
+/** The arrow keys: the image after or before the one the page shows or is going to. */
+function step(direction: "next" | "previous", pressedAt: number): void {
+  const target = heading.then((from) => {
+    const url = direction === "next" ? from.nextConfigUrl : from.previousConfigUrl;
+    return images.get(url ?? from.configUrl); // at either end: stay
+  });
+  switchTo(target, true, pressedAt);
+}
+
+/** Shows ``target`` once loaded, unless a newer request came meanwhile; ``push`` adds
+ * a history entry (false when the browser's back or forward asked for it). */
+function switchTo(target: Promise<LoadedImage>, push: boolean, pressedAt: number): void {
+  const mine = ++switchRequests;
+  heading = target.then(
+    (loaded) => loaded.config,
+    () => config,
+  );
+  target.then(
+    (loaded) => {
+      if (mine === switchRequests && loaded.config.configUrl !== config.configUrl) {
+        showImage(loaded, push, pressedAt);
+      }
+    },
+    (error: unknown) => {
+      if (mine !== switchRequests) return;
+      // The address bar already shows the image the browser went back or forward to.
+      if (!push) window.location.reload();
+      else say(`Cannot open that image: ${describe(error)}`, true);
+    },
+  );
+}
+
+/** Replaces everything about the image on screen; the worker, its session and the
+ * labels (the project's) stay. */
+function showImage({ config: image, bitmap }: LoadedImage, push: boolean, pressedAt: number): void {
+  const mine = ++generation;
+  if (hoverTimer !== undefined) clearTimeout(hoverTimer);
+  hoverTimer = undefined;
+  dragStart = null;
+  panning = null;
+  config = image;
+  size = { height: image.height, width: image.width };
+  transform = new ResizeTransform(size, manifest.image_size);
+  embeddingKey = null; // until openEmbedding gives the worker this image's
+  prompt = EMPTY_PROMPT;
+  result = null;
+  candidate = 0;
+  previousLowRes = null;
+  lastHover = null;
+  selected = null;
+  undoHistory.clear();
+  saved.length = 0;
+  view.show(bitmap, size);
+  renderAnnotations();
+  imageNameLine.textContent = image.imageName;
+  imageSizeLine.textContent = `${image.width}×${image.height}`;
+  document.title = `${image.imageName} · ${image.projectName}`;
+  // Keep the query (?decoder=…&threads=…), so that a reload keeps the same decoder.
+  if (push) window.history.pushState(historyState(image), "", image.pageUrl + window.location.search);
+  say("Loading…");
+  // Lets go of images other than this one's neighbours (closing their bitmaps). Only
+  // the latest switch gets here, so no switch in flight waits for one of them.
+  images.keepOnly([image.configUrl, image.previousConfigUrl, image.nextConfigUrl]);
+  Promise.all([loadAnnotations(image, mine), openEmbedding(image, mine, pressedAt)]).catch((error: unknown) => {
+    if (mine === generation) say(`Cannot open this image: ${describe(error)}`, true);
+  });
+}
+
+window.addEventListener("popstate", (event) => {
+  const state = event.state as { configUrl?: unknown } | null;
+  if (typeof state?.configUrl !== "string") return;
+  if (!started) return window.location.reload();
+  switchTo(images.get(state.configUrl), false, event.timeStamp);
+});
 
 function colorOf(labelId: number): string {
   return labels.find((l) => l.id === labelId)?.color ?? "#3388ff";
@@ -219,7 +338,9 @@ function syncLayers(): void {
 // ---------------------------------------------------------------- decoding
 
 async function decode(p: Prompt, hover: boolean): Promise<void> {
-  if (isEmpty(p)) return;
+  // Until the worker has this image's embedding, a decode would use another image's.
+  if (isEmpty(p) || embeddingKey !== config.embeddingUrl) return;
+  const mine = generation;
   const packed = packPrompt(p, transform, manifest.point_labels);
   const useMaskInput = !hover && p.points.length > 1 ? previousLowRes : null;
   const t0 = performance.now();
@@ -229,7 +350,7 @@ async function decode(p: Prompt, hover: boolean): Promise<void> {
     maskInput: useMaskInput,
     origSize: [size.height, size.width],
   });
-  if (!reply) return; // superseded by a newer prompt
+  if (!reply || mine !== generation) return; // superseded by a newer prompt or image
   if (!hover && p !== prompt) return;
   if (hover) lastHover = { prompt: p, reply };
   show(reply, p, hover ? t0 : clickedAt, hover);
@@ -298,7 +419,7 @@ function showLive(): void {
 }
 
 function setPrompt(next: Prompt, record = true): void {
-  if (record) history.record({ kind: "prompt", before: prompt, after: next });
+  if (record) undoHistory.record({ kind: "prompt", before: prompt, after: next });
   if (!isEmpty(prompt) && chosenLowRes()) previousLowRes = Float32Array.from(chosenLowRes() as Float32Array);
   prompt = next;
   view.prompt = next;
@@ -331,24 +452,34 @@ async function accept(): Promise<void> {
     },
   };
   const keep = prompt;
+  const label = currentLabel;
+  const mine = generation;
   setPrompt(EMPTY_PROMPT, false);
   try {
     const annotation = await save(payload);
-    history.record({ kind: "save", annotationId: annotation.id, payload });
-    say(`Saved as ${currentLabel.name}.`);
+    if (mine !== generation) return; // saved; the page shows another image now
+    undoHistory.record({ kind: "save", annotationId: annotation.id, payload });
+    say(`Saved as ${label.name}.`);
   } catch (error) {
+    if (mine !== generation) return say(`An annotation of the previous image was not saved: ${describe(error)}`, true);
     setPrompt(keep, false); // nothing is lost: the prompt comes back for another try
     say(`Not saved: ${describe(error)}. Press Enter to try again.`, true);
   }
 }
 
+/** Creates the annotation on the image on screen now, even if the page moves on while
+ * the request (or its retries) runs; lists it only if that image is still on screen. */
 async function save(payload: AnnotationPayload): Promise<Annotation> {
+  const url = config.annotationsUrl;
+  const mine = generation;
   const annotation = await withRetry(
-    () => createAnnotation(config.annotationsUrl, payload),
+    () => createAnnotation(url, payload),
     (attempt) => say(`Saving failed; retrying (${attempt})…`, true),
   );
-  addSaved(annotation);
-  renderAnnotations();
+  if (mine === generation) {
+    addSaved(annotation);
+    renderAnnotations();
+  }
   return annotation;
 }
 
@@ -357,9 +488,9 @@ function annotationUrl(id: number): string {
 }
 
 async function remove(id: number, record = true): Promise<void> {
-  const index = saved.findIndex((s) => s.annotation.id === id);
-  const entry = saved[index];
+  const entry = saved.find((s) => s.annotation.id === id);
   if (!entry) return;
+  const mine = generation;
   try {
     await withRetry(
       () => deleteAnnotation(annotationUrl(id), entry.annotation.version),
@@ -371,10 +502,11 @@ async function remove(id: number, record = true): Promise<void> {
     }
     return say(`Not deleted: ${describe(error)}`, true);
   }
-  saved.splice(index, 1);
+  if (mine !== generation) return; // deleted; the page shows another image now
+  saved.splice(saved.indexOf(entry), 1);
   if (record) {
     const { label_class, rle, prompts } = entry.annotation;
-    history.record({ kind: "delete", annotationId: id, payload: { label_class, rle, prompts } });
+    undoHistory.record({ kind: "delete", annotationId: id, payload: { label_class, rle, prompts } });
   }
   syncLayers();
   renderAnnotations();
@@ -383,8 +515,11 @@ async function remove(id: number, record = true): Promise<void> {
 async function relabel(id: number, labelId: number): Promise<void> {
   const entry = saved.find((s) => s.annotation.id === id);
   if (!entry) return;
+  const mine = generation;
   try {
-    entry.annotation = await relabelAnnotation(annotationUrl(id), entry.annotation.version, labelId);
+    const annotation = await relabelAnnotation(annotationUrl(id), entry.annotation.version, labelId);
+    if (mine !== generation) return; // relabelled; the page shows another image now
+    entry.annotation = annotation;
     entry.layer = paintMask(decodeRle(entry.annotation.rle), size, colorOf(labelId));
     syncLayers();
     renderAnnotations();
@@ -395,18 +530,18 @@ async function relabel(id: number, labelId: number): Promise<void> {
 }
 
 async function undo(): Promise<void> {
-  const action = history.undo();
+  const action = undoHistory.undo();
   if (!action) return;
   if (action.kind === "prompt") setPrompt(action.before, false);
   else if (action.kind === "save") await remove(action.annotationId, false);
-  else history.renumber(action.annotationId, (await save(action.payload)).id);
+  else undoHistory.renumber(action.annotationId, (await save(action.payload)).id);
 }
 
 async function redo(): Promise<void> {
-  const action = history.redo();
+  const action = undoHistory.redo();
   if (!action) return;
   if (action.kind === "prompt") setPrompt(action.after, false);
-  else if (action.kind === "save") history.renumber(action.annotationId, (await save(action.payload)).id);
+  else if (action.kind === "save") undoHistory.renumber(action.annotationId, (await save(action.payload)).id);
   else await remove(action.annotationId, false);
 }
 
@@ -514,7 +649,7 @@ view.canvas.addEventListener("pointermove", (event) => {
     return;
   }
   if (hoverTimer !== undefined) clearTimeout(hoverTimer);
-  if (isEmpty(prompt) && view.inside(point) && client) {
+  if (isEmpty(prompt) && view.inside(point) && embeddingKey === config.embeddingUrl) {
     // Decode where the cursor rests, not every point it passes: a decode started for a
     // point the cursor already left would only delay the click that follows.
     hoverTimer = setTimeout(() => {
@@ -585,10 +720,16 @@ window.addEventListener("keydown", (event) => {
   } else if (["1", "2", "3"].includes(key) && result && usesCandidates(prompt)) {
     candidate = Number(key);
     showLive();
-  } else if (key === "ArrowRight" && config.nextUrl) {
-    window.location.href = config.nextUrl;
-  } else if (key === "ArrowLeft" && config.previousUrl) {
-    window.location.href = config.previousUrl;
+  } else if ((key === "ArrowRight" || key === "ArrowLeft") && !event.altKey && !event.ctrlKey && !event.metaKey) {
+    // (Alt+← is the browser's own back, which popstate handles.)
+    event.preventDefault();
+    const direction = key === "ArrowRight" ? "next" : "previous";
+    if (started) step(direction, event.timeStamp);
+    else {
+      // The worker is still starting: a new page loses nothing.
+      const url = direction === "next" ? config.nextUrl : config.previousUrl;
+      if (url) window.location.href = url + window.location.search;
+    }
   } else if (key === "Delete" && selected !== null) {
     void remove(selected);
   } else {

@@ -19,6 +19,7 @@ export class View {
   private scale = 1;
   private offsetX = 0;
   private offsetY = 0;
+  private imageSize: Size;
   image: ImageBitmap | null = null;
   layers: Layer[] = [];
   live: HTMLCanvasElement | OffscreenCanvas | null = null;
@@ -27,8 +28,9 @@ export class View {
 
   constructor(
     readonly container: HTMLElement,
-    readonly size: Size,
+    size: Size,
   ) {
+    this.imageSize = size;
     this.canvas = document.createElement("canvas");
     this.canvas.className = "annotator-canvas";
     container.append(this.canvas);
@@ -37,6 +39,23 @@ export class View {
     this.ctx = ctx;
     new ResizeObserver(() => this.resize()).observe(container);
     this.resize();
+    this.fit();
+  }
+
+  /** The image's size in pixels, the frame of everything drawn. */
+  get size(): Size {
+    return this.imageSize;
+  }
+
+  /** Shows another image (``size`` in its pixels) with nothing over it, fitted to the
+   * stage: zoom and pan start again. */
+  show(image: ImageBitmap | null, size: Size): void {
+    this.image = image;
+    this.imageSize = size;
+    this.layers = [];
+    this.live = null;
+    this.prompt = null;
+    this.dragBox = null;
     this.fit();
   }
 

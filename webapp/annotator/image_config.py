@@ -1,0 +1,69 @@
+"""What the annotator needs to show one image of a project: the URLs of its file, status,
+embedding and annotations, its size, and its neighbours (previous and next pages, the
+next images' embeddings to prefetch). The page embeds it for its first image and fetches
+it as JSON for each image it switches to without a reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from webapp.images.models import Image
+from webapp.projects.models import Project
+
+# How many next images' embeddings the page downloads ahead (at least 1: the first of
+# them is also the next page). With the current image and the previous one, the decoder
+# worker holds them all (KEPT_EMBEDDINGS = 4 in frontend/src/annotator/protocol.ts).
+PREFETCH = 2
+
+
+def image_config(project: Project, image: Image) -> dict[str, Any]:
+    """The annotator's configuration for ``image`` of ``project`` (JSON-ready).
+
+    URLs are site-relative; ``width`` and ``height`` are in pixels after EXIF orientation;
+    ``embeddingSha256s`` maps embedding URLs to content hashes, for this image and the
+    prefetched ones that are already encoded. ``previousUrl``/``nextUrl`` are pages and
+    ``previousConfigUrl``/``nextConfigUrl`` this configuration for those images (None at
+    either end of the project).
+    """
+    images = Image.objects.filter(project=project)
+    previous = images.filter(pk__lt=image.pk).order_by("-pk").first()
+    following = list(images.filter(pk__gt=image.pk).order_by("pk")[:PREFETCH])
+    next_image = following[0] if following else None
+
+    def url_of(name: str, other: Image | None) -> str | None:
+        return reverse(f"annotator:{name}", args=[project.pk, other.pk]) if other else None
+
+    def embedding_url(other: Image) -> str:
+        return reverse("image-embedding", args=[project.pk, other.pk])
+
+    return {
+        "imageId": image.pk,
+        "imageName": image.original_name,
+        "projectName": project.name,
+        "pageUrl": url_of("annotate", image),
+        "configUrl": url_of("annotate-config", image),
+        "imageUrl": reverse("image-file", args=[project.pk, image.pk]),
+        "imageStatusUrl": reverse("image-detail", args=[project.pk, image.pk]),
+        "embeddingUrl": embedding_url(image),
+        "manifestUrl": reverse("decoder-manifest", args=[project.pk]),
+        "decoderBaseUrl": reverse("decoder-file", args=[project.pk, "f"])[:-1],
+        "annotationsUrl": reverse("annotation-list", args=[project.pk, image.pk]),
+        "annotationUrlTemplate": reverse("annotation-detail", args=[project.pk, 0]),
+        "labelClassesUrl": reverse("labelclass-list", args=[project.pk]),
+        "previousUrl": url_of("annotate", previous),
+        "nextUrl": url_of("annotate", next_image),
+        "previousConfigUrl": url_of("annotate-config", previous),
+        "nextConfigUrl": url_of("annotate-config", next_image),
+        "prefetchEmbeddingUrls": [embedding_url(other) for other in following],
+        # Content hashes key the browser's cache of embeddings: reopening an image, or
+        # opening one that was prefetched, downloads nothing.
+        "embeddingSha256s": {
+            embedding_url(other): embedding.sha256
+            for other in [image, *following]
+            if (embedding := other.embedding_for(project.model)) is not None
+        },
+        "width": image.width,
+        "height": image.height,
+    }
