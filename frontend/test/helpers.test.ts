@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { float16ToFloat32 } from "../src/lib/float16";
-import { threshold, upscaleLogits } from "../src/lib/mask";
+import { resizeBilinear, threshold, upscaleLogits } from "../src/lib/mask";
 import { packPrompt } from "../src/lib/prompts";
 import { decodeRle, decompressCounts, encodeRle } from "../src/lib/rle";
 import { ResizeTransform } from "../src/lib/transform";
@@ -103,6 +103,20 @@ describe("mask upscaling", () => {
       }
     }
     expect(differing).toBeLessThanOrEqual(mask.length * 1e-3);
+  });
+});
+
+describe("bilinear resize with a crop", () => {
+  it("computes exactly the top-left corner of the full resize", () => {
+    const src = syntheticLogits();
+    const full = resizeBilinear(src, 256, 256, 1024, 1024);
+    const crop = resizeBilinear(src, 256, 256, 1024, 1024, 683, 1024);
+    expect(crop.length).toBe(683 * 1024);
+    expect(crop).toEqual(full.subarray(0, 683 * 1024));
+    const narrow = resizeBilinear(src, 256, 256, 1024, 1024, 1024, 600);
+    for (const y of [0, 1, 500, 1023]) {
+      expect(narrow.subarray(y * 600, (y + 1) * 600)).toEqual(full.subarray(y * 1024, y * 1024 + 600));
+    }
   });
 });
 

@@ -4,7 +4,13 @@
  * up work and the newest prompt is always the next to run.
  */
 
-import { type DecodeReply, type DecodeRequest, KEPT_EMBEDDINGS, type WorkerReply } from "./protocol";
+import {
+  type DecodeReply,
+  type DecodeRequest,
+  KEPT_EMBEDDINGS,
+  type WorkerReply,
+  type WorkerTimings,
+} from "./protocol";
 
 export interface DecodeInput {
   readonly coords: Float32Array;
@@ -24,7 +30,7 @@ export class DecoderClient {
   private waiting: Waiting | null = null;
   private embeddingKey = "";
   private known: string[] = []; // the worker's embeddings, least recently used first
-  private readyPromise: Promise<void>;
+  private readyPromise: Promise<WorkerTimings>;
 
   constructor(
     private readonly worker: Worker,
@@ -41,7 +47,7 @@ export class DecoderClient {
     this.readyPromise = new Promise((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const message = event.data;
-        if (message.type === "ready") resolve();
+        if (message.type === "ready") resolve(message.timings);
         else if (message.type === "error" && message.id === null) reject(new Error(message.message));
         else this.finish(message);
       };
@@ -51,7 +57,7 @@ export class DecoderClient {
     worker.postMessage({ type: "init", ...init });
   }
 
-  ready(): Promise<void> {
+  ready(): Promise<WorkerTimings> {
     return this.readyPromise;
   }
 

@@ -41,7 +41,7 @@ import {
 } from "./history";
 import { Prefetched } from "./prefetched";
 import type { DecodeReply } from "./protocol";
-import { View, paintMask } from "./view";
+import { View, paintLogits, paintMask } from "./view";
 
 interface DecoderFile {
   readonly file: string;
@@ -129,6 +129,8 @@ function say(message: string, isError = false): void {
 async function start(): Promise<void> {
   say("Loading…");
   window.history.replaceState(historyState(config), "");
+  // The worker's script (onnxruntime's JavaScript) loads while the manifest is fetched.
+  const worker = new Worker(pageConfig.workerUrl, { type: "module" });
   manifest = (await (await fetchImmutable(config.manifestUrl, null)).json()) as Manifest;
   transform = new ResizeTransform(size, manifest.image_size);
   // ?decoder=NAME&threads=N choose another decoder of the manifest, for benchmarks.
@@ -138,7 +140,7 @@ async function start(): Promise<void> {
   if (!decoder) throw new Error(`the manifest has no decoder ${decoderName}`);
   const threads = Number(query.get("threads")) ||
     (self.crossOriginIsolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1);
-  client = new DecoderClient(new Worker(pageConfig.workerUrl, { type: "module" }), {
+  client = new DecoderClient(worker, {
     decoderUrl: config.decoderBaseUrl + decoder.file,
     decoderSha256: decoder.sha256,
     wasmPaths: pageConfig.wasmPaths,
@@ -150,14 +152,19 @@ async function start(): Promise<void> {
     graphOptimization: decoder.graph_optimization ?? "all",
   });
   embeddings = new EmbeddingLoader(client);
+  // The embedding downloads (and, for a split decoder, its image stage waits in the
+  // worker) while onnxruntime starts, rather than after.
+  const firstSha256 = config.embeddingSha256s[config.embeddingUrl];
+  if (firstSha256) embeddings.prefetch(config.embeddingUrl, firstSha256);
   readyMessage = `Ready (${threads} thread${threads > 1 ? "s" : ""}). Click an object.`;
   const first = config;
-  const [bitmap] = await Promise.all([
+  const [bitmap, timings] = await Promise.all([
     loadBitmap(first.imageUrl),
     client.ready(),
     loadLabels(),
     loadAnnotations(first, generation),
   ]);
+  performance.mark("samlabel:decoder-ready", { detail: timings });
   images.put(first.configUrl, { config: first, bitmap });
   view.image = bitmap;
   view.draw();
@@ -413,7 +420,7 @@ function showLive(): void {
     return;
   }
   const { logits, size: frame } = modelFrameLogits(lowRes, manifest.low_res_mask_size, size, manifest.image_size);
-  view.live = paintMask(threshold(logits, manifest.mask_threshold), frame, currentLabel?.color ?? "#3388ff");
+  view.live = paintLogits(logits, frame, manifest.mask_threshold, currentLabel?.color ?? "#3388ff");
   view.prompt = prompt;
   view.draw();
 }

@@ -41,6 +41,16 @@ export type WorkerRequest = InitRequest | EmbeddingRequest | DecodeRequest;
 
 export interface ReadyReply {
   readonly type: "ready";
+  /** Where the start went, in ms: the first session (with a split decoder the image
+   * stage's, which includes starting onnxruntime's wasm), the decoder's session, and the
+   * warm-up runs. */
+  readonly timings: WorkerTimings;
+}
+
+export interface WorkerTimings {
+  readonly firstSessionMs: number;
+  readonly decoderSessionMs: number;
+  readonly warmUpMs: number;
 }
 
 export interface DecodeReply {

@@ -140,6 +140,37 @@ export class View {
   }
 }
 
+/**
+ * Logits (row-major, ``size``) above ``at`` painted in ``color``, for the live mask: one
+ * pass, no intermediate mask, and the canvas and pixel buffer of the previous call are
+ * reused when the size is the same (the view draws the canvas before the next call).
+ */
+export function paintLogits(logits: Float32Array, size: Size, at: number, color: string): OffscreenCanvas {
+  if (!livePaint || livePaint.canvas.width !== size.width || livePaint.canvas.height !== size.height) {
+    const canvas = new OffscreenCanvas(size.width, size.height);
+    const ctx = canvas.getContext("2d");
+    if (!ctx) throw new Error("this browser cannot draw on a canvas");
+    const pixels = ctx.createImageData(size.width, size.height);
+    livePaint = { canvas, ctx, pixels, words: new Uint32Array(pixels.data.buffer) };
+  }
+  const { canvas, ctx, pixels, words } = livePaint;
+  const r = Number.parseInt(color.slice(1, 3), 16);
+  const g = Number.parseInt(color.slice(3, 5), 16);
+  const b = Number.parseInt(color.slice(5, 7), 16);
+  // RGBA bytes as one little-endian word (every browser that runs wasm is little-endian).
+  const on = ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
+  for (let i = 0; i < logits.length; i++) words[i] = (logits[i] as number) > at ? on : 0;
+  ctx.putImageData(pixels, 0, 0);
+  return canvas;
+}
+
+let livePaint: {
+  canvas: OffscreenCanvas;
+  ctx: OffscreenCanvasRenderingContext2D;
+  pixels: ImageData;
+  words: Uint32Array;
+} | null = null;
+
 /** A mask (row-major 0/1, maskSize) painted in ``color`` on a canvas of that size. */
 export function paintMask(mask: Uint8Array, maskSize: Size, color: string): OffscreenCanvas {
   const canvas = new OffscreenCanvas(maskSize.width, maskSize.height);

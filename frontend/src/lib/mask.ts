@@ -8,34 +8,39 @@
 import type { Size } from "./transform";
 import { ResizeTransform } from "./transform";
 
-/** Bilinear resize of one (sh, sw) channel, PyTorch's align_corners=false rule. */
+/** Bilinear resize of one (sh, sw) channel to (dh, dw), PyTorch's align_corners=false
+ * rule; only the top-left (outH, outW) corner of the result is computed and returned
+ * (each output pixel depends only on its own position, so a crop costs no more than
+ * its own size). */
 export function resizeBilinear(
   src: Float32Array,
   sh: number,
   sw: number,
   dh: number,
   dw: number,
+  outH = dh,
+  outW = dw,
 ): Float32Array {
   const xs = axisWeights(sw, dw);
   const ys = axisWeights(sh, dh);
-  // Rows first (sh x dw), then columns: the same arithmetic as a 2-D bilinear.
-  const tmp = new Float32Array(sh * dw);
+  // Rows first (sh x outW), then columns: the same arithmetic as a 2-D bilinear.
+  const tmp = new Float32Array(sh * outW);
   for (let y = 0; y < sh; y++) {
     const row = y * sw;
-    for (let x = 0; x < dw; x++) {
+    for (let x = 0; x < outW; x++) {
       const i0 = xs.i0[x] as number;
       const i1 = xs.i1[x] as number;
       const l = xs.lambda[x] as number;
-      tmp[y * dw + x] = (1 - l) * (src[row + i0] as number) + l * (src[row + i1] as number);
+      tmp[y * outW + x] = (1 - l) * (src[row + i0] as number) + l * (src[row + i1] as number);
     }
   }
-  const out = new Float32Array(dh * dw);
-  for (let y = 0; y < dh; y++) {
-    const r0 = (ys.i0[y] as number) * dw;
-    const r1 = (ys.i1[y] as number) * dw;
+  const out = new Float32Array(outH * outW);
+  for (let y = 0; y < outH; y++) {
+    const r0 = (ys.i0[y] as number) * outW;
+    const r1 = (ys.i1[y] as number) * outW;
     const l = ys.lambda[y] as number;
-    for (let x = 0; x < dw; x++) {
-      out[y * dw + x] = (1 - l) * (tmp[r0 + x] as number) + l * (tmp[r1 + x] as number);
+    for (let x = 0; x < outW; x++) {
+      out[y * outW + x] = (1 - l) * (tmp[r0 + x] as number) + l * (tmp[r1 + x] as number);
     }
   }
   return out;
@@ -64,12 +69,10 @@ export function modelFrameLogits(
   imageSize: number,
 ): { logits: Float32Array; size: Size } {
   const { resized } = new ResizeTransform(original, imageSize);
-  const full = resizeBilinear(lowRes, lowResSize, lowResSize, imageSize, imageSize);
-  const cropped = new Float32Array(resized.height * resized.width);
-  for (let y = 0; y < resized.height; y++) {
-    cropped.set(full.subarray(y * imageSize, y * imageSize + resized.width), y * resized.width);
-  }
-  return { logits: cropped, size: resized };
+  const logits = resizeBilinear(
+    lowRes, lowResSize, lowResSize, imageSize, imageSize, resized.height, resized.width,
+  );
+  return { logits, size: resized };
 }
 
 /** Low-res logits (lowRes × lowRes) -> logits at the original size (H × W). */
