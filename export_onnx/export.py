@@ -9,7 +9,9 @@ Files written into ``out_dir`` (default ``inference.registry.exports_dir(model)`
 - ``decoder_split_fp32.onnx``    the low-res decoder split in two for speed: the per-click part,
                                  with ``image_stage_fp32.onnx``, run once per image
                                  (see :mod:`export_onnx.split_decoder`)
-- ``decoder_split_int8.onnx``    the same, quantized, with ``image_stage_int8.onnx``;
+- ``decoder_split_int8.onnx``    the same, quantized with a scale per output channel (closer
+                                 to fp32 than per tensor, and the upscaling's products can
+                                 be int8 too), with ``image_stage_int8.onnx``;
                                  the split files are saved already optimized by onnxruntime
                                  (see :mod:`export_onnx.optimize`)
 - ``image_encoder.onnx``         the image encoder, (N, 3, 1024, 1024) -> (N, 256, 64, 64)
@@ -38,7 +40,7 @@ from inference.weights import checkpoint_path, fetch
 log = logging.getLogger(__name__)
 
 # Bump when the graphs or the manifest change, so that cached exports are redone.
-EXPORT_VERSION = 8
+EXPORT_VERSION = 9
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,6 @@ def run_export(
         quantize,
     )
     from export_onnx.optimize import BROWSER_LEVEL, optimize_offline
-    from export_onnx.split_decoder import KEEP_FP32
     from inference.model import load_checkpoint
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,8 +95,8 @@ def run_export(
     log.info("exporting %s and %s", prompt, stage)
     export_split_decoder(sam, stage, prompt)
     stage8, prompt8 = out_dir / "image_stage_int8.onnx", out_dir / "decoder_split_int8.onnx"
-    quantize(stage, stage8)
-    quantize(prompt, prompt8, KEEP_FP32)
+    quantize(stage, stage8, per_channel=True)
+    quantize(prompt, prompt8, per_channel=True)
     for path in (stage, prompt, stage8, prompt8):
         optimize_offline(path)
     variants.append(DecoderVariant("split_fp32", prompt, False, "fp32", stage, BROWSER_LEVEL))

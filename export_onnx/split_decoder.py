@@ -19,7 +19,8 @@ laid out for speed in onnxruntime-web (wasm).
 
 Besides the split, the upscaling head works on image tokens as matrix products: a 2x2,
 stride-2 transposed convolution is a (256 -> 4 x 64) linear map per grid cell, which
-quantizes to int8 like the other projections; the layer norm runs on the last axis; the
+quantizes to int8 like the other projections (SAM's own int8 export leaves its transposed
+convolutions fp32); the layer norm runs on the last axis; the
 pixels are put in image order once, on the four output masks; and its GELUs use the tanh
 form (see ``GELU``). So the fp32 graphs' logits (tens in size) agree with SAM's decoder
 to a few hundredths; with ``PromptStage(sam, gelu="none")``, to float rounding.
@@ -39,9 +40,6 @@ IMAGE_STAGE_OUTPUTS = ["image_tokens", "t2i_k", "t2i_v", "i2t_q"]
 PROMPT_STAGE_INPUTS = [*IMAGE_STAGE_OUTPUTS, "point_coords", "point_labels", "mask_input",
                        "has_mask_input"]  # fmt: skip
 PROMPT_STAGE_OUTPUTS = ["iou_predictions", "low_res_masks"]
-# The upscaling's second product stays fp32 when the rest is quantized: int8 there costs
-# mask quality (SAM's own int8 export keeps both transposed convolutions fp32).
-KEEP_FP32 = ("/up2/",)
 # onnxruntime-web's erf-based Gelu runs scalar code in wasm: on the upscaling's 3 million
 # activations it took a fifth of a click. The tanh form is cheaper there and differs from
 # SAM's by less than 3e-4 per activation (mask IoU 0.998 or more, fp32).
