@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N GrabCut images")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per encoding figure")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--skip-encoding", action="store_true", help="of the speed figures, decoding only"
+    )
     args = parser.parse_args(argv)
 
     print(f"Machine: {machine()}\nModel: {args.model}\n")
@@ -246,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
 
     photos = [Image.fromarray(getattr(data, n)()) for n in ("astronaut", "coffee", "chelsea")]
     if not args.skip_speed:
-        print("| encoder | batch | images/s |\n|---|---|---|")
-        print("\n".join(bench_encoding(photos, args.model, args.repeat)))
+        if not args.skip_encoding:
+            print("| encoder | batch | images/s |\n|---|---|---|")
+            print("\n".join(bench_encoding(photos, args.model, args.repeat)))
         ref_encoder = get_encoder(args.model, "torch")
         assert isinstance(ref_encoder, TorchEncoder)
         embedding = encode([photos[0]], args.model, backend="torch")

@@ -64,19 +64,22 @@ async function init(request: InitRequest): Promise<void> {
   inputNames = request.inputNames;
   imageInputs = imageStage ? imageStage.outputNames.length : 1;
   sessionsCreated();
-  // The first run of a session allocates and plans; do it now, while the page is still
-  // fetching the image and the embedding, rather than on the user's first click.
-  keep("warm-up", new Float32Array(256 * 64 * 64));
+  // The first run of a session allocates and plans; do it now rather than on the user's
+  // first click. On the page's first embedding when it is already here (the page sends
+  // it while onnxruntime starts): its image stage is then both warm-up and real work.
+  const ready = [...images.keys()].pop();
+  const key = ready ?? "warm-up";
+  if (!ready) keep(key, new Float32Array(256 * 64 * 64));
   await decode({
     type: "decode",
     id: -1,
-    key: "warm-up",
+    key,
     coords: new Float32Array(4),
     labels: Float32Array.of(1, -1),
     maskInput: null,
     origSize: [64, 64],
   }, false);
-  images.delete("warm-up");
+  if (!ready) images.delete(key);
   reply({ type: "ready", timings: { firstSessionMs: t1 - t0, decoderSessionMs: t2 - t1, warmUpMs: performance.now() - t2 } });
 }
 
