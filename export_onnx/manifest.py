@@ -99,7 +99,7 @@ def build_manifest(
             )
         if v.image_stage is not None:
             entry["image_stage"] = _file_entry(v.image_stage)
-            entry["description"] += (
+            entry["description"] = str(entry["description"]) + (
                 "; split in two: run image_stage once per image on the embedding and "
                 "feed its outputs, by name, to this graph on every click"
             )

@@ -28,12 +28,15 @@ to a few hundredths; with ``PromptStage(sam, gelu="none")``, to float rounding.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference.modeling.common import LayerNorm2d
 from inference.modeling.sam import Sam
-from inference.modeling.transformer import Attention
+from inference.modeling.transformer import Attention, TwoWayAttentionBlock
 
 IMAGE_STAGE_INPUTS = ["image_embeddings"]
 IMAGE_STAGE_OUTPUTS = ["image_tokens", "t2i_k", "t2i_v", "i2t_q"]
@@ -65,7 +68,7 @@ class ImageStage(nn.Module):
 
     def __init__(self, sam: Sam) -> None:
         super().__init__()
-        layer = sam.mask_decoder.transformer.layers[0]
+        layer = cast(TwoWayAttentionBlock, sam.mask_decoder.transformer.layers[0])
         self.t2i = layer.cross_attn_token_to_image
         self.i2t = layer.cross_attn_image_to_token
         self.prompt_encoder = sam.prompt_encoder
@@ -86,8 +89,8 @@ class PromptStage(nn.Module):
         self.prompt_encoder = sam.prompt_encoder
         decoder = sam.mask_decoder
         self.decoder = decoder
-        self.layer0 = decoder.transformer.layers[0]
-        self.layer1 = decoder.transformer.layers[1]
+        self.layer0 = cast(TwoWayAttentionBlock, decoder.transformer.layers[0])
+        self.layer1 = cast(TwoWayAttentionBlock, decoder.transformer.layers[1])
         self.final_attn = decoder.transformer.final_attn_token_to_image
         self.norm_final = decoder.transformer.norm_final_attn
 
@@ -122,6 +125,7 @@ class PromptStage(nn.Module):
         self.up2 = nn.Linear(up2.in_channels, 4 * self.c2)
         self.up2.weight.data = up2.weight.detach().permute(2, 3, 1, 0).reshape(4 * self.c2, -1)
         self.up2.bias.data = up2.bias.detach().repeat(4)  # type: ignore[union-attr]
+        assert isinstance(norm, LayerNorm2d)
         self.norm = norm
 
     def _dense_term(self, name: str, h: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
