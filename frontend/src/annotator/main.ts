@@ -133,6 +133,8 @@ async function start(): Promise<void> {
   const worker = new Worker(pageConfig.workerUrl, { type: "module" });
   manifest = (await (await fetchImmutable(config.manifestUrl, null)).json()) as Manifest;
   transform = new ResizeTransform(size, manifest.image_size);
+  // The live mask's canvas, made now rather than on the first click (it costs 40-50 ms).
+  paintLogits(new Float32Array(0), { height: 0, width: 0 }, 0, "#000000", manifest.image_size);
   // ?decoder=NAME&threads=N choose another decoder of the manifest, for benchmarks.
   const query = new URLSearchParams(window.location.search);
   const decoderName = query.get("decoder") ?? manifest.browser_decoder;
@@ -170,6 +172,18 @@ async function start(): Promise<void> {
   view.draw();
   started = true;
   await openEmbedding(first, generation);
+  setTimeout(warmUpDrawing, 0);
+}
+
+/** Runs the live mask's resize and paint loops a few times on blank logits, once the page
+ * is ready: the first calls of these million-pixel loops, before the JavaScript engine
+ * optimises them, took 30-50 ms each, which the first clicks would otherwise pay. */
+function warmUpDrawing(): void {
+  const blank = new Float32Array(manifest.low_res_mask_size * manifest.low_res_mask_size);
+  for (let i = 0; i < 3; i++) {
+    const { logits, size: frame } = modelFrameLogits(blank, manifest.low_res_mask_size, size, manifest.image_size, true);
+    paintLogits(logits, frame, manifest.mask_threshold, "#000000", manifest.image_size);
+  }
 }
 
 /** Makes the current image clickable: waits for its encoding if need be (polling its
@@ -365,10 +379,12 @@ async function decode(p: Prompt, hover: boolean): Promise<void> {
 
 /** Puts a decode on screen; ``since`` is when the user acted, for the timings. */
 function show(reply: DecodeReply, p: Prompt, since: number, hover: boolean): void {
+  const replyMs = performance.now() - since; // the answer is back from the worker
   result = reply;
   // The low-res decoder returns SAM's four tokens; SAM's standard decoder one mask.
   candidate = usesCandidates(p) && reply.iou.length === 4 ? bestCandidate(reply.iou) : 0;
   showLive();
+  const drawnMs = performance.now() - since; // drawn, not yet on screen
   const decodeMs = reply.ms;
   requestAnimationFrame(() => {
     const onScreen = performance.now() - since;
@@ -376,7 +392,7 @@ function show(reply: DecodeReply, p: Prompt, since: number, hover: boolean): voi
     if (!hover) {
       performance.measure("samlabel:click-to-mask", {
         start: since,
-        detail: { decodeMs, points: p.points.length + (p.box ? 2 : 0) },
+        detail: { decodeMs, replyMs, drawnMs, points: p.points.length + (p.box ? 2 : 0) },
       });
     }
   });
@@ -419,8 +435,10 @@ function showLive(): void {
     view.draw();
     return;
   }
-  const { logits, size: frame } = modelFrameLogits(lowRes, manifest.low_res_mask_size, size, manifest.image_size);
-  view.live = paintLogits(logits, frame, manifest.mask_threshold, currentLabel?.color ?? "#3388ff");
+  // Scratch memory: painted at once, then not needed.
+  const { logits, size: frame } = modelFrameLogits(lowRes, manifest.low_res_mask_size, size, manifest.image_size, true);
+  const color = currentLabel?.color ?? "#3388ff";
+  view.live = paintLogits(logits, frame, manifest.mask_threshold, color, manifest.image_size);
   view.prompt = prompt;
   view.draw();
 }

@@ -22,7 +22,8 @@ export class View {
   private imageSize: Size;
   image: ImageBitmap | null = null;
   layers: Layer[] = [];
-  live: HTMLCanvasElement | OffscreenCanvas | null = null;
+  /** The live mask: the top-left ``width`` × ``height`` of ``canvas`` covers the image. */
+  live: LiveMask | null = null;
   prompt: Prompt | null = null;
   dragBox: readonly [number, number, number, number] | null = null;
 
@@ -115,7 +116,10 @@ export class View {
       ctx.drawImage(layer.canvas, 0, 0, this.size.width, this.size.height);
     }
     ctx.globalAlpha = 0.55;
-    if (this.live) ctx.drawImage(this.live, 0, 0, this.size.width, this.size.height);
+    if (this.live) {
+      const { canvas, width, height } = this.live;
+      ctx.drawImage(canvas, 0, 0, width, height, 0, 0, this.size.width, this.size.height);
+    }
     ctx.globalAlpha = 1;
     this.drawPrompt();
   }
@@ -140,28 +144,48 @@ export class View {
   }
 }
 
+export interface LiveMask {
+  readonly canvas: OffscreenCanvas;
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
  * Logits (row-major, ``size``) above ``at`` painted in ``color``, for the live mask: one
- * pass, no intermediate mask, and the canvas and pixel buffer of the previous call are
- * reused when the size is the same (the view draws the canvas before the next call).
+ * pass, no intermediate mask, into one canvas kept for the page's life (creating a canvas
+ * cost 40-50 ms in Chromium, on the first click of every image of another size). The
+ * canvas is ``capacity`` square (the model frame's side, which every size fits in) and
+ * only the top-left ``size`` of it is written.
  */
-export function paintLogits(logits: Float32Array, size: Size, at: number, color: string): OffscreenCanvas {
-  if (!livePaint || livePaint.canvas.width !== size.width || livePaint.canvas.height !== size.height) {
-    const canvas = new OffscreenCanvas(size.width, size.height);
+export function paintLogits(
+  logits: Float32Array,
+  size: Size,
+  at: number,
+  color: string,
+  capacity: number,
+): LiveMask {
+  if (!livePaint || livePaint.canvas.width < size.width || livePaint.canvas.height < size.height) {
+    const side = Math.max(capacity, size.width, size.height);
+    const canvas = new OffscreenCanvas(side, side);
     const ctx = canvas.getContext("2d");
     if (!ctx) throw new Error("this browser cannot draw on a canvas");
-    const pixels = ctx.createImageData(size.width, size.height);
+    const pixels = ctx.createImageData(side, side);
     livePaint = { canvas, ctx, pixels, words: new Uint32Array(pixels.data.buffer) };
   }
   const { canvas, ctx, pixels, words } = livePaint;
+  const stride = canvas.width;
   const r = Number.parseInt(color.slice(1, 3), 16);
   const g = Number.parseInt(color.slice(3, 5), 16);
   const b = Number.parseInt(color.slice(5, 7), 16);
   // RGBA bytes as one little-endian word (every browser that runs wasm is little-endian).
   const on = ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
-  for (let i = 0; i < logits.length; i++) words[i] = (logits[i] as number) > at ? on : 0;
-  ctx.putImageData(pixels, 0, 0);
-  return canvas;
+  for (let y = 0; y < size.height; y++) {
+    const row = y * size.width;
+    const to = y * stride;
+    for (let x = 0; x < size.width; x++) words[to + x] = (logits[row + x] as number) > at ? on : 0;
+  }
+  ctx.putImageData(pixels, 0, 0, 0, 0, size.width, size.height);
+  return { canvas, width: size.width, height: size.height };
 }
 
 let livePaint: {

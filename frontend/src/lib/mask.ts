@@ -8,10 +8,20 @@
 import type { Size } from "./transform";
 import { ResizeTransform } from "./transform";
 
+/** Scratch memory for ``reuse`` calls: the live mask is resized on every click, and fresh
+ * multi-megabyte arrays each time made the page pause for garbage collection. */
+const scratch = { tmp: new Float32Array(0), out: new Float32Array(0) };
+
+function scratchArray(name: "tmp" | "out", length: number): Float32Array {
+  if (scratch[name].length < length) scratch[name] = new Float32Array(length);
+  return scratch[name].subarray(0, length);
+}
+
 /** Bilinear resize of one (sh, sw) channel to (dh, dw), PyTorch's align_corners=false
  * rule; only the top-left (outH, outW) corner of the result is computed and returned
  * (each output pixel depends only on its own position, so a crop costs no more than
- * its own size). */
+ * its own size). With ``reuse`` the result lives in scratch memory, valid until the next
+ * ``reuse`` call. */
 export function resizeBilinear(
   src: Float32Array,
   sh: number,
@@ -20,11 +30,12 @@ export function resizeBilinear(
   dw: number,
   outH = dh,
   outW = dw,
+  reuse = false,
 ): Float32Array {
   const xs = axisWeights(sw, dw);
   const ys = axisWeights(sh, dh);
   // Rows first (sh x outW), then columns: the same arithmetic as a 2-D bilinear.
-  const tmp = new Float32Array(sh * outW);
+  const tmp = reuse ? scratchArray("tmp", sh * outW) : new Float32Array(sh * outW);
   for (let y = 0; y < sh; y++) {
     const row = y * sw;
     for (let x = 0; x < outW; x++) {
@@ -34,7 +45,7 @@ export function resizeBilinear(
       tmp[y * outW + x] = (1 - l) * (src[row + i0] as number) + l * (src[row + i1] as number);
     }
   }
-  const out = new Float32Array(outH * outW);
+  const out = reuse ? scratchArray("out", outH * outW) : new Float32Array(outH * outW);
   for (let y = 0; y < outH; y++) {
     const r0 = (ys.i0[y] as number) * outW;
     const r1 = (ys.i1[y] as number) * outW;
@@ -61,16 +72,18 @@ function axisWeights(inSize: number, outSize: number) {
   return { i0, i1, lambda };
 }
 
-/** Low-res logits -> logits in the model frame, cropped to the resized image. */
+/** Low-res logits -> logits in the model frame, cropped to the resized image (in scratch
+ * memory with ``reuse``, see ``resizeBilinear``). */
 export function modelFrameLogits(
   lowRes: Float32Array,
   lowResSize: number,
   original: Size,
   imageSize: number,
+  reuse = false,
 ): { logits: Float32Array; size: Size } {
   const { resized } = new ResizeTransform(original, imageSize);
   const logits = resizeBilinear(
-    lowRes, lowResSize, lowResSize, imageSize, imageSize, resized.height, resized.width,
+    lowRes, lowResSize, lowResSize, imageSize, imageSize, resized.height, resized.width, reuse,
   );
   return { logits, size: resized };
 }
