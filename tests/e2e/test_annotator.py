@@ -104,6 +104,45 @@ def test_a_click_gives_the_reference_mask_and_it_is_saved_with_its_label(scene, 
     assert np.array_equal(rle.decode(annotation.rle), mask)
 
 
+def requests(page: Any) -> int:
+    """Decodes the page has asked its worker for, hover included."""
+    return int(page.locator("#annotator-stage").get_attribute("data-requests") or 0)
+
+
+def test_a_click_where_the_cursor_rested_needs_no_new_decode(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    point = screen_point(page, image, 290, 150)
+
+    # The cursor rests: the page decodes the mask under it, then the click shows that.
+    page.mouse.move(*point)
+    page.wait_for_function(
+        "Number(document.getElementById('annotator-stage').dataset.requests || 0) >= 1"
+    )
+    page.wait_for_function("document.getElementById('annotator-decode-time').textContent")
+    asked, shown = requests(page), decodes(page)
+    page.mouse.click(*point)
+    wait_for_mask_after(page, shown)
+    assert requests(page) == asked
+    page.keyboard.press("Escape")
+
+    # A click right after the cursor stops, while that decode may still be running, waits
+    # for it instead of asking again. Whether the page had started it or not (the click
+    # cancels a decode not yet started), the move and the click cost one decode.
+    other = screen_point(page, image, 200, 120)
+    page.mouse.move(other[0] - 20, other[1] - 20)
+    page.wait_for_timeout(1000)  # the decode where this move rested is over
+    asked, shown = requests(page), decodes(page)
+    page.mouse.move(*other)
+    page.wait_for_timeout(45)  # about when the page starts decoding where the cursor rests
+    page.mouse.click(*other)
+    wait_for_mask_after(page, shown)
+    page.wait_for_timeout(500)
+    assert requests(page) - asked == 1
+
+
 def test_a_negative_click_shrinks_the_mask(scene, signed_in):
     s = scene("chelsea")
     image = s.images["chelsea"]

@@ -102,6 +102,9 @@ let candidate = 0; // index into the four tokens
 let previousLowRes: Float32Array | null = null; // fed back as mask_input
 let selected: number | null = null;
 let lastHover: { prompt: Prompt; reply: DecodeReply } | null = null;
+/** The hover decode on its way, so that a click on the same point waits for it rather
+ * than queueing the same decode again behind it. */
+let pendingHover: { prompt: Prompt; reply: Promise<DecodeReply | null> } | null = null;
 let clickedAt = 0; // performance.now() of the last click or box, for the timings
 // The neighbours are prefetched a moment after an image becomes clickable: the first
 // click on an image often comes at once, and the downloads, image decoding and float16
@@ -311,6 +314,7 @@ function showImage({ config: image, bitmap }: LoadedImage, push: boolean, presse
   candidate = 0;
   previousLowRes = null;
   lastHover = null;
+  pendingHover = null;
   selected = null;
   undoHistory.clear();
   saved.length = 0;
@@ -365,12 +369,16 @@ async function decode(p: Prompt, hover: boolean): Promise<void> {
   const packed = packPrompt(p, transform, manifest.point_labels);
   const useMaskInput = !hover && p.points.length > 1 ? previousLowRes : null;
   const t0 = performance.now();
-  const reply = await client.decode({
+  // How many decodes the page asked the worker for (hover included), for tests and people.
+  view.container.dataset["requests"] = String(Number(view.container.dataset["requests"] ?? 0) + 1);
+  const request = client.decode({
     coords: packed.coords,
     labels: packed.labels,
     maskInput: useMaskInput,
     origSize: [size.height, size.width],
   });
+  if (hover) pendingHover = { prompt: p, reply: request };
+  const reply = await request;
   if (!reply || mine !== generation) return; // superseded by a newer prompt or image
   if (!hover && p !== prompt) return;
   if (hover) lastHover = { prompt: p, reply };
@@ -455,7 +463,15 @@ function setPrompt(next: Prompt, record = true): void {
   } else if (lastHover && samePrompt(lastHover.prompt, next)) {
     // The mask under the cursor is already decoded: a click shows it with no new decode.
     show(lastHover.reply, next, clickedAt, false);
-    countDecode();
+  } else if (pendingHover && samePrompt(pendingHover.prompt, next)) {
+    // It is being decoded: the click shows it when it comes (a newer hover may have
+    // replaced it before it started; then the click decodes after all).
+    const mine = generation;
+    void pendingHover.reply.then((reply) => {
+      if (mine !== generation || next !== prompt) return;
+      if (reply) show(reply, next, clickedAt, false);
+      else void decode(next, false);
+    });
   } else void decode(next, false);
 }
 
