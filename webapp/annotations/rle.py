@@ -97,14 +97,16 @@ def polygon_to_mask(polygons: Sequence[Sequence[float]], height: int, width: int
         raise InvalidMask("polygons must be a non-empty list of rings [x1, y1, x2, y2, ...]")
     mask = np.zeros((height, width), dtype=bool)
     for number, ring in enumerate(polygons, start=1):
-        points = _ring_points(ring, number)
+        points = ring_points(ring, number)
         canvas = PILImage.new("1", (width, height), 0)
         ImageDraw.Draw(canvas).polygon(points, fill=1, outline=1)
         mask ^= np.asarray(canvas, dtype=bool)
     return mask
 
 
-def _ring_points(ring: object, number: int) -> list[tuple[float, float]]:
+def ring_points(ring: object, number: int) -> list[tuple[float, float]]:
+    """The (x, y) points of flat ring ``[x1, y1, x2, y2, ...]``, the ``number``-th of its
+    annotation; InvalidMask unless it has at least three finite points."""
     if isinstance(ring, str | bytes) or not isinstance(ring, Sequence):
         raise InvalidMask(f"polygon {number} must be a flat list [x1, y1, x2, y2, ...]")
     if len(ring) % 2:

@@ -13,12 +13,11 @@ hole is written as one ring with a cut to it, or as an RLE.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from webapp.annotations.rle import InvalidMask
+from webapp.annotations.rle import InvalidMask, ring_points
 
 
 def rings_to_mask(rings: object, height: int, width: int) -> np.ndarray:
@@ -28,24 +27,9 @@ def rings_to_mask(rings: object, height: int, width: int) -> np.ndarray:
         raise InvalidMask("polygons must be a non-empty list of rings [x1, y1, x2, y2, ...]")
     mask = np.zeros((height, width), dtype=bool)
     for number, ring in enumerate(rings, start=1):
-        mask |= _ring_mask(_ring_coordinates(ring, number), height, width)
+        points = np.asarray(ring_points(ring, number), dtype=np.float64)  # (N, 2)
+        mask |= _ring_mask(points, height, width)
     return mask
-
-
-def _ring_coordinates(ring: object, number: int) -> np.ndarray:
-    """(N, 2) float64 points of a valid ring."""
-    if isinstance(ring, str | bytes) or not isinstance(ring, Sequence):
-        raise InvalidMask(f"polygon {number} must be a flat list [x1, y1, x2, y2, ...]")
-    if len(ring) % 2:
-        raise InvalidMask(f"polygon {number} has an odd number of coordinates ({len(ring)})")
-    if len(ring) < 6:
-        raise InvalidMask(f"polygon {number} has {len(ring) // 2} points; it needs at least 3")
-    for value in ring:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidMask(f"polygon {number} has a coordinate that is not a number")
-        if not math.isfinite(value):
-            raise InvalidMask(f"polygon {number} has a coordinate that is not a finite number")
-    return np.asarray(ring, dtype=np.float64).reshape(-1, 2)
 
 
 def _ring_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
