@@ -90,14 +90,10 @@ def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
         )
 
 
-def quantize(
-    src: Path, dst: Path, keep_fp32: tuple[str, ...] = (), per_channel: bool = False
-) -> None:
-    """uint8 weights for ``src``'s matrix products, one scale per tensor or per output
-    channel, except in nodes whose names start with one of ``keep_fp32``."""
+def quantize(src: Path, dst: Path, per_channel: bool = False) -> None:
+    """uint8 weights for ``src``'s matrix products, one scale per tensor (as SAM's own
+    export) or per output channel."""
     logging.getLogger().setLevel(logging.WARNING)  # the quantizer logs every skipped node
-    names = [n.name for n in onnx.load(str(src), load_external_data=False).graph.node]
-    exclude = [n for n in names if n.startswith(keep_fp32)] if keep_fp32 else []
     # SAM's published call also passed optimize_model, which current onnxruntime
     # refuses; per-tensor QUInt8 weights are what SAM used.
     quantize_dynamic(
@@ -106,5 +102,4 @@ def quantize(
         per_channel=per_channel,
         reduce_range=False,
         weight_type=QuantType.QUInt8,
-        nodes_to_exclude=exclude,
     )

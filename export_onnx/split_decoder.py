@@ -144,8 +144,7 @@ class PromptStage(nn.Module):
         has_mask_input: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         decoder = self.decoder
-        # Computed in the graph rather than stored (4 MB less to download); onnxruntime
-        # folds it to a constant when it loads the model.
+        # A constant: export_onnx.optimize folds it and stores it as float16 (2 MB).
         pe = self.prompt_encoder.get_dense_pe()[0].flatten(1).transpose(0, 1)  # (4096, 256)
         sparse = self.prompt_encoder.embed_labelled_points(point_coords, point_labels)[0]
         output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)

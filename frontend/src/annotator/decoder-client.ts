@@ -7,6 +7,7 @@
 import {
   type DecodeReply,
   type DecodeRequest,
+  type EmbeddingRequest,
   KEPT_EMBEDDINGS,
   type WorkerReply,
   type WorkerTimings,
@@ -68,14 +69,21 @@ export class DecoderClient {
     this.waiting?.resolve(null);
     this.waiting = null;
     this.remember(key);
-    this.worker.postMessage({ type: "embedding", key, data, preload: false });
+    this.send(key, data);
   }
 
   /** Hands the worker a prefetched image's embedding, so that switching to that image
    * later (``setEmbedding(key, null)``) costs no transfer and no preparation. */
   preload(key: string, data: Float32Array): void {
     this.remember(key);
-    this.worker.postMessage({ type: "embedding", key, data, preload: true });
+    this.send(key, data);
+  }
+
+  /** Copied, not transferred: the page's EmbeddingLoader may hand the same array to
+   * ``preload`` and ``setEmbedding``. */
+  private send(key: string, data: Float32Array | null): void {
+    const message: EmbeddingRequest = { type: "embedding", key, data };
+    this.worker.postMessage(message);
   }
 
   /** Whether the worker holds ``key`` (it keeps the last KEPT_EMBEDDINGS). */

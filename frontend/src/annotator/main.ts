@@ -136,8 +136,6 @@ async function start(): Promise<void> {
   const worker = new Worker(pageConfig.workerUrl, { type: "module" });
   manifest = (await (await fetchImmutable(config.manifestUrl, null)).json()) as Manifest;
   transform = new ResizeTransform(size, manifest.image_size);
-  // The live mask's canvas, made now rather than on the first click (it costs 40-50 ms).
-  paintLogits(new Float32Array(0), { height: 0, width: 0 }, 0, "#000000", manifest.image_size);
   // ?decoder=NAME&threads=N choose another decoder of the manifest, for benchmarks.
   const query = new URLSearchParams(window.location.search);
   const decoderName = query.get("decoder") ?? manifest.browser_decoder;
@@ -180,7 +178,8 @@ async function start(): Promise<void> {
 
 /** Runs the live mask's resize and paint loops a few times on blank logits, once the page
  * is ready: the first calls of these million-pixel loops, before the JavaScript engine
- * optimises them, took 30-50 ms each, which the first clicks would otherwise pay. */
+ * optimises them, took 30-50 ms each, and making the canvas 40-50 ms, which the first
+ * clicks would otherwise pay. */
 function warmUpDrawing(): void {
   const blank = new Float32Array(manifest.low_res_mask_size * manifest.low_res_mask_size);
   for (let i = 0; i < 3; i++) {

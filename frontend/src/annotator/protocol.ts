@@ -23,8 +23,6 @@ export interface EmbeddingRequest {
   readonly type: "embedding";
   readonly key: string;
   readonly data: Float32Array | null; // (1, 256, 64, 64); null: the worker already has it
-  /** true: keep it for later (a prefetched next image); false: it is the current image. */
-  readonly preload: boolean;
 }
 
 export interface DecodeRequest {
