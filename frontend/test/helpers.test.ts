@@ -118,6 +118,17 @@ describe("bilinear resize with a crop", () => {
       expect(narrow.subarray(y * 600, (y + 1) * 600)).toEqual(full.subarray(y * 1024, y * 1024 + 600));
     }
   });
+
+  it("gives the same values in scratch memory, whatever size came before", () => {
+    const src = syntheticLogits();
+    const big = resizeBilinear(src, 256, 256, 1024, 1024, 1024, 1024, true);
+    expect(big).toEqual(resizeBilinear(src, 256, 256, 1024, 1024));
+    const small = resizeBilinear(src, 256, 256, 1024, 1024, 300, 451, true);
+    expect(small.length).toBe(300 * 451);
+    expect(small).toEqual(resizeBilinear(src, 256, 256, 1024, 1024, 300, 451));
+    // Scratch memory is shared: the earlier result now holds the later one's values.
+    expect(big.buffer).toBe(small.buffer);
+  });
 });
 
 describe("COCO RLE", () => {
