@@ -67,6 +67,7 @@ def export_split_decoder(sam: torch.nn.Module, image_stage: Path, prompt_stage: 
             output_names=split.PROMPT_STAGE_OUTPUTS,
             dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
             opset_version=OPSET,
+            custom_opsets={"com.microsoft": 1},  # SimplifiedLayerNormalization
             do_constant_folding=True,
         )
     onnx.checker.check_model(str(image_stage))

@@ -22,6 +22,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+# onnxruntime registers these of its own operators in the ONNX domain, where onnx (its
+# exporter and checker) knows nothing of them: the export writes them in onnxruntime's
+# domain, and ``optimize_offline`` moves them where onnxruntime looks for them.
+ORT_OPS_IN_ONNX_DOMAIN = frozenset({"SimplifiedLayerNormalization"})
+ORT_DOMAIN = "com.microsoft"
+
 # The level the browser uses for a file made by ``optimize_offline``.
 BROWSER_LEVEL = "basic"
 LARGE = 1 << 20  # values; smaller constants are weights or cheap to keep as they are
@@ -31,21 +37,39 @@ def optimize_offline(path: Path) -> None:
     """Replace the ONNX file at ``path`` by its onnxruntime-optimized form (in place)."""
     import onnxruntime as ort
 
-    source_ir = onnx.load(str(path), load_external_data=False).ir_version
+    source = onnx.load(str(path))
+    _move_ort_ops(source.graph, ORT_DOMAIN, "")
     tmp = path.with_suffix(".optimized.tmp")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = str(tmp)
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    ort.InferenceSession(source.SerializeToString(), options, providers=["CPUExecutionProvider"])
     model = _fuse_tanh_gelu(onnx.load(str(tmp)))
     tmp.unlink()
     _large_constants_as_float16(model.graph)
     # The browser's onnxruntime may be older than this one: keep the source's IR version.
-    model.ir_version = min(model.ir_version, source_ir)
-    onnx.checker.check_model(model)
+    model.ir_version = min(model.ir_version, source.ir_version)
+    check_model(model)
     out = path.with_suffix(".tmp")
     onnx.save(model, str(out))
     os.replace(out, path)
+
+
+def check_model(model: onnx.ModelProto) -> None:
+    """onnx's checker, on a copy whose ``ORT_OPS_IN_ONNX_DOMAIN`` nodes are in
+    onnxruntime's domain (whose operators it leaves alone)."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    _move_ort_ops(copy.graph, "", ORT_DOMAIN)
+    if not any(o.domain == ORT_DOMAIN for o in copy.opset_import):
+        copy.opset_import.append(helper.make_opsetid(ORT_DOMAIN, 1))
+    onnx.checker.check_model(copy)
+
+
+def _move_ort_ops(graph: onnx.GraphProto, src: str, dst: str) -> None:
+    for node in graph.node:
+        if node.op_type in ORT_OPS_IN_ONNX_DOMAIN and node.domain == src:
+            node.domain = dst
 
 
 def _fuse_tanh_gelu(model: onnx.ModelProto) -> onnx.ModelProto:

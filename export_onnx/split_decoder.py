@@ -6,11 +6,11 @@ laid out for speed in onnxruntime-web (wasm).
 
 - input ``image_embeddings`` (1, 256, 64, 64)
 - outputs, all in token layout (row ``i * 64 + j`` is grid cell (i, j)):
-  ``image_tokens`` (4096, 256), the embedding itself; ``t2i_k``, ``t2i_v``, ``i2t_q``
-  (4096, 128), the first transformer layer's projections of the image tokens (with the
-  grid's positional encoding where SAM adds it). In that layer the image side of the
-  attention depends on the prompt only through the dense mask embedding, which is
-  linear in 16 channels: the prompt stage adds its small correction.
+  ``image_tokens`` (4096, 256), the embedding less each token's mean; ``t2i_k``,
+  ``t2i_v``, ``i2t_q`` (4096, 128), the first transformer layer's projections of the
+  image tokens (with the grid's positional encoding where SAM adds it). In that layer
+  the image side of the attention depends on the prompt only through the dense mask
+  embedding, which is linear in 16 channels: the prompt stage adds its small correction.
 
 *Prompt stage* (``decoder``), every click: the four image-stage outputs plus SAM's
 ``point_coords`` (1, N, 2), ``point_labels`` (1, N), ``mask_input`` (1, 1, 256, 256),
@@ -24,11 +24,19 @@ convolutions fp32); the layer norm runs on the last axis; the
 pixels are put in image order once, on the four output masks; and its GELUs use the tanh
 form (see ``GELU``). So the fp32 graphs' logits (tens in size) agree with SAM's decoder
 to a few hundredths; with ``PromptStage(sam, gelu="none")``, to float rounding.
+
+The three layer norms on the image side (1 million values each) are RMS norms on
+mean-free inputs: onnxruntime-web's LayerNormalization is about five times slower than
+its SimplifiedLayerNormalization there. Where the input is a sum of linear maps, each
+map is made mean-free at export (its weights minus their mean over the normalized
+channels, see ``_centred``), so no mean is computed per click; elsewhere one is.
+The image stage's ``image_tokens`` are therefore the embedding minus each token's mean.
 """
 
 from __future__ import annotations
 
-from typing import cast
+import copy
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +55,42 @@ PROMPT_STAGE_OUTPUTS = ["iou_predictions", "low_res_masks"]
 # activations it took a fifth of a click. The tanh form is cheaper there and differs from
 # SAM's by less than 3e-4 per activation (mask IoU 0.998 or more, fp32).
 GELU = "tanh"
+
+
+class _RmsNorm(torch.autograd.Function):
+    """``x / sqrt(mean(x^2, last axis) + eps) * weight``: onnxruntime's
+    SimplifiedLayerNormalization, which ONNX's opset 17 lacks. On a mean-free ``x`` it
+    is the layer norm without its bias."""
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+    @staticmethod
+    def symbolic(g: Any, x: Any, weight: Any, eps: float) -> Any:
+        out = g.op(
+            "com.microsoft::SimplifiedLayerNormalization", x, weight, axis_i=-1, epsilon_f=eps
+        )
+        out.setType(x.type())
+        return out
+
+
+def _rms_norm(x: torch.Tensor, norm: nn.LayerNorm | LayerNorm2d) -> torch.Tensor:
+    """``norm(x)`` less its bias, for ``x`` already mean-free on the last axis."""
+    eps = norm.eps if isinstance(norm, LayerNorm2d) else float(norm.eps)
+    return cast(torch.Tensor, _RmsNorm.apply(x, norm.weight, eps))
+
+
+def _centred(weight: torch.Tensor, bias: torch.Tensor, group: int) -> nn.Linear:
+    """A linear map (weight (out, in), bias (out,)) whose outputs, taken ``group`` at a
+    time, are mean-free: each output minus the mean of its group, for any input."""
+    out, inp = weight.shape
+    w = weight.reshape(out // group, group, inp)
+    b = bias.reshape(out // group, group)
+    linear = nn.Linear(inp, out)
+    linear.weight.data = (w - w.mean(1, keepdim=True)).reshape(out, inp).contiguous()
+    linear.bias.data = (b - b.mean(1, keepdim=True)).reshape(out)
+    return linear
 
 
 def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -77,7 +121,8 @@ class ImageStage(nn.Module):
         x = image_embeddings[0].flatten(1).transpose(0, 1)  # (4096, 256)
         pe = self.prompt_encoder.get_dense_pe()[0].flatten(1).transpose(0, 1)
         with_pe = x + pe
-        return x, self.t2i.k_proj(with_pe), self.t2i.v_proj(x), self.i2t.q_proj(with_pe)
+        centred = x - x.mean(-1, keepdim=True)  # for the RMS norm, see the module docstring
+        return centred, self.t2i.k_proj(with_pe), self.t2i.v_proj(x), self.i2t.q_proj(with_pe)
 
 
 class PromptStage(nn.Module):
@@ -102,26 +147,38 @@ class PromptStage(nn.Module):
         w = last.weight[:, :, 0, 0].detach()  # (256, 16)
         b = last.bias.detach()  # type: ignore[union-attr]
         no_mask = self.prompt_encoder.no_mask_embed.weight[0].detach()
-        eye = torch.eye(w.shape[0])
+        # The dense term enters layer 0's norm4 mean-free.
+        centring = torch.eye(w.shape[0]) - 1 / w.shape[0]
         for name, proj in (
             ("dense", None),
             ("t2i_k", self.layer0.cross_attn_token_to_image.k_proj),
             ("t2i_v", self.layer0.cross_attn_token_to_image.v_proj),
             ("i2t_q", self.layer0.cross_attn_image_to_token.q_proj),
         ):
-            m = eye if proj is None else proj.weight.detach()  # (out, 256)
+            m = centring if proj is None else proj.weight.detach()  # (out, 256)
             self.register_buffer(f"{name}_w", (m @ w).T.contiguous())  # (16, out)
             self.register_buffer(f"{name}_b", m @ b)
             self.register_buffer(f"{name}_no_mask", m @ no_mask)
+
+        # Layer 0's norm4 sees image_tokens + dense term + this, each mean-free.
+        out0 = self.layer0.cross_attn_image_to_token.out_proj
+        self.out0 = _centred(out0.weight.detach(), out0.bias.detach(), out0.out_features)
+        # Layer 1's norm4 output (keys) without its bias beta: every use of the keys
+        # after it is linear, so beta moves into those maps' biases.
+        beta = self.layer1.norm4.bias.detach()
+        self.final_attn = copy.deepcopy(self.final_attn)
+        for proj in (self.final_attn.k_proj, self.final_attn.v_proj):
+            proj.bias.data = proj.bias.detach() + proj.weight.detach() @ beta
 
         # Output upscaling as matrix products on the tokens, see the module docstring.
         up1, norm, _, up2, _ = decoder.output_upscaling
         assert isinstance(up1, nn.ConvTranspose2d) and isinstance(up2, nn.ConvTranspose2d)
         self.c1, self.c2 = up1.out_channels, up2.out_channels
         # ConvTranspose2d weights are (in, out, kh, kw): columns ordered (kh, kw, out).
-        self.up1 = nn.Linear(up1.in_channels, 4 * self.c1)
-        self.up1.weight.data = up1.weight.detach().permute(2, 3, 1, 0).reshape(4 * self.c1, -1)
-        self.up1.bias.data = up1.bias.detach().repeat(4)  # type: ignore[union-attr]
+        # up1's outputs are mean-free per subpixel, for the layer norm after it.
+        w1 = up1.weight.detach().permute(2, 3, 1, 0).reshape(4 * self.c1, -1)
+        b1 = up1.bias.detach().repeat(4)  # type: ignore[union-attr]
+        self.up1 = _centred(w1, b1 + w1 @ beta, self.c1)
         self.up2 = nn.Linear(up2.in_channels, 4 * self.c2)
         self.up2.weight.data = up2.weight.detach().permute(2, 3, 1, 0).reshape(4 * self.c2, -1)
         self.up2.bias.data = up2.bias.detach().repeat(4)  # type: ignore[union-attr]
@@ -131,6 +188,23 @@ class PromptStage(nn.Module):
     def _dense_term(self, name: str, h: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
         w, b, no_mask = (getattr(self, f"{name}_{s}") for s in ("w", "b", "no_mask"))
         return (h * has) @ w + (has * b + (1 - has) * no_mask)
+
+    def _layer1(
+        self, queries: torch.Tensor, keys: torch.Tensor, tokens: torch.Tensor, pe: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """SAM's second two-way block on queries (T, 256) and keys (4096, 256), whose
+        norm4 is an RMS norm after subtracting the mean and leaves out its bias."""
+        layer = self.layer1
+        q = (queries + tokens)[None]
+        queries = layer.norm1(queries + layer.self_attn(q, q, queries[None])[0])
+        q = (queries + tokens)[None]
+        k = (keys + pe)[None]
+        attended = layer.cross_attn_token_to_image(q, k, keys[None])[0]
+        queries = layer.norm2(queries + attended)
+        queries = layer.norm3(queries + layer.mlp(queries))
+        q = (queries + tokens)[None]
+        x = keys + layer.cross_attn_image_to_token(k, q, queries[None])[0]
+        return queries, _rms_norm(x - x.mean(-1, keepdim=True), layer.norm4)
 
     def forward(
         self,
@@ -171,20 +245,17 @@ class PromptStage(nn.Module):
         attended = _attend(
             i2t, i2t_q + self._dense_term("i2t_q", h, has), i2t.k_proj(q), i2t.v_proj(queries)
         )
-        keys = image_tokens + self._dense_term("dense", h, has)
-        keys = l0.norm4(keys + i2t.out_proj(attended[None])[0])
+        x = image_tokens + self._dense_term("dense", h, has) + self.out0(attended)
+        keys = _rms_norm(x, l0.norm4) + l0.norm4.bias  # (4096, 256)
 
-        # Layer 1 and the final attention as in SAM, batch of one.
-        queries, keys = self.layer1(queries[None], keys[None], tokens[None], pe[None])
-        q = queries + tokens[None]
-        attended = self.final_attn(q, keys + pe[None], keys)
-        queries = self.norm_final(queries + attended)[0]
-        keys = keys[0]
+        queries, keys = self._layer1(queries, keys, tokens, pe)
+        q = queries + tokens
+        attended = self.final_attn(q[None], (keys + pe)[None], keys[None])[0]
+        queries = self.norm_final(queries + attended)
 
         # Upscaling: per grid cell (i, j), subpixels (a, b) then (e, f) of the two 2x
         # steps; pixel (4i + 2a + e, 4j + 2b + f) of the 256 x 256 output.
-        up = self.up1(keys).reshape(-1, 4, self.c1)
-        up = F.layer_norm(up, (self.c1,), self.norm.weight, self.norm.bias, self.norm.eps)
+        up = _rms_norm(self.up1(keys).reshape(-1, 4, self.c1), self.norm) + self.norm.bias
         up = F.gelu(up, approximate=self.gelu)
         up = F.gelu(self.up2(up), approximate=self.gelu).reshape(-1, 16, self.c2)  # (4096, 16, 32)
         mask_tokens = queries[1 : 1 + decoder.num_mask_tokens]
