@@ -93,8 +93,12 @@ def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
 
 def quantize(src: Path, dst: Path, per_channel: bool = False) -> None:
     """uint8 weights for ``src``'s matrix products, one scale per tensor (as SAM's own
-    export) or per output channel."""
+    export) or per output channel. Products with a stack of weight matrices (3-D, one
+    per attention head) stay fp32: the per-channel scales are made for one matrix."""
     logging.getLogger().setLevel(logging.WARNING)  # the quantizer logs every skipped node
+    graph = onnx.load(str(src), load_external_data=False).graph
+    stacked = {i.name for i in graph.initializer if len(i.dims) > 2}
+    keep = [n.name for n in graph.node if n.op_type == "MatMul" and stacked & set(n.input)]
     # SAM's published call also passed optimize_model, which current onnxruntime
     # refuses; per-tensor QUInt8 weights are what SAM used.
     quantize_dynamic(
@@ -103,4 +107,5 @@ def quantize(src: Path, dst: Path, per_channel: bool = False) -> None:
         per_channel=per_channel,
         reduce_range=False,
         weight_type=QuantType.QUInt8,
+        nodes_to_exclude=keep,
     )

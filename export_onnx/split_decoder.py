@@ -5,12 +5,14 @@ laid out for speed in onnxruntime-web (wasm).
 *Image stage* (``image_stage``), once per image:
 
 - input ``image_embeddings`` (1, 256, 64, 64)
-- outputs, all in token layout (row ``i * 64 + j`` is grid cell (i, j)):
+- outputs, in token order (row ``i * 64 + j`` is grid cell (i, j)):
   ``image_tokens`` (4096, 256), the embedding less each token's mean; ``t2i_k``,
-  ``t2i_v``, ``i2t_q`` (4096, 128), the first transformer layer's projections of the
-  image tokens (with the grid's positional encoding where SAM adds it). In that layer
-  the image side of the attention depends on the prompt only through the dense mask
-  embedding, which is linear in 16 channels: the prompt stage adds its small correction.
+  ``t2i_v``, ``i2t_q`` (8, 16, 4096), per attention head and transposed, the first
+  transformer layer's projections of the image tokens (with the grid's positional
+  encoding where SAM adds it). In that layer the image side of the attention depends
+  on the prompt only through the dense mask embedding, which is linear in 16 channels:
+  the prompt stage adds its small correction, as one product per term in the same
+  layout, so that no large tensor is transposed per click.
 
 *Prompt stage* (``decoder``), every click: the four image-stage outputs plus SAM's
 ``point_coords`` (1, N, 2), ``point_labels`` (1, N), ``mask_input`` (1, 1, 256, 256),
@@ -44,7 +46,7 @@ from torch import nn
 
 from inference.modeling.common import LayerNorm2d
 from inference.modeling.sam import Sam
-from inference.modeling.transformer import Attention, TwoWayAttentionBlock
+from inference.modeling.transformer import TwoWayAttentionBlock
 
 IMAGE_STAGE_INPUTS = ["image_embeddings"]
 IMAGE_STAGE_OUTPUTS = ["image_tokens", "t2i_k", "t2i_v", "i2t_q"]
@@ -99,12 +101,15 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.reshape(n, heads, c // heads).transpose(0, 1)
 
 
-def _attend(attn: Attention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Attention on already projected q (n, c), k, v (m, c): (n, c) before out_proj."""
-    out = F.scaled_dot_product_attention(
-        _heads(q, attn.num_heads), _heads(k, attn.num_heads), _heads(v, attn.num_heads)
-    )
-    return out.transpose(0, 1).reshape(q.shape[0], -1)
+def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(heads, n, d) -> (n, heads * d)."""
+    return x.transpose(0, 1).reshape(x.shape[1], -1)
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T) v per head, q (heads, n, d), k and v (heads, m, d): the caller
+    scales whichever of q and k is the smaller (the prompt's tokens) by d ** -0.5."""
+    return torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v
 
 
 class ImageStage(nn.Module):
@@ -122,7 +127,13 @@ class ImageStage(nn.Module):
         pe = self.prompt_encoder.get_dense_pe()[0].flatten(1).transpose(0, 1)
         with_pe = x + pe
         centred = x - x.mean(-1, keepdim=True)  # for the RMS norm, see the module docstring
-        return centred, self.t2i.k_proj(with_pe), self.t2i.v_proj(x), self.i2t.q_proj(with_pe)
+        heads = self.t2i.num_heads
+        return (
+            centred,
+            _heads(self.t2i.k_proj(with_pe), heads).transpose(1, 2),
+            _heads(self.t2i.v_proj(x), heads).transpose(1, 2),
+            _heads(self.i2t.q_proj(with_pe), heads).transpose(1, 2),
+        )
 
 
 class PromptStage(nn.Module):
@@ -141,24 +152,25 @@ class PromptStage(nn.Module):
 
         # The dense embedding is D = has * (h @ W.T + b) + (1 - has) * no_mask, with h the
         # 16 channels before mask_downscaling's last 1x1 convolution (W, b). A projection
-        # P of the keys sees P(D) = has * h @ (P W).T + has * P b + (1 - has) * P no_mask.
+        # P of the keys sees P(D) = [has * h, has, 1 - has] @ [P W, P b, P no_mask].T:
+        # one product per term, with h and the two scalars as 18 channels.
         last = self.prompt_encoder.mask_downscaling[-1]
         assert isinstance(last, nn.Conv2d)
         w = last.weight[:, :, 0, 0].detach()  # (256, 16)
         b = last.bias.detach()  # type: ignore[union-attr]
         no_mask = self.prompt_encoder.no_mask_embed.weight[0].detach()
+        terms = torch.cat([w, b[:, None], no_mask[:, None]], dim=1)  # (256, 18)
         # The dense term enters layer 0's norm4 mean-free.
         centring = torch.eye(w.shape[0]) - 1 / w.shape[0]
+        self.register_buffer("dense_w", (centring @ terms).T.contiguous())  # (18, 256)
+        self.heads = self.layer0.cross_attn_token_to_image.num_heads
         for name, proj in (
-            ("dense", None),
             ("t2i_k", self.layer0.cross_attn_token_to_image.k_proj),
             ("t2i_v", self.layer0.cross_attn_token_to_image.v_proj),
             ("i2t_q", self.layer0.cross_attn_image_to_token.q_proj),
         ):
-            m = centring if proj is None else proj.weight.detach()  # (out, 256)
-            self.register_buffer(f"{name}_w", (m @ w).T.contiguous())  # (16, out)
-            self.register_buffer(f"{name}_b", m @ b)
-            self.register_buffer(f"{name}_no_mask", m @ no_mask)
+            # (128, 18): its product with h^T (18, 4096) is (8, 16, 4096) per head.
+            self.register_buffer(f"{name}_w", (proj.weight.detach() @ terms).contiguous())
 
         # Layer 0's norm4 sees image_tokens + dense term + this, each mean-free.
         out0 = self.layer0.cross_attn_image_to_token.out_proj
@@ -185,9 +197,13 @@ class PromptStage(nn.Module):
         assert isinstance(norm, LayerNorm2d)
         self.norm = norm
 
-    def _dense_term(self, name: str, h: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
-        w, b, no_mask = (getattr(self, f"{name}_{s}") for s in ("w", "b", "no_mask"))
-        return (h * has) @ w + (has * b + (1 - has) * no_mask)
+    def _dense_term(self, name: str, h_t: torch.Tensor) -> torch.Tensor:
+        """The dense embedding's part in ``name``, from h^T (18, 4096): (4096, 256) for
+        "dense", else per head and transposed (8, 16, 4096)."""
+        w = cast(torch.Tensor, getattr(self, f"{name}_w"))
+        if name == "dense":
+            return h_t.T @ w
+        return (w @ h_t).reshape(self.heads, -1, h_t.shape[1])
 
     def _layer1(
         self, queries: torch.Tensor, keys: torch.Tensor, tokens: torch.Tensor, pe: torch.Tensor
@@ -209,7 +225,7 @@ class PromptStage(nn.Module):
     def forward(
         self,
         image_tokens: torch.Tensor,
-        t2i_k: torch.Tensor,
+        t2i_k: torch.Tensor,  # (8, 16, 4096)
         t2i_v: torch.Tensor,
         i2t_q: torch.Tensor,
         point_coords: torch.Tensor,
@@ -223,29 +239,33 @@ class PromptStage(nn.Module):
         sparse = self.prompt_encoder.embed_labelled_points(point_coords, point_labels)[0]
         output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
         tokens = torch.cat([output_tokens, sparse], dim=0)  # (T, 256), SAM's query_pe
-        # mask_downscaling up to its last 1x1 convolution: (4096, 16) in token layout.
-        h = self.prompt_encoder.mask_downscaling[:-1](mask_input)[0].flatten(1).transpose(0, 1)
-        has = has_mask_input
+        # mask_downscaling up to its last 1x1 convolution: (4096, 16) in token layout,
+        # then the two channels of the dense term's bias (see __init__).
+        h = self.prompt_encoder.mask_downscaling[:-1](mask_input)[0].flatten(1)  # (16, 4096)
+        has = has_mask_input[:, None].expand(1, h.shape[1])
+        h = torch.cat([h * has, has, 1 - has], dim=0)  # h^T, (18, 4096)
 
         # Layer 0 with the image stage's projections (SAM skips the PE in its self-attention).
         l0 = self.layer0
         t = tokens[None]
         queries = l0.norm1(l0.self_attn(t, t, t)[0])
         t2i = l0.cross_attn_token_to_image
-        attended = _attend(
-            t2i,
-            t2i.q_proj(queries + tokens),
-            t2i_k + self._dense_term("t2i_k", h, has),
-            t2i_v + self._dense_term("t2i_v", h, has),
+        scale = (t2i.q_proj.out_features // self.heads) ** -0.5
+        attended = _attention(
+            _heads(t2i.q_proj(queries + tokens) * scale, self.heads),
+            (t2i_k + self._dense_term("t2i_k", h)).transpose(1, 2),
+            (t2i_v + self._dense_term("t2i_v", h)).transpose(1, 2),
         )
-        queries = l0.norm2(queries + t2i.out_proj(attended))
+        queries = l0.norm2(queries + t2i.out_proj(_merge_heads(attended)))
         queries = l0.norm3(queries + l0.mlp(queries))
         i2t = l0.cross_attn_image_to_token
         q = queries + tokens
-        attended = _attend(
-            i2t, i2t_q + self._dense_term("i2t_q", h, has), i2t.k_proj(q), i2t.v_proj(queries)
+        attended = _attention(
+            (i2t_q + self._dense_term("i2t_q", h)).transpose(1, 2),
+            _heads(i2t.k_proj(q) * scale, self.heads),
+            _heads(i2t.v_proj(queries), self.heads),
         )
-        x = image_tokens + self._dense_term("dense", h, has) + self.out0(attended)
+        x = image_tokens + self._dense_term("dense", h) + self.out0(_merge_heads(attended))
         keys = _rms_norm(x, l0.norm4) + l0.norm4.bias  # (4096, 256)
 
         queries, keys = self._layer1(queries, keys, tokens, pe)
