@@ -42,19 +42,6 @@ def test_members_open_the_annotator_with_cross_origin_isolation(
     assert read_only == (role == "viewer")
 
 
-def test_an_outsider_gets_404_for_the_annotator(make_project, make_image_row, user_in):
-    project = make_project()
-    image = make_image_row(project)
-    assert page_of(Client(), user_in(project, "outsider"), project, image).status_code == 404
-
-
-def test_an_image_of_another_project_gets_404(make_project, make_image_row, user_in):
-    mine, theirs = make_project(), make_project()
-    image = make_image_row(theirs)
-    owner = user_in(mine, "owner")
-    assert page_of(Client(), owner, mine, image).status_code == 404
-
-
 def test_anonymous_visitors_are_sent_to_sign_in(make_project, make_image_row):
     project = make_project()
     image = make_image_row(project)
@@ -194,16 +181,22 @@ def test_the_page_embeds_the_same_config_as_the_endpoint(make_project, make_imag
     assert fetched["previousConfigUrl"] is None and fetched["nextConfigUrl"] is None
 
 
-def test_an_outsider_gets_404_for_an_images_config(make_project, make_image_row, user_in):
+# The page and its JSON config follow one access rule.
+BOTH = pytest.mark.parametrize("fetch", [page_of, config_of], ids=["page", "config"])
+
+
+@BOTH
+def test_an_outsider_gets_404(fetch, make_project, make_image_row, user_in):
     project = make_project()
     image = make_image_row(project)
-    assert config_of(Client(), user_in(project, "outsider"), project, image).status_code == 404
+    assert fetch(Client(), user_in(project, "outsider"), project, image).status_code == 404
 
 
-def test_the_config_of_an_image_of_another_project_gets_404(make_project, make_image_row, user_in):
+@BOTH
+def test_an_image_of_another_project_gets_404(fetch, make_project, make_image_row, user_in):
     mine, theirs = make_project(), make_project()
     image = make_image_row(theirs)
-    assert config_of(Client(), user_in(mine, "owner"), mine, image).status_code == 404
+    assert fetch(Client(), user_in(mine, "owner"), mine, image).status_code == 404
 
 
 def test_anonymous_visitors_get_no_config_and_are_sent_to_sign_in(make_project, make_image_row):
