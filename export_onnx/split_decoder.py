@@ -88,8 +88,7 @@ class _RmsNorm(torch.autograd.Function):
 
 def _rms_norm(x: torch.Tensor, norm: nn.LayerNorm | LayerNorm2d) -> torch.Tensor:
     """``norm(x)`` less its bias, for ``x`` already mean-free on the last axis."""
-    eps = norm.eps if isinstance(norm, LayerNorm2d) else float(norm.eps)
-    return cast(torch.Tensor, _RmsNorm.apply(x, norm.weight, eps))
+    return cast(torch.Tensor, _RmsNorm.apply(x, norm.weight, float(norm.eps)))
 
 
 def _centred(weight: torch.Tensor, bias: torch.Tensor, group: int) -> nn.Linear:
@@ -281,9 +280,10 @@ class PromptStage(nn.Module):
         layer = self.layer1
         q = (queries + tokens)[None]
         queries = layer.norm1(queries + layer.self_attn(q, q, queries[None])[0])
-        q = (queries + tokens)[None]
         k = keys + pe
-        attended = _tokens_to_image(layer.cross_attn_token_to_image, q[0], k, keys, self.heads)
+        attended = _tokens_to_image(
+            layer.cross_attn_token_to_image, queries + tokens, k, keys, self.heads
+        )
         queries = layer.norm2(queries + attended)
         queries = layer.norm3(queries + layer.mlp(queries))
         # Image to tokens: SAM's query projection of the image tokens folded into the
