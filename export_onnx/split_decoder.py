@@ -41,7 +41,8 @@ the weighted sum (``_tokens_to_image``); image to tokens, the query projection g
 the keys and the output projection into the values (``_image_to_tokens``), with the
 heads laid side by side (``_block_diagonal``). Each such attention is two fp32 products
 of 4096 x 256 by 256 x 8T in place of two int8 ones by 256 x 128 plus transposes: less
-work for up to 9 or so tokens, about the same for 12.
+work for up to 9 or so tokens, about the same for 12. The final attention runs for the
+five output tokens only: the prompt's own tokens are not read after it.
 """
 
 from __future__ import annotations
@@ -345,6 +346,10 @@ class PromptStage(nn.Module):
         keys = _rms_norm(x, l0.norm4) + l0.norm4.bias  # (4096, 256)
 
         queries, keys = self._layer1(queries, keys, tokens, pe)
+        # Only the output tokens (IoU, then the masks') are read after the final attention:
+        # the prompt's own tokens need not attend to the image once more.
+        out = 1 + decoder.num_mask_tokens
+        queries, tokens = queries[:out], tokens[:out]
         attended = _tokens_to_image(self.final_attn, queries + tokens, keys + pe, keys, self.heads)
         queries = self.norm_final(queries + attended)
 
