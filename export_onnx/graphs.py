@@ -94,11 +94,22 @@ def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
 def quantize(src: Path, dst: Path, per_channel: bool = False) -> None:
     """uint8 weights for ``src``'s matrix products, one scale per tensor (as SAM's own
     export) or per output channel. Products with a stack of weight matrices (3-D, one
-    per attention head) stay fp32: the per-channel scales are made for one matrix."""
+    per attention head) stay fp32: the per-channel scales are made for one matrix.
+    Products of two activations stay fp32 too, except the split decoder's
+    ``Int8Product`` ones, quantized on both sides with one scale each."""
+    from export_onnx.split_decoder import INT8_PRODUCTS
+
     logging.getLogger().setLevel(logging.WARNING)  # the quantizer logs every skipped node
     graph = onnx.load(str(src), load_external_data=False).graph
+    weights = {i.name for i in graph.initializer}
     stacked = {i.name for i in graph.initializer if len(i.dims) > 2}
-    keep = [n.name for n in graph.node if n.op_type == "MatMul" and stacked & set(n.input)]
+
+    def fp32(node: onnx.NodeProto) -> bool:
+        if stacked & set(node.input):
+            return True
+        return node.input[1] not in weights and f"/{INT8_PRODUCTS}" not in node.name
+
+    keep = [n.name for n in graph.node if n.op_type == "MatMul" and fp32(n)]
     # SAM's published call also passed optimize_model, which current onnxruntime
     # refuses; per-tensor QUInt8 weights are what SAM used.
     quantize_dynamic(
@@ -108,4 +119,5 @@ def quantize(src: Path, dst: Path, per_channel: bool = False) -> None:
         reduce_range=False,
         weight_type=QuantType.QUInt8,
         nodes_to_exclude=keep,
+        extra_options={"MatMulConstBOnly": False},  # ``keep`` says which stay fp32
     )

@@ -43,6 +43,11 @@ heads laid side by side (``_block_diagonal``). Each such attention is two fp32 p
 of 4096 x 256 by 256 x 8T in place of two int8 ones by 256 x 128 plus transposes: less
 work for up to 9 or so tokens, about the same for 12. The final attention runs for the
 five output tokens only: the prompt's own tokens are not read after it.
+
+Image to tokens, both products of two activations run in ``Int8Product`` modules, which
+the int8 export quantizes too, each side with one scale (``graphs.quantize``): the
+softmax weights over T tokens, and the keys, lose little to it. Tokens to image, the
+weights are a softmax over 4096 image tokens, mostly tiny, and stay fp32.
 """
 
 from __future__ import annotations
@@ -138,14 +143,16 @@ def _values_out(v: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
     return (per_head @ w_out).reshape(-1, w_out.shape[2])
 
 
-def _image_to_tokens(logits: torch.Tensor, values_out: torch.Tensor, heads: int) -> torch.Tensor:
+def _image_to_tokens(
+    logits: torch.Tensor, values_out: torch.Tensor, heads: int, product: Int8Product
+) -> torch.Tensor:
     """Image tokens attending to the prompt's T tokens, then SAM's output projection
     (less its bias): logits (n, heads * T) from ``_block_diagonal``, values_out from
     ``_values_out``; (n, c). The projection is folded into the T values, so the n rows
     see one product and no transpose."""
     n = logits.shape[0]
     weights = torch.softmax(logits.reshape(n, heads, -1), dim=-1).reshape(n, -1)
-    return weights @ values_out
+    return product(weights, values_out)
 
 
 def _tokens_to_image(
@@ -167,6 +174,17 @@ def _tokens_to_image(
     w_v = attn.v_proj.weight.reshape(heads, d, c).transpose(1, 2)  # (heads, c, d)
     out = pooled @ w_v + attn.v_proj.bias.reshape(heads, 1, d)  # (heads, T, d)
     return cast(torch.Tensor, attn.out_proj(_merge_heads(out)))
+
+
+class Int8Product(nn.Module):
+    """``a @ b`` for two activations, a (n, k) and b (k, m): made a module so that the
+    int8 export finds the products to quantize by the node's name (``INT8_PRODUCTS``)."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a @ b
+
+
+INT8_PRODUCTS = "int8_product"  # the attribute name, hence the ONNX nodes' scope
 
 
 def _per_head(out_proj: nn.Linear, heads: int) -> torch.Tensor:
@@ -210,6 +228,7 @@ class PromptStage(nn.Module):
         self.layer0 = cast(TwoWayAttentionBlock, decoder.transformer.layers[0])
         self.layer1 = cast(TwoWayAttentionBlock, decoder.transformer.layers[1])
         self.final_attn = decoder.transformer.final_attn_token_to_image
+        self.int8_product = Int8Product()  # see INT8_PRODUCTS
         self.norm_final = decoder.transformer.norm_final_attn
 
         # The dense embedding is D = has * (h @ W.T + b) + (1 - has) * no_mask, with h the
@@ -292,10 +311,9 @@ class PromptStage(nn.Module):
         i2t = layer.cross_attn_image_to_token
         scale = (i2t.q_proj.out_features // self.heads) ** -0.5
         kbd = _block_diagonal(i2t.k_proj(queries + tokens) * scale, self.heads)
-        logits = k @ (i2t.q_proj.weight.T @ kbd) + i2t.q_proj.bias @ kbd
-        attended = _image_to_tokens(
-            logits, _values_out(i2t.v_proj(queries), cast(torch.Tensor, self.out1_w)), self.heads
-        )
+        logits = self.int8_product(k, i2t.q_proj.weight.T @ kbd) + i2t.q_proj.bias @ kbd
+        values_out = _values_out(i2t.v_proj(queries), cast(torch.Tensor, self.out1_w))
+        attended = _image_to_tokens(logits, values_out, self.heads, self.int8_product)
         x = keys + attended + i2t.out_proj.bias
         return queries, _rms_norm(x - x.mean(-1, keepdim=True), layer.norm4)
 
@@ -338,9 +356,10 @@ class PromptStage(nn.Module):
         i2t = l0.cross_attn_image_to_token
         kbd = _block_diagonal(i2t.k_proj(queries + tokens) * scale, self.heads)
         attended = _image_to_tokens(
-            (i2t_q + self._dense_term("i2t_q", h)) @ kbd,
+            self.int8_product(i2t_q + self._dense_term("i2t_q", h), kbd),
             _values_out(i2t.v_proj(queries), cast(torch.Tensor, self.out0_w)),
             self.heads,
+            self.int8_product,
         )
         x = image_tokens + self._dense_term("dense", h) + attended + self.out0.bias
         keys = _rms_norm(x, l0.norm4) + l0.norm4.bias  # (4096, 256)

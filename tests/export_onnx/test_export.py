@@ -164,6 +164,15 @@ def test_split_decoders_are_saved_optimized_and_small(mobile_sam_export):
     # tokens' (a few rows) keep onnxruntime's LayerNormalization.
     kinds = [node.op_type for node in model.graph.node]
     assert kinds.count("SimplifiedLayerNormalization") == 3
+    # The image-to-tokens attentions' four products of two activations are int8, the
+    # per-click side quantized in the graph.
+    made_by = {out: node.op_type for node in model.graph.node for out in node.output}
+    both_int8 = [
+        node for node in model.graph.node
+        if node.op_type == "DynamicQuantizeMatMul"
+        and made_by.get(node.input[1]) == "DynamicQuantizeLinear"
+    ]  # fmt: skip
+    assert len(both_int8) == 4
     large = [i for i in model.graph.initializer if np.prod(i.dims) >= 1 << 20]
     assert large and all(i.data_type == onnx.TensorProto.FLOAT16 for i in large)
     # 7.0 MB: int8 weights, plus the fp32 per-head key and value weights that the
