@@ -34,20 +34,22 @@ map is made mean-free at export (its weights minus their mean over the normalize
 channels, see ``_centred``), so no mean is computed per click; elsewhere one is.
 The image stage's ``image_tokens`` are therefore the embedding minus each token's mean.
 
-The attentions between the prompt's T tokens (T = 7 for one click) and the 4096 image
-tokens are reassociated so that the image side's projections fold into the T tokens:
-tokens to image, the key projection goes into the queries and the value projection after
-the weighted sum (``_tokens_to_image``); image to tokens, the query projection goes into
-the keys and the output projection into the values (``_image_to_tokens``), with the
-heads laid side by side (``_block_diagonal``). Each such attention is two fp32 products
-of 4096 x 256 by 256 x 8T in place of two int8 ones by 256 x 128 plus transposes: less
-work for up to 9 or so tokens, about the same for 12. The final attention runs for the
-five output tokens only: the prompt's own tokens are not read after it.
+The attentions between the prompt's T tokens (T = 7 for one click, 12 for six) and the
+4096 image tokens are reassociated where that saves work, so that the image side's
+projections fold into the few tokens:
 
-Image to tokens, both products of two activations run in ``Int8Product`` modules, which
-the int8 export quantizes too, each side with one scale (``graphs.quantize``): the
-softmax weights over T tokens, and the keys, lose little to it. Tokens to image, the
-weights are a softmax over 4096 image tokens, mostly tiny, and stay fp32.
+- image to tokens (both layers), the query projection goes into the keys and the output
+  projection into the values (``_image_to_tokens``), with the heads laid side by side
+  (``_block_diagonal``): two products of 4096 x 256 by 256 x 8T and no transpose. Both
+  are products of two activations, made in ``Int8Product`` modules, which the int8 export
+  quantizes too, each side with one scale (``graphs.quantize``); softmax weights over T
+  tokens lose little to it;
+- the final attention, tokens to image, for the five output tokens only (the prompt's own
+  tokens are not read after it): the key projection goes into the queries and the value
+  projection after the weighted sum (``_tokens_to_image``). Its weights are a softmax over
+  4096 image tokens, mostly tiny, so its products stay fp32: two of 4096 x 256 by 256 x 40;
+- layer 1's tokens-to-image attention stays SAM's: with all T tokens, its int8
+  projections of the image tokens (256 -> 128) cost less than fp32 products by 8T.
 """
 
 from __future__ import annotations
@@ -301,9 +303,9 @@ class PromptStage(nn.Module):
         q = (queries + tokens)[None]
         queries = layer.norm1(queries + layer.self_attn(q, q, queries[None])[0])
         k = keys + pe
-        attended = _tokens_to_image(
-            layer.cross_attn_token_to_image, queries + tokens, k, keys, self.heads
-        )
+        attended = layer.cross_attn_token_to_image(
+            q=(queries + tokens)[None], k=k[None], v=keys[None]
+        )[0]
         queries = layer.norm2(queries + attended)
         queries = layer.norm3(queries + layer.mlp(queries))
         # Image to tokens: SAM's query projection of the image tokens folded into the
