@@ -175,6 +175,11 @@ def run_config(browser: Any, args: argparse.Namespace, images: list[int], query:
         clickable = s.page.evaluate(
             "performance.getEntriesByName('samlabel:switch-to-clickable').pop()?.duration ?? NaN"
         )
+        # The page records the measure in the frame after the mask is drawn, which can
+        # come after the decode counter the click waited for.
+        s.page.wait_for_function(
+            "performance.getEntriesByName('samlabel:click-to-mask').length > 0"
+        )
         first_mask = s.measures()[0]["total"]
         for key, value in (
             ("→ first mask, driven by Playwright", total),
