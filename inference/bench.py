@@ -7,7 +7,8 @@ Quality (``--grabcut DIR``, a folder with ``images/`` and ``masks/``): NoC@85,
 NoC@90 and mean IoU after 1, 3 and 5 clicks with the standard click simulator
 (:mod:`inference.clicks`), for PyTorch fp32, each ONNX decoder, and the embedding
 format the server ships (float16). A variant passes when it loses at most 0.05
-NoC@90 against PyTorch fp32.
+NoC@90 against PyTorch fp32. ``--agreement`` adds each decoder's IoU with PyTorch,
+decode by decode (:mod:`inference.agreement`).
 
 The ONNX parts need ``python -m export_onnx`` to have run.
 """
@@ -237,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--grabcut", type=Path, help="folder of the GrabCut benchmark set")
     parser.add_argument("--limit", type=int, help="only the first N GrabCut images")
+    parser.add_argument(
+        "--agreement",
+        action="store_true",
+        help="with --grabcut, also each decoder's agreement with PyTorch, decode by decode",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per encoding figure")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument(
@@ -261,6 +267,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\n| variant | NoC@85 | NoC@90 | mIoU@1 | mIoU@3 | mIoU@5 | ≤ 0.05 NoC@90 loss |")
         print("|---|---|---|---|---|---|---|")
         print("\n".join(bench_quality(args.grabcut, args.model, args.limit)))
+        if args.agreement:
+            from inference.agreement import agreement_rows
+
+            print(
+                "\n| decoder | first click: mean IoU, share ≥ 0.99, 5th percentile "
+                "| later clicks | flips |\n|---|---|---|---|"
+            )
+            print("\n".join(agreement_rows(args.grabcut, args.model, args.limit)))
     return 0
 
 
