@@ -145,6 +145,17 @@ def _values_out(v: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
     return (per_head @ w_out).reshape(-1, w_out.shape[2])
 
 
+class Int8Product(nn.Module):
+    """``a @ b`` for two activations, a (n, k) and b (k, m): made a module so that the
+    int8 export finds the products to quantize by the node's name (``INT8_PRODUCTS``)."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a @ b
+
+
+INT8_PRODUCTS = "int8_product"  # the attribute name, hence the ONNX nodes' scope
+
+
 def _image_to_tokens(
     logits: torch.Tensor, values_out: torch.Tensor, heads: int, product: Int8Product
 ) -> torch.Tensor:
@@ -176,17 +187,6 @@ def _tokens_to_image(
     w_v = attn.v_proj.weight.reshape(heads, d, c).transpose(1, 2)  # (heads, c, d)
     out = pooled @ w_v + attn.v_proj.bias.reshape(heads, 1, d)  # (heads, T, d)
     return cast(torch.Tensor, attn.out_proj(_merge_heads(out)))
-
-
-class Int8Product(nn.Module):
-    """``a @ b`` for two activations, a (n, k) and b (k, m): made a module so that the
-    int8 export finds the products to quantize by the node's name (``INT8_PRODUCTS``)."""
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return a @ b
-
-
-INT8_PRODUCTS = "int8_product"  # the attribute name, hence the ONNX nodes' scope
 
 
 def _per_head(out_proj: nn.Linear, heads: int) -> torch.Tensor:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
+from inference.bench import grabcut_photos
 from inference.clicks import Click, next_click
 from inference.encode import encode
 from inference.images import load_image
@@ -51,9 +51,8 @@ def agreement_rows(folder: Path, model: str, limit: int | None) -> list[str]:
     first: dict[str, list[float]] = {label: [] for label in decoders}
     later: dict[str, list[float]] = {label: [] for label in decoders}
     flips = dict.fromkeys(decoders, 0)
-    images = sorted((folder / "images").iterdir())[:limit]
-    for n, path in enumerate(images, 1):
-        gt = np.asarray(Image.open(next((folder / "masks").glob(path.stem + ".*"))).convert("L"))
+    images = grabcut_photos(folder, limit)
+    for n, (path, gt) in enumerate(images, 1):
         size = (int(gt.shape[0]), int(gt.shape[1]))
         embedding = encode([load_image(path)], model)
         shipped = embedding.astype(np.float16).astype(np.float32)

@@ -203,12 +203,20 @@ def segmenters(
 _decoders: dict[str, OnnxDecoder] = {}
 
 
-def bench_quality(folder: Path, model: str, limit: int | None) -> list[str]:
-    images = sorted((folder / "images").iterdir())[:limit]
-    results: dict[str, list[list[float]]] = {}
-    for n, path in enumerate(images, 1):
+def grabcut_photos(folder: Path, limit: int | None) -> list[tuple[Path, npt.NDArray[np.uint8]]]:
+    """The benchmark's photos (``folder/images``, the first ``limit``) with their ground
+    truth (``folder/masks``, same stem): (path, mask (H, W), 255 object, 128 ignored)."""
+    photos = []
+    for path in sorted((folder / "images").iterdir())[:limit]:
         gt_path = next((folder / "masks").glob(path.stem + ".*"))
-        gt = np.asarray(Image.open(gt_path).convert("L"))
+        photos.append((path, np.asarray(Image.open(gt_path).convert("L"))))
+    return photos
+
+
+def bench_quality(folder: Path, model: str, limit: int | None) -> list[str]:
+    images = grabcut_photos(folder, limit)
+    results: dict[str, list[list[float]]] = {}
+    for n, (path, gt) in enumerate(images, 1):
         image = load_image(path)
         embedding = encode([image], model)
         size = (int(gt.shape[0]), int(gt.shape[1]))
