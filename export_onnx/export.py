@@ -40,7 +40,7 @@ from inference.weights import checkpoint_path, fetch
 log = logging.getLogger(__name__)
 
 # Bump when the graphs or the manifest change, so that cached exports are redone.
-EXPORT_VERSION = 16
+EXPORT_VERSION = 17
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,13 @@ mask, first visit and cached; and the same for the next image, reached with the 
 (the page switches in place; it prefetched that image's configuration, pixels and
 embedding).
 
+By default each click comes as soon as the last mask is on screen, sooner than the page
+starts its exact decode (the fp32 re-decode that replaces the 8-bit mask, see
+frontend/src/annotator/main.ts). With --pause-ms the script waits that long before each
+click, as a person looks at the mask, so the exact decodes run between the clicks, as
+they do for a person; each prompt then ends with Enter pressed as soon as its last mask
+is on screen, and the script measures how long the save waited for the exact mask.
+
     .venv/bin/python scripts/bench_annotator.py --username U --password P --project ID
 
 The project needs at least two encoded images. Loopback servers only; the run is bounded
@@ -83,6 +90,18 @@ class Session:
         self.page.mouse.click(*self.screen(x, y), button=button)
         self.page.evaluate("window.__benchDecoded")
 
+    def durations(self, name: str) -> list[float]:
+        return self.page.evaluate(f"performance.getEntriesByName('{name}').map(m => m.duration)")
+
+    def save(self) -> None:
+        """Enter, then until the page lists one more annotation."""
+        rows = self.page.locator("#annotator-annotations li").count()
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_function(
+            f"document.querySelectorAll('#annotator-annotations li').length > {rows}",
+            polling=20,
+        )
+
     def measures(self) -> list[dict[str, float]]:
         return self.page.evaluate(
             """() => performance.getEntriesByName('samlabel:click-to-mask').map(m => (
@@ -139,16 +158,25 @@ def run_config(browser: Any, args: argparse.Namespace, images: list[int], query:
 
     width, height = s.image_size()
     rng = __import__("random").Random(7)
-    s.page.evaluate("performance.clearMeasures('samlabel:click-to-mask')")
+    s.page.evaluate("performance.clearMeasures()")
     for n_points in (1, 3, 6):
         for _ in range(args.prompts):
             s.page.keyboard.press("Escape")
             for i in range(n_points):
                 x = width * rng.uniform(0.2, 0.8)
                 y = height * rng.uniform(0.2, 0.8)
+                time.sleep(args.pause_ms / 1000)
                 # Move there first: like a person, the cursor rests before the click.
                 s.page.mouse.move(*s.screen(x + 3, y + 3))
                 s.click(x, y, "left" if i % 3 != 2 else "right")
+            if args.pause_ms:
+                s.save()
+    for name, key in (
+        ("samlabel:exact-decode", "exact decode, asked → answered (ms)"),
+        ("samlabel:enter-to-mask", "Enter right after the last mask → mask to save (ms)"),
+    ):
+        if values := s.durations(name):
+            out[key] = values
     for m in s.measures():
         key = int(m["points"])
         if key not in (1, 3, 6):
@@ -209,7 +237,14 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=[],
         metavar="DECODER:THREADS",
-        help="more decoders of the manifest to measure, e.g. lowres_fp32:2",
+        help="more decoders of the manifest to measure, e.g. lowres_fp32:2, or the "
+        "annotator's query for the shipped one, e.g. ?refine=0 (no exact decodes)",
+    )
+    parser.add_argument(
+        "--pause-ms",
+        type=int,
+        default=0,
+        help="wait before each click, as a person looks at the mask, and save each prompt",
     )
     parser.add_argument(
         "--prompts",
@@ -240,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             "baseline (standard fp32, 1 thread, full-size output)": "?decoder=fp32&threads=1",
         }
         for extra in args.also:
+            if extra.startswith("?"):  # the annotator's own query, as is
+                configs[f"shipped, {extra}"] = extra
+                continue
             decoder, _, threads = extra.partition(":")
             query = f"?decoder={decoder}" + (f"&threads={threads}" if threads else "")
             configs[f"{decoder}, {threads or 'auto'} thread(s)"] = query

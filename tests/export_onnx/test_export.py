@@ -51,6 +51,8 @@ def test_manifest_carries_the_numbers_the_browser_needs(mobile_sam_export):
     assert m["point_labels"] == {"padding": -1, "negative": 0, "positive": 1,
                                  "box_top_left": 2, "box_bottom_right": 3}  # fmt: skip
     assert m["browser_decoder"] == BROWSER_DECODER in m["decoders"]
+    exact = m["decoders"][m["exact_decoder"]]
+    assert exact["precision"] == "fp32" and "image_stage" in exact
     assert m["opset"] >= 17
 
 

@@ -1,12 +1,18 @@
 /**
- * The page's side of the decoder worker. At most one decode runs at a time and at
- * most one waits: a newer request replaces the waiting one, so hovering never queues
- * up work and the newest prompt is always the next to run.
+ * The page's side of the decoder worker, in two lanes:
+ *
+ * - decodes (clicks, hover): at most one runs and at most one waits; a newer request
+ *   replaces the waiting one, so hovering never queues up work and the newest prompt is
+ *   always the next to run;
+ * - exact decodes: each one asked for runs, in order, one at a time, and only when no
+ *   decode runs or waits, so that they take from the user's clicks as little as they can
+ *   (a click that comes while one runs waits for that one alone).
  */
 
 import {
   type DecodeReply,
   type DecodeRequest,
+  type DecoderSpec,
   type EmbeddingRequest,
   KEPT_EMBEDDINGS,
   type WorkerReply,
@@ -20,30 +26,38 @@ export interface DecodeInput {
   readonly origSize: readonly [number, number];
 }
 
-interface Waiting {
+type Resolve = (reply: DecodeReply | null) => void;
+
+interface Queued {
+  readonly key: string;
   readonly input: DecodeInput;
-  readonly resolve: (reply: DecodeReply | null) => void;
+  readonly resolve: Resolve;
 }
+
+/** What the page tells the worker to load; see InitRequest. */
+export interface DecoderInit {
+  readonly wasmPaths: string;
+  readonly threads: number;
+  readonly decoder: DecoderSpec;
+  readonly exact: DecoderSpec | null;
+}
+
+/** The part of a Worker the client uses (a fake one in tests). */
+export type WorkerPort = Pick<Worker, "postMessage" | "onmessage" | "onerror">;
 
 export class DecoderClient {
   private nextId = 1;
-  private running: { id: number; resolve: (reply: DecodeReply | null) => void } | null = null;
-  private waiting: Waiting | null = null;
+  private running: { id: number; resolve: Resolve } | null = null;
+  private waiting: Queued | null = null;
+  private exactRunning: { id: number; resolve: Resolve } | null = null;
+  private readonly exactQueue: Queued[] = [];
   private embeddingKey = "";
   private known: string[] = []; // the worker's embeddings, least recently used first
   private readyPromise: Promise<WorkerTimings>;
 
   constructor(
-    private readonly worker: Worker,
-    init: {
-      decoderUrl: string;
-      decoderSha256: string;
-      wasmPaths: string;
-      threads: number;
-      inputNames: readonly string[];
-      imageStage: { url: string; sha256: string } | null;
-      graphOptimization: "disabled" | "basic" | "extended" | "all";
-    },
+    private readonly worker: WorkerPort,
+    init: DecoderInit,
   ) {
     this.readyPromise = new Promise((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
@@ -95,33 +109,56 @@ export class DecoderClient {
     this.known = [...this.known.filter((k) => k !== key), key].slice(-KEPT_EMBEDDINGS);
   }
 
-  /** Resolves with the result, or null when a newer request superseded this one. */
+  /** A decode on the current image with the fast decoder. Resolves with the result, or
+   * null when a newer request superseded this one or the decode failed. */
   decode(input: DecodeInput): Promise<DecodeReply | null> {
     return new Promise((resolve) => {
+      const queued = { key: this.embeddingKey, input, resolve };
       if (this.running) {
         this.waiting?.resolve(null);
-        this.waiting = { input, resolve };
-      } else this.start(input, resolve);
+        this.waiting = queued;
+      } else this.running = this.start(queued, false);
     });
   }
 
-  private start(input: DecodeInput, resolve: (reply: DecodeReply | null) => void): void {
+  /** A decode on ``key``'s embedding with the exact decoder, once no decode runs or
+   * waits. Resolves with the result, or null when it failed. */
+  exact(key: string, input: DecodeInput): Promise<DecodeReply | null> {
+    return new Promise((resolve) => {
+      this.exactQueue.push({ key, input, resolve });
+      this.pump();
+    });
+  }
+
+  private start(queued: Queued, exact: boolean): { id: number; resolve: Resolve } {
     const id = this.nextId++;
-    this.running = { id, resolve };
-    const request: DecodeRequest = { type: "decode", id, key: this.embeddingKey, ...input };
+    const request: DecodeRequest = { type: "decode", id, key: queued.key, exact, ...queued.input };
     this.worker.postMessage(request);
+    return { id, resolve: queued.resolve };
+  }
+
+  private pump(): void {
+    if (this.running || this.waiting || this.exactRunning) return;
+    const next = this.exactQueue.shift();
+    if (next) this.exactRunning = this.start(next, true);
   }
 
   private finish(message: DecodeReply | Extract<WorkerReply, { type: "error" }>): void {
-    const running = this.running;
-    if (!running || message.id !== running.id) return;
-    this.running = null;
+    let done: Resolve;
+    if (this.running?.id === message.id) {
+      done = this.running.resolve;
+      this.running = null;
+      const next = this.waiting;
+      this.waiting = null;
+      if (next) this.running = this.start(next, false);
+    } else if (this.exactRunning?.id === message.id) {
+      done = this.exactRunning.resolve;
+      this.exactRunning = null;
+    } else return;
     if (message.type === "error") {
       console.error("decode failed:", message.message);
-      running.resolve(null);
-    } else running.resolve(message);
-    const next = this.waiting;
-    this.waiting = null;
-    if (next) this.start(next.input, next.resolve);
+      done(null);
+    } else done(message);
+    this.pump();
   }
 }

@@ -1,33 +1,103 @@
 /**
- * The decoder in a Web Worker, so that the page never freezes: onnxruntime-web (wasm)
+ * The decoders in a Web Worker, so that the page never freezes: onnxruntime-web (wasm)
  * runs the project's decoder on the current image's embedding.
+ *
+ * Two decoders may live here: the fast one every click runs, and the exact one (its
+ * masks equal PyTorch's), which the page asks for when the user is idle and before it
+ * saves. The exact one's file downloads once the worker is ready, its session starts on
+ * the first exact decode, and its image stage runs for an image only when that image
+ * gets an exact decode: prefetched images cost it nothing.
  *
  * A split decoder (see export_onnx/split_decoder.py) has a second, small graph that
  * runs once per image: its outputs replace the embedding as the per-click graph's
- * image inputs. It runs when the embedding arrives, which for a prefetched image is
- * before the user gets there.
+ * image inputs. The fast decoder's runs when the embedding arrives, which for a
+ * prefetched image is before the user gets there.
  */
 
 import * as ort from "onnxruntime-web/wasm";
 
 import { fetchImmutable } from "./cache";
-import { type DecodeRequest, type InitRequest, KEPT_EMBEDDINGS, type WorkerReply, type WorkerRequest } from "./protocol";
+import {
+  type DecodeRequest,
+  type DecoderSpec,
+  type InitRequest,
+  KEPT_EMBEDDINGS,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./protocol";
 
 type Feeds = Record<string, ort.Tensor>;
 
 const EMBEDDING_SHAPE = [1, 256, 64, 64];
-let session: ort.InferenceSession | null = null;
-let imageStage: ort.InferenceSession | null = null;
-let inputNames: readonly string[] = [];
-let imageInputs = 1; // how many of inputNames are per-image inputs
-/** Per-image inputs by embedding key, least recently used first. */
-const images = new Map<string, Promise<Feeds>>();
 const noMask = new ort.Tensor("float32", new Float32Array(256 * 256), [1, 1, 256, 256]);
+
+/** One decoder's sessions, and its per-image inputs for the embeddings kept. Its runs
+ * must be made inside ``exclusive``. */
+class Decoder {
+  private readonly images = new Map<string, Promise<Feeds>>();
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly imageStage: ort.InferenceSession | null,
+    private readonly inputNames: readonly string[],
+  ) {}
+
+  /** The per-image inputs for ``key``: the embedding (1, 256, 64, 64) itself, or the
+   * image stage's outputs, computed the first time. */
+  imageFeeds(key: string, data: Float32Array): Promise<Feeds> {
+    let feeds = this.images.get(key);
+    if (!feeds) {
+      const embedding = new ort.Tensor("float32", data, EMBEDDING_SHAPE);
+      const stage = this.imageStage;
+      feeds = stage
+        ? stage.run({ [stage.inputNames[0] as string]: embedding })
+        : Promise.resolve({ [this.inputNames[0] as string]: embedding });
+      this.images.set(key, feeds);
+      feeds.catch(() => this.images.delete(key)); // reported by the decode that needs it
+    }
+    return feeds;
+  }
+
+  forget(key: string): void {
+    this.images.delete(key);
+  }
+
+  /** One decode: ``iou_predictions`` (4,) and ``low_res_masks`` (4, 256, 256). */
+  async run(image: Feeds, request: DecodeRequest): Promise<{ iou: Float32Array; lowRes: Float32Array }> {
+    const imageInputs = this.imageStage ? this.imageStage.outputNames.length : 1;
+    const [coords, labels, mask, hasMask, origSize] = this.inputNames.slice(imageInputs);
+    const n = request.labels.length;
+    const feeds: Feeds = {
+      ...image,
+      [coords as string]: new ort.Tensor("float32", request.coords, [1, n, 2]),
+      [labels as string]: new ort.Tensor("float32", request.labels, [1, n]),
+      [mask as string]: request.maskInput
+        ? new ort.Tensor("float32", request.maskInput, [1, 1, 256, 256])
+        : noMask,
+      [hasMask as string]: new ort.Tensor("float32", Float32Array.of(request.maskInput ? 1 : 0), [1]),
+    };
+    // SAM's standard decoder also takes the original size and upsamples to it.
+    if (origSize) feeds[origSize] = new ort.Tensor("float32", Float32Array.from(request.origSize), [2]);
+    const out = await this.session.run(feeds);
+    return {
+      iou: (out["iou_predictions"] as ort.Tensor).data as Float32Array,
+      lowRes: (out["low_res_masks"] as ort.Tensor).data as Float32Array,
+    };
+  }
+}
+
+let fast: Decoder | null = null;
+let exactSpec: DecoderSpec | null = null;
+let exactFiles: Promise<[Uint8Array, Uint8Array | null]> | null = null; // downloaded after ready
+let exact: Promise<Decoder> | null = null; // started on the first exact decode
+let level: DecoderSpec["graphOptimization"] = "all";
+/** The embeddings kept (least recently used first): the current image and prefetched ones. */
+const embeddings = new Map<string, Float32Array>();
 // Embeddings may arrive while the sessions are still being created.
 let sessionsCreated: () => void = () => undefined;
 const created = new Promise<void>((resolve) => (sessionsCreated = resolve));
 
-// onnxruntime-web runs one graph at a time: runs (image stage, decodes) wait in turn.
+// onnxruntime-web runs one graph at a time: runs (image stages, decodes) wait in turn.
 let queue: Promise<unknown> = Promise.resolve();
 function exclusive<T>(work: () => Promise<T>): Promise<T> {
   const result = queue.then(work);
@@ -39,98 +109,106 @@ function reply(message: WorkerReply, transfer: Transferable[] = []): void {
   (self as unknown as Worker).postMessage(message, transfer);
 }
 
-async function createSession(
-  url: string,
-  sha256: string,
-  level: InitRequest["graphOptimization"],
-): Promise<ort.InferenceSession> {
-  const bytes = await (await fetchImmutable(url, sha256)).arrayBuffer();
-  return ort.InferenceSession.create(new Uint8Array(bytes), {
-    executionProviders: ["wasm"],
-    graphOptimizationLevel: level,
-  });
+async function download(url: string, sha256: string): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetchImmutable(url, sha256)).arrayBuffer());
+}
+
+function createSession(bytes: Uint8Array, optimization: DecoderSpec["graphOptimization"]): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: optimization });
 }
 
 async function init(request: InitRequest): Promise<void> {
   ort.env.wasm.wasmPaths = request.wasmPaths;
   ort.env.wasm.numThreads = request.threads;
-  const stage = request.imageStage;
+  const spec = request.decoder;
+  const stage = spec.imageStage;
   const t0 = performance.now();
   // One after the other, for the timings: the first includes starting onnxruntime's wasm.
-  imageStage = stage ? await createSession(stage.url, stage.sha256, request.graphOptimization) : null;
+  const imageStage = stage ? await createSession(await download(stage.url, stage.sha256), spec.graphOptimization) : null;
   const t1 = performance.now();
-  session = await createSession(request.decoderUrl, request.decoderSha256, request.graphOptimization);
+  const session = await createSession(await download(spec.url, spec.sha256), spec.graphOptimization);
   const t2 = performance.now();
-  inputNames = request.inputNames;
-  imageInputs = imageStage ? imageStage.outputNames.length : 1;
+  fast = new Decoder(session, imageStage, spec.inputNames);
   sessionsCreated();
   // The first run of a session allocates and plans; do it now rather than on the user's
   // first click. On the page's first embedding when it is already here (the page sends
   // it while onnxruntime starts): its image stage is then both warm-up and real work.
-  const ready = [...images.keys()].pop();
+  const ready = [...embeddings.keys()].pop();
   const key = ready ?? "warm-up";
-  if (!ready) keep(key, new Float32Array(256 * 64 * 64));
+  if (!ready) embeddings.set(key, new Float32Array(256 * 64 * 64));
   await decode({
     type: "decode",
     id: -1,
     key,
+    exact: false,
     coords: new Float32Array(4),
     labels: Float32Array.of(1, -1),
     maskInput: null,
     origSize: [64, 64],
   }, false);
-  if (!ready) images.delete(key);
+  if (!ready) {
+    embeddings.delete(key);
+    fast.forget(key);
+  }
   reply({ type: "ready", timings: { firstSessionMs: t1 - t0, decoderSessionMs: t2 - t1, warmUpMs: performance.now() - t2 } });
+  exactSpec = request.exact;
+  level = exactSpec?.graphOptimization ?? "all";
+  if (exactSpec) {
+    const { url, sha256, imageStage: exactStage } = exactSpec;
+    exactFiles = Promise.all([download(url, sha256), exactStage ? download(exactStage.url, exactStage.sha256) : null]);
+    exactFiles.catch(() => undefined); // reported by the exact decodes
+  }
 }
 
-/** The per-image inputs of the decoder for an embedding (1, 256, 64, 64). */
-async function prepare(data: Float32Array): Promise<Feeds> {
-  await created;
-  const embedding = new ort.Tensor("float32", data, EMBEDDING_SHAPE);
-  const stage = imageStage;
-  if (!stage) return { [inputNames[0] as string]: embedding };
-  return exclusive(() => stage.run({ [stage.inputNames[0] as string]: embedding }));
+/** The exact decoder, started the first time (inside ``exclusive``: starting a session
+ * occupies the worker as a run does). */
+function exactDecoder(): Promise<Decoder> {
+  if (!exact) {
+    const spec = exactSpec;
+    const files = exactFiles;
+    if (!spec || !files) return Promise.reject(new Error("this page has no exact decoder"));
+    exact = files.then(async ([decoderBytes, stageBytes]) => {
+      const imageStage = stageBytes ? await createSession(stageBytes, level) : null;
+      return new Decoder(await createSession(decoderBytes, level), imageStage, spec.inputNames);
+    });
+    exact.catch(() => (exact = null)); // the next exact decode tries again
+  }
+  return exact;
 }
 
 /** Keeps the last KEPT_EMBEDDINGS images (least recently used goes first), the same
- * rule as the page's DecoderClient, so memory stays flat. */
+ * rule as the page's DecoderClient, so memory stays flat; runs the fast decoder's image
+ * stage on a new one at once. */
 function keep(key: string, data: Float32Array | null): void {
-  const feeds = data ? prepare(data) : images.get(key);
-  if (!feeds) throw new Error(`no embedding ${key}`);
-  feeds.catch(() => undefined); // reported by the decode that needs it
-  images.delete(key);
-  images.set(key, feeds);
-  for (const old of images.keys()) {
-    if (images.size <= KEPT_EMBEDDINGS) break;
-    images.delete(old);
+  const embedding = data ?? embeddings.get(key);
+  if (!embedding) throw new Error(`no embedding ${key}`);
+  embeddings.delete(key);
+  embeddings.set(key, embedding);
+  for (const old of embeddings.keys()) {
+    if (embeddings.size <= KEPT_EMBEDDINGS) break;
+    embeddings.delete(old);
+    fast?.forget(old);
+    void exact?.then((decoder) => decoder.forget(old), () => undefined);
+  }
+  if (data) {
+    void created
+      .then(() => exclusive(() => (fast as Decoder).imageFeeds(key, embedding)))
+      .catch(() => undefined); // reported by the decode that needs it
   }
 }
 
 async function decode(request: DecodeRequest, answer = true): Promise<void> {
-  const image = images.get(request.key);
-  if (!session || !image) throw new Error("the decoder or the embedding is not loaded");
-  const imageFeeds = await image;
-  const n = request.labels.length;
-  const [coords, labels, mask, hasMask, origSize] = inputNames.slice(imageInputs);
-  const feeds: Feeds = {
-    ...imageFeeds,
-    [coords as string]: new ort.Tensor("float32", request.coords, [1, n, 2]),
-    [labels as string]: new ort.Tensor("float32", request.labels, [1, n]),
-    [mask as string]: request.maskInput
-      ? new ort.Tensor("float32", request.maskInput, [1, 1, 256, 256])
-      : noMask,
-    [hasMask as string]: new ort.Tensor("float32", Float32Array.of(request.maskInput ? 1 : 0), [1]),
-  };
-  // SAM's standard decoder also takes the original size and upsamples to it.
-  if (origSize) feeds[origSize] = new ort.Tensor("float32", Float32Array.from(request.origSize), [2]);
-  const decoder = session;
-  const { out, ms } = await exclusive(async () => {
+  await created;
+  const embedding = embeddings.get(request.key);
+  if (!embedding) throw new Error(`the embedding ${request.key} is not loaded`);
+  // The exact decoder's files download outside the queue: decodes go on meanwhile.
+  if (request.exact) await exactFiles;
+  const { iou, lowRes, ms } = await exclusive(async () => {
     const start = performance.now();
-    const result = await decoder.run(feeds);
-    return { out: result, ms: performance.now() - start };
+    const decoder = request.exact ? await exactDecoder() : (fast as Decoder);
+    const out = await decoder.run(await decoder.imageFeeds(request.key, embedding), request);
+    return { ...out, ms: performance.now() - start };
   });
-  const iou = (out["iou_predictions"] as ort.Tensor).data as Float32Array;
-  const lowRes = (out["low_res_masks"] as ort.Tensor).data as Float32Array;
   if (answer) reply({ type: "result", id: request.id, iou, lowRes, ms }, [lowRes.buffer]);
 }
 

@@ -7,6 +7,10 @@
  * shortcut = choose the label, Enter = save, Escape = clear, Ctrl+Z / Ctrl+Shift+Z =
  * undo / redo, wheel = zoom, space+drag or middle drag = pan, ←/→ = previous/next image.
  *
+ * A click shows the fast (8-bit) decoder's mask at once; a moment later, unless the user
+ * acts again, the exact decoder (fp32, equal to PyTorch's) decodes the same prompt and its
+ * mask replaces the fast one. Enter saves the exact mask, waiting for it if need be.
+ *
  * Moving to another image (arrow keys, the browser's back and forward) happens in place:
  * the decoder worker and its session stay, the image's configuration, bitmap and
  * embedding were prefetched, and only the image's own state (annotations, prompt, undo
@@ -40,7 +44,8 @@ import {
   withBox,
 } from "./history";
 import { Prefetched } from "./prefetched";
-import type { DecodeReply } from "./protocol";
+import { PromptMasks } from "./prompt-masks";
+import type { DecodeReply, DecoderSpec } from "./protocol";
 import { View, paintLogits, paintMask } from "./view";
 
 interface DecoderFile {
@@ -53,10 +58,12 @@ interface DecoderFile {
 interface DecoderEntry extends DecoderFile {
   readonly image_stage?: DecoderFile;
   readonly graph_optimization?: "disabled" | "basic" | "extended" | "all";
+  readonly upsampled?: boolean;
 }
 
 interface Manifest {
   readonly image_size: number;
+  readonly exact_decoder?: string;
   readonly low_res_mask_size: number;
   readonly mask_threshold: number;
   readonly point_labels: PointLabels;
@@ -97,9 +104,21 @@ let currentLabel: LabelClass | null = null;
 const saved: Saved[] = [];
 const undoHistory = new History();
 let prompt: Prompt = EMPTY_PROMPT;
-let result: DecodeReply | null = null;
-let candidate = 0; // index into the four tokens
-let previousLowRes: Float32Array | null = null; // fed back as mask_input
+/** The current image's prompts' masks, fast and exact. */
+let masks = new PromptMasks<DecodeReply>(0);
+/** The masks on screen and the prompt they are for (a hovered point's, while the prompt
+ * is empty). */
+let onScreen: { prompt: Prompt; masks: DecodeReply } | null = null;
+/** Whether the worker has an exact decoder to re-decode clicks with (false when the
+ * decoder chosen is itself the exact one, or for benchmarks of other decoders). */
+let refining = false;
+let fastIsExact = false; // the decoder chosen is the exact one
+let refineTimer: ReturnType<typeof setTimeout> | undefined;
+// The exact decode starts this long after a click's mask is on screen, if no other click
+// came, and takes about as long as a decode again: over before a person, who looks at the
+// mask first, clicks again (a click that comes while it runs waits for it), and after a
+// benchmark script's next click.
+const REFINE_AFTER_MS = 150;
 let selected: number | null = null;
 let lastHover: { prompt: Prompt; reply: DecodeReply } | null = null;
 /** The hover decode on its way, so that a click on the same point waits for it rather
@@ -143,16 +162,17 @@ async function start(): Promise<void> {
   if (!decoder) throw new Error(`the manifest has no decoder ${decoderName}`);
   const threads = Number(query.get("threads")) ||
     (self.crossOriginIsolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1);
+  // ?refine=0 turns the exact decodes off, for benchmarks.
+  const exactName = query.get("refine") === "0" ? undefined : manifest.exact_decoder;
+  const exact = exactName !== undefined && exactName !== decoderName ? manifest.decoders[exactName] : undefined;
+  refining = exact !== undefined && !decoder.upsampled;
+  fastIsExact = decoderName === manifest.exact_decoder;
+  masks = new PromptMasks(manifest.low_res_mask_size * manifest.low_res_mask_size);
   client = new DecoderClient(worker, {
-    decoderUrl: config.decoderBaseUrl + decoder.file,
-    decoderSha256: decoder.sha256,
     wasmPaths: pageConfig.wasmPaths,
     threads,
-    inputNames: decoder.inputs.map((i) => i.name),
-    imageStage: decoder.image_stage
-      ? { url: config.decoderBaseUrl + decoder.image_stage.file, sha256: decoder.image_stage.sha256 }
-      : null,
-    graphOptimization: decoder.graph_optimization ?? "all",
+    decoder: decoderSpec(decoder),
+    exact: refining && exact ? decoderSpec(exact) : null,
   });
   embeddings = new EmbeddingLoader(client);
   // The embedding downloads (and, for a split decoder, its image stage waits in the
@@ -174,6 +194,18 @@ async function start(): Promise<void> {
   started = true;
   await openEmbedding(first, generation);
   setTimeout(warmUpDrawing, 0);
+}
+
+function decoderSpec(entry: DecoderEntry): DecoderSpec {
+  return {
+    url: config.decoderBaseUrl + entry.file,
+    sha256: entry.sha256,
+    inputNames: entry.inputs.map((i) => i.name),
+    imageStage: entry.image_stage
+      ? { url: config.decoderBaseUrl + entry.image_stage.file, sha256: entry.image_stage.sha256 }
+      : null,
+    graphOptimization: entry.graph_optimization ?? "all",
+  };
 }
 
 /** Runs the live mask's resize and paint loops a few times on blank logits, once the page
@@ -302,6 +334,8 @@ function showImage({ config: image, bitmap }: LoadedImage, push: boolean, presse
   const mine = ++generation;
   if (hoverTimer !== undefined) clearTimeout(hoverTimer);
   hoverTimer = undefined;
+  if (refineTimer !== undefined) clearTimeout(refineTimer);
+  refineTimer = undefined;
   dragStart = null;
   panning = null;
   config = image;
@@ -309,9 +343,8 @@ function showImage({ config: image, bitmap }: LoadedImage, push: boolean, presse
   transform = new ResizeTransform(size, manifest.image_size);
   embeddingKey = null; // until openEmbedding gives the worker this image's
   prompt = EMPTY_PROMPT;
-  result = null;
-  candidate = 0;
-  previousLowRes = null;
+  masks = new PromptMasks(manifest.low_res_mask_size * manifest.low_res_mask_size);
+  onScreen = null;
   lastHover = null;
   pendingHover = null;
   selected = null;
@@ -366,7 +399,7 @@ async function decode(p: Prompt, hover: boolean): Promise<void> {
   if (isEmpty(p) || embeddingKey !== config.embeddingUrl) return;
   const mine = generation;
   const packed = packPrompt(p, transform, manifest.point_labels);
-  const useMaskInput = !hover && p.points.length > 1 ? previousLowRes : null;
+  const useMaskInput = hover ? null : masks.fastFeed(p);
   const t0 = performance.now();
   // How many decodes the page asked the worker for (hover included), for tests and people.
   view.container.dataset["requests"] = String(Number(view.container.dataset["requests"] ?? 0) + 1);
@@ -377,8 +410,10 @@ async function decode(p: Prompt, hover: boolean): Promise<void> {
     origSize: [size.height, size.width],
   });
   if (hover) pendingHover = { prompt: p, reply: request };
+  else masks.setPending(p, request);
   const reply = await request;
   if (!reply || mine !== generation) return; // superseded by a newer prompt or image
+  if (!hover) masks.setFast(p, reply); // Enter may have been pressed meanwhile
   if (!hover && p !== prompt) return;
   if (hover) lastHover = { prompt: p, reply };
   show(reply, p, hover ? t0 : clickedAt, hover);
@@ -387,9 +422,9 @@ async function decode(p: Prompt, hover: boolean): Promise<void> {
 /** Puts a decode on screen; ``since`` is when the user acted, for the timings. */
 function show(reply: DecodeReply, p: Prompt, since: number, hover: boolean): void {
   const replyMs = performance.now() - since; // the answer is back from the worker
-  result = reply;
-  // The low-res decoder returns SAM's four tokens; SAM's standard decoder one mask.
-  candidate = usesCandidates(p) && reply.iou.length === 4 ? bestCandidate(reply.iou) : 0;
+  if (!hover) masks.setFast(p, reply);
+  // An exact decode of the same prompt may have come first (after undo and redo).
+  onScreen = { prompt: p, masks: hover ? reply : (masks.shown(p)?.masks ?? reply) };
   showLive();
   const drawnMs = performance.now() - since; // drawn, not yet on screen
   const decodeMs = reply.ms;
@@ -403,7 +438,48 @@ function show(reply: DecodeReply, p: Prompt, since: number, hover: boolean): voi
       });
     }
   });
-  if (!hover) countDecode();
+  if (!hover) {
+    countDecode();
+    scheduleRefine(p);
+  }
+}
+
+/** Starts the exact decode of ``p`` in a moment, unless the prompt changes meanwhile. */
+function scheduleRefine(p: Prompt): void {
+  if (refineTimer !== undefined) clearTimeout(refineTimer);
+  refineTimer = undefined;
+  if (!refining || masks.hasExact(p)) return;
+  refineTimer = setTimeout(() => {
+    refineTimer = undefined;
+    if (p === prompt) void refine(p);
+  }, REFINE_AFTER_MS);
+}
+
+/** The exact masks of ``p``, a prompt of the image on screen (the chain of prompts it
+ * grew from first): shown in place of the fast ones if ``p`` is still the prompt. */
+async function refine(p: Prompt): Promise<DecodeReply | null> {
+  const mine = generation;
+  const key = config.embeddingUrl;
+  const frame = transform;
+  const origSize: [number, number] = [size.height, size.width];
+  const book = masks;
+  const exact = await book.exactOf(p, (q, maskInput) => {
+    const dataset = view.container.dataset;
+    dataset["refinements"] = String(Number(dataset["refinements"] ?? 0) + 1);
+    const packed = packPrompt(q, frame, manifest.point_labels);
+    const start = performance.now();
+    return client.exact(key, { coords: packed.coords, labels: packed.labels, maskInput, origSize }).then((reply) => {
+      // From asking to the answer, and the worker's part of it (which includes starting
+      // the exact session and its image stage, the first time).
+      if (reply) performance.measure("samlabel:exact-decode", { start, detail: { workerMs: reply.ms } });
+      return reply;
+    });
+  });
+  if (exact && mine === generation && p === prompt) {
+    onScreen = { prompt: p, masks: exact };
+    showLive();
+  }
+  return exact;
 }
 
 /** Counts masks shown for the prompt itself (not hover), so that a person or a test can
@@ -423,20 +499,15 @@ function samePrompt(a: Prompt, b: Prompt): boolean {
   );
 }
 
-function bestCandidate(iou: Float32Array): number {
-  let best = 1;
-  for (let i = 2; i < 4; i++) if ((iou[i] as number) > (iou[best] as number)) best = i;
-  return best;
-}
-
 function chosenLowRes(): Float32Array | null {
-  if (!result) return null;
-  const n = manifest.low_res_mask_size * manifest.low_res_mask_size;
-  return result.lowRes.subarray(candidate * n, (candidate + 1) * n);
+  return onScreen ? masks.chosen(onScreen.prompt, onScreen.masks) : null;
 }
 
 function showLive(): void {
   const lowRes = chosenLowRes();
+  // Whether the mask on screen is the exact decoder's, for tests and people.
+  const exact = onScreen !== null && (fastIsExact || masks.shown(onScreen.prompt)?.exact === true);
+  view.container.dataset["exact"] = onScreen?.prompt === prompt && exact ? "1" : "0";
   if (!lowRes) {
     view.live = null;
     view.draw();
@@ -452,13 +523,21 @@ function showLive(): void {
 
 function setPrompt(next: Prompt, record = true): void {
   if (record) undoHistory.record({ kind: "prompt", before: prompt, after: next });
-  if (!isEmpty(prompt) && chosenLowRes()) previousLowRes = Float32Array.from(chosenLowRes() as Float32Array);
+  if (record && !isEmpty(prompt) && !isEmpty(next)) masks.follow(next, prompt);
+  if (refineTimer !== undefined) clearTimeout(refineTimer);
+  refineTimer = undefined;
   prompt = next;
   view.prompt = next;
+  const known = masks.shown(next);
   if (isEmpty(next)) {
-    result = null;
-    previousLowRes = null;
+    onScreen = null;
     showLive();
+  } else if (known) {
+    // Undo, redo, or a prompt given back after a failed save: its masks are known.
+    onScreen = { prompt: next, masks: known.masks };
+    showLive();
+    countDecode();
+    scheduleRefine(next);
   } else if (lastHover && samePrompt(lastHover.prompt, next)) {
     // The mask under the cursor is already decoded: a click shows it with no new decode.
     show(lastHover.reply, next, clickedAt, false);
@@ -466,9 +545,14 @@ function setPrompt(next: Prompt, record = true): void {
     // It is being decoded: the click shows it when it comes (a newer hover may have
     // replaced it before it started; then the click decodes after all).
     const mine = generation;
-    void pendingHover.reply.then((reply) => {
-      if (mine !== generation || next !== prompt) return;
-      if (reply) show(reply, next, clickedAt, false);
+    const book = masks;
+    const reply = pendingHover.reply;
+    book.setPending(next, reply);
+    void reply.then((masksOf) => {
+      if (mine !== generation) return;
+      if (masksOf) book.setFast(next, masksOf);
+      if (next !== prompt) return;
+      if (masksOf) show(masksOf, next, clickedAt, false);
       else void decode(next, false);
     });
   } else void decode(next, false);
@@ -477,41 +561,60 @@ function setPrompt(next: Prompt, record = true): void {
 // ---------------------------------------------------------------- saving
 
 async function accept(): Promise<void> {
-  const lowRes = chosenLowRes();
-  if (!lowRes || isEmpty(prompt)) return say("Click an object first.");
+  const pressedAt = performance.now();
+  if (isEmpty(prompt)) return say("Click an object first.");
   if (!currentLabel) return say("This project has no label classes yet: a manager adds them.", true);
-  const logits = upscaleLogits(lowRes, manifest.low_res_mask_size, size, manifest.image_size);
-  const mask = threshold(logits, manifest.mask_threshold);
-  const payload: AnnotationPayload = {
-    label_class: currentLabel.id,
-    rle: encodeRle(mask, size.height, size.width),
-    prompts: {
-      points: prompt.points.map(([x, y]) => [x, y] as const),
-      labels: prompt.positive.map((p) => (p ? 1 : 0)),
-      box: prompt.box,
-    },
-  };
   const keep = prompt;
   const label = currentLabel;
   const mine = generation;
-  setPrompt(EMPTY_PROMPT, false);
+  const url = config.annotationsUrl;
+  const book = masks;
+  const imageSize = size;
+  // What is saved is the candidate the user saw, even if the exact decode, still to
+  // come, would rank another first.
+  if (onScreen?.prompt === keep) book.pick(keep, book.candidate(keep, onScreen.masks));
+  if (!book.hasExact(keep)) say("Saving…");
+  const exact = refining ? refine(keep) : null;
+  setPrompt(EMPTY_PROMPT, false); // the next click starts a new object at once
+  // The exact masks; the fast ones if there is no exact decoder or it failed (the
+  // click's own decode, which may still be running when Enter comes right after it).
+  let masksOf = exact ? await exact : null;
+  if (exact && !masksOf) console.warn("the exact decoder failed: saving the fast decoder's mask");
+  masksOf ??= book.shown(keep)?.masks ?? (await book.pending(keep)) ?? book.shown(keep)?.masks ?? null;
+  if (!masksOf) {
+    if (isEmpty(prompt) && mine === generation) setPrompt(keep, false);
+    return say("Not saved: the mask was not decoded. Press Enter to try again.", true);
+  }
+  const lowRes = book.chosen(keep, masksOf);
+  performance.measure("samlabel:enter-to-mask", { start: pressedAt }); // the wait for the exact decode
+  const logits = upscaleLogits(lowRes, manifest.low_res_mask_size, imageSize, manifest.image_size);
+  const mask = threshold(logits, manifest.mask_threshold);
+  const payload: AnnotationPayload = {
+    label_class: label.id,
+    rle: encodeRle(mask, imageSize.height, imageSize.width),
+    prompts: {
+      points: keep.points.map(([x, y]) => [x, y] as const),
+      labels: keep.positive.map((p) => (p ? 1 : 0)),
+      box: keep.box,
+    },
+  };
   try {
-    const annotation = await save(payload);
+    const annotation = await save(payload, url, mine);
     if (mine !== generation) return; // saved; the page shows another image now
     undoHistory.record({ kind: "save", annotationId: annotation.id, payload });
     say(`Saved as ${label.name}.`);
   } catch (error) {
     if (mine !== generation) return say(`An annotation of the previous image was not saved: ${describe(error)}`, true);
-    setPrompt(keep, false); // nothing is lost: the prompt comes back for another try
+    // Nothing is lost: the prompt comes back for another try, unless a new one began.
+    if (isEmpty(prompt)) setPrompt(keep, false);
     say(`Not saved: ${describe(error)}. Press Enter to try again.`, true);
   }
 }
 
-/** Creates the annotation on the image on screen now, even if the page moves on while
- * the request (or its retries) runs; lists it only if that image is still on screen. */
-async function save(payload: AnnotationPayload): Promise<Annotation> {
-  const url = config.annotationsUrl;
-  const mine = generation;
+/** Creates the annotation at ``url`` (by default the image on screen now's), even if the
+ * page moves on while the request (or its retries) runs; lists it only if the page still
+ * shows the image of generation ``mine``. */
+async function save(payload: AnnotationPayload, url = config.annotationsUrl, mine = generation): Promise<Annotation> {
   const annotation = await withRetry(
     () => createAnnotation(url, payload),
     (attempt) => say(`Saving failed; retrying (${attempt})…`, true),
@@ -753,12 +856,12 @@ window.addEventListener("keydown", (event) => {
     void accept();
   } else if (key === "Escape") {
     setPrompt(EMPTY_PROMPT);
-  } else if (key === "Tab" && result && usesCandidates(prompt)) {
+  } else if (key === "Tab" && onScreen?.prompt === prompt && usesCandidates(prompt)) {
     event.preventDefault();
-    candidate = (candidate % 3) + 1;
+    masks.pick(prompt, (masks.candidate(prompt, onScreen.masks) % 3) + 1);
     showLive();
-  } else if (["1", "2", "3"].includes(key) && result && usesCandidates(prompt)) {
-    candidate = Number(key);
+  } else if (["1", "2", "3"].includes(key) && onScreen?.prompt === prompt && usesCandidates(prompt)) {
+    masks.pick(prompt, Number(key));
     showLive();
   } else if ((key === "ArrowRight" || key === "ArrowLeft") && !event.altKey && !event.ctrlKey && !event.metaKey) {
     // (Alt+← is the browser's own back, which popstate handles.)

@@ -3,12 +3,10 @@
 /** How many images' embeddings the worker keeps: the current one and prefetched ones. */
 export const KEPT_EMBEDDINGS = 4;
 
-export interface InitRequest {
-  readonly type: "init";
-  readonly decoderUrl: string;
-  readonly decoderSha256: string;
-  readonly wasmPaths: string;
-  readonly threads: number;
+/** A decoder of the manifest, as the worker loads it. */
+export interface DecoderSpec {
+  readonly url: string;
+  readonly sha256: string;
   /** The decoder's inputs in SAM's order: image_embeddings (or, for a split decoder, the
    * image stage's outputs), point_coords, point_labels, mask_input, has_mask_input,
    * and orig_im_size for decoders that upsample. */
@@ -17,6 +15,18 @@ export interface InitRequest {
   readonly imageStage: { readonly url: string; readonly sha256: string } | null;
   /** onnxruntime's graphOptimizationLevel: "basic" for files optimized at export. */
   readonly graphOptimization: "disabled" | "basic" | "extended" | "all";
+}
+
+export interface InitRequest {
+  readonly type: "init";
+  readonly wasmPaths: string;
+  readonly threads: number;
+  /** The decoder every click runs. */
+  readonly decoder: DecoderSpec;
+  /** The decoder whose masks equal PyTorch's, for ``exact`` decodes: downloaded after
+   * the worker is ready, started on the first exact decode, and run on an image's
+   * embedding only once that image has one. Null: there are no exact decodes. */
+  readonly exact: DecoderSpec | null;
 }
 
 export interface EmbeddingRequest {
@@ -29,6 +39,7 @@ export interface DecodeRequest {
   readonly type: "decode";
   readonly id: number;
   readonly key: string; // which embedding
+  readonly exact: boolean; // the exact decoder rather than the fast one
   readonly coords: Float32Array; // (1, n, 2) model frame
   readonly labels: Float32Array; // (1, n)
   readonly maskInput: Float32Array | null; // (1, 1, 256, 256) low-res logits
@@ -56,7 +67,9 @@ export interface DecodeReply {
   readonly id: number;
   readonly iou: Float32Array; // (4,): token 0 single mask, 1-3 candidates
   readonly lowRes: Float32Array; // (4, 256, 256) logits
-  readonly ms: number; // time spent in session.run
+  /** Time spent in the worker: session.run, and for an exact decode also what it waited
+   * for first (starting the exact session, running its image stage). */
+  readonly ms: number;
 }
 
 export interface ErrorReply {
