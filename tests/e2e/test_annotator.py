@@ -281,6 +281,20 @@ def test_the_shipped_decoders_chain_alone_misses_the_reference_there(scene, sign
     assert iou(rle.decode(annotation.rle), want) < 0.99
 
 
+def test_without_the_fp32_decoder_enter_saves_the_8_bit_mask_and_says_so(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    page = signed_in(s.url, "owner")
+    page.context.route("**/decoder/decoder_split_fp32.onnx", lambda route: route.abort())
+    open_annotator(page, s.url, s.project, image)
+    click(page, image, 290, 150)
+    save(page)
+    assert "fp32 decoder failed" in page.locator("#annotator-status").text_content()
+    annotation = Annotation.objects.get(image=image)
+    want = reference_mask(image, annotation.prompts["points"], [1])
+    assert iou(rle.decode(annotation.rle), want) >= 0.99  # on this click the 8-bit one is
+
+
 def test_undo_removes_a_saved_annotation_and_redo_brings_it_back(scene, signed_in):
     s = scene("coffee")
     image = s.images["coffee"]

@@ -579,7 +579,8 @@ async function accept(): Promise<void> {
   // The exact masks; the fast ones if there is no exact decoder or it failed (the
   // click's own decode, which may still be running when Enter comes right after it).
   let masksOf = exact ? await exact : null;
-  if (exact && !masksOf) console.warn("the exact decoder failed: saving the fast decoder's mask");
+  const approximate = exact !== null && !masksOf;
+  if (approximate) console.warn("the exact decoder failed: saving the fast decoder's mask");
   masksOf ??= book.shown(keep)?.masks ?? (await book.pending(keep)) ?? book.shown(keep)?.masks ?? null;
   if (!masksOf) {
     if (isEmpty(prompt) && mine === generation) setPrompt(keep, false);
@@ -602,7 +603,8 @@ async function accept(): Promise<void> {
     const annotation = await save(payload, url, mine);
     if (mine !== generation) return; // saved; the page shows another image now
     undoHistory.record({ kind: "save", annotationId: annotation.id, payload });
-    say(`Saved as ${label.name}.`);
+    // Said, as the mask saved is then the 8-bit one, which may differ a little.
+    say(`Saved as ${label.name}${approximate ? " (the fp32 decoder failed: 8-bit mask)" : ""}.`);
   } catch (error) {
     if (mine !== generation) return say(`An annotation of the previous image was not saved: ${describe(error)}`, true);
     // Nothing is lost: the prompt comes back for another try, unless a new one began.
