@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from inference.predict import predict
 from webapp.annotations import rle
@@ -357,6 +358,48 @@ def test_a_failed_save_is_retried_and_reported(scene, signed_in):
     )
     assert failures["left"] == 0
     assert Annotation.objects.filter(image=image).count() == 1
+
+
+def test_leaving_while_a_save_is_under_way_asks_first(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    server_down = {"now": True}
+
+    def flaky(route: Any) -> None:
+        if route.request.method == "POST" and server_down["now"]:
+            route.fulfill(status=503, body="the server is down")
+        else:
+            route.continue_()
+
+    page.route("**/annotations/", flaky)
+    dialogs: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", answer)
+    click(page, image, 290, 150)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.getElementById('annotator-status').textContent.includes('retrying')"
+    )
+    # Going to another page asks; the answer "stay" keeps this one.
+    with pytest.raises(PlaywrightError):
+        page.goto(f"{s.url}/projects/", timeout=5_000)
+    assert dialogs == ["beforeunload"]
+    assert "/annotate/" in page.url
+
+    server_down["now"] = False
+    page.wait_for_function(
+        "document.getElementById('annotator-status').textContent.startsWith('Saved')",
+        timeout=30_000,
+    )
+    assert Annotation.objects.filter(image=image).count() == 1
+    page.goto(f"{s.url}/projects/")  # nothing under way: no question
+    assert dialogs == ["beforeunload"]
 
 
 def test_an_annotator_of_another_project_cannot_open_it(scene, signed_in, django_user_model):

@@ -560,7 +560,26 @@ function setPrompt(next: Prompt, record = true): void {
 
 // ---------------------------------------------------------------- saving
 
-async function accept(): Promise<void> {
+/** Saves, deletes and relabels under way (a save's wait for its fp32 mask and its
+ * retries included): leaving the page meanwhile asks first, as the work would be lost. */
+let writes = 0;
+
+function guarded<A extends unknown[], R>(work: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    writes++;
+    try {
+      return await work(...args);
+    } finally {
+      writes--;
+    }
+  };
+}
+
+window.addEventListener("beforeunload", (event) => {
+  if (writes > 0) event.preventDefault();
+});
+
+const accept = guarded(async (): Promise<void> => {
   const pressedAt = performance.now();
   if (isEmpty(prompt)) return say("Click an object first.");
   if (!currentLabel) return say("This project has no label classes yet: a manager adds them.", true);
@@ -611,12 +630,12 @@ async function accept(): Promise<void> {
     if (isEmpty(prompt)) setPrompt(keep, false);
     say(`Not saved: ${describe(error)}. Press Enter to try again.`, true);
   }
-}
+});
 
 /** Creates the annotation at ``url`` (by default the image on screen now's), even if the
  * page moves on while the request (or its retries) runs; lists it only if the page still
  * shows the image of generation ``mine``. */
-async function save(payload: AnnotationPayload, url = config.annotationsUrl, mine = generation): Promise<Annotation> {
+const save = guarded(async (payload: AnnotationPayload, url: string = config.annotationsUrl, mine: number = generation) => {
   const annotation = await withRetry(
     () => createAnnotation(url, payload),
     (attempt) => say(`Saving failed; retrying (${attempt})…`, true),
@@ -626,13 +645,13 @@ async function save(payload: AnnotationPayload, url = config.annotationsUrl, min
     renderAnnotations();
   }
   return annotation;
-}
+});
 
 function annotationUrl(id: number): string {
   return config.annotationUrlTemplate.replace(/0\/$/, `${id}/`);
 }
 
-async function remove(id: number, record = true): Promise<void> {
+const remove = guarded(async (id: number, record = true): Promise<void> => {
   const entry = saved.find((s) => s.annotation.id === id);
   if (!entry) return;
   const mine = generation;
@@ -655,9 +674,9 @@ async function remove(id: number, record = true): Promise<void> {
   }
   syncLayers();
   renderAnnotations();
-}
+});
 
-async function relabel(id: number, labelId: number): Promise<void> {
+const relabel = guarded(async (id: number, labelId: number): Promise<void> => {
   const entry = saved.find((s) => s.annotation.id === id);
   if (!entry) return;
   const mine = generation;
@@ -672,7 +691,7 @@ async function relabel(id: number, labelId: number): Promise<void> {
     const stale = error instanceof HttpError && error.status === 409;
     say(stale ? "Someone changed this annotation meanwhile; reload to see it." : `Not relabelled: ${describe(error)}`, true);
   }
-}
+});
 
 async function undo(): Promise<void> {
   const action = undoHistory.undo();
