@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { float16ToFloat32 } from "../src/lib/float16";
-import { resizeBilinear, threshold, upscaleLogits } from "../src/lib/mask";
+import { maskBounds, resizeBilinear, threshold, upscaleLogits } from "../src/lib/mask";
 import { packPrompt } from "../src/lib/prompts";
 import { decodeRle, decompressCounts, encodeRle } from "../src/lib/rle";
 import { ResizeTransform } from "../src/lib/transform";
@@ -159,5 +159,19 @@ describe("float16", () => {
     expect(Array.from(out.slice(0, 6))).toEqual([1, -2, 2 ** -24, 65504, Infinity, 0]);
     expect(out[6]).toBeCloseTo(0.33325, 5);
     expect(Number.isNaN(float16ToFloat32(Uint16Array.from([0x7e00]))[0])).toBe(true);
+  });
+});
+
+describe("maskBounds", () => {
+  it("gives the smallest rectangle around the set pixels", () => {
+    // 4 rows x 5 columns; set: (row 1, col 3), (row 2, col 1), (row 2, col 2)
+    const mask = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+    expect(maskBounds(mask, { height: 4, width: 5 })).toEqual({ x: 1, y: 1, width: 3, height: 2 });
+  });
+
+  it("covers the whole mask when the corners are set, and is null when nothing is", () => {
+    const full = Uint8Array.from([1, 0, 0, 0, 0, 1]);
+    expect(maskBounds(full, { height: 2, width: 3 })).toEqual({ x: 0, y: 0, width: 3, height: 2 });
+    expect(maskBounds(new Uint8Array(6), { height: 2, width: 3 })).toBeNull();
   });
 });

@@ -46,7 +46,7 @@ import {
 import { Prefetched } from "./prefetched";
 import { PromptMasks } from "./prompt-masks";
 import type { DecodeReply, DecoderSpec } from "./protocol";
-import { View, paintLogits, paintMask } from "./view";
+import { type PaintedMask, View, paintLogits, paintMask } from "./view";
 
 interface DecoderFile {
   readonly file: string;
@@ -73,7 +73,7 @@ interface Manifest {
 
 interface Saved {
   annotation: Annotation;
-  layer: OffscreenCanvas;
+  layer: PaintedMask;
   visible: boolean;
 }
 
@@ -275,7 +275,7 @@ async function loadLabels(): Promise<void> {
 async function loadAnnotations(image: ImageConfig, mine: number): Promise<void> {
   const annotations = await listAll<Annotation>(image.annotationsUrl);
   if (mine !== generation) return;
-  for (const annotation of annotations) addSaved(annotation);
+  addSaved(...annotations);
   renderAnnotations();
 }
 
@@ -377,15 +377,18 @@ function colorOf(labelId: number): string {
   return labels.find((l) => l.id === labelId)?.color ?? "#3388ff";
 }
 
-function addSaved(annotation: Annotation): void {
-  const mask = decodeRle(annotation.rle);
-  saved.push({ annotation, layer: paintMask(mask, size, colorOf(annotation.label_class)), visible: true });
+/** Lists and draws ``annotations``, redrawing once for all of them. */
+function addSaved(...annotations: Annotation[]): void {
+  for (const annotation of annotations) {
+    const mask = decodeRle(annotation.rle);
+    saved.push({ annotation, layer: paintMask(mask, size, colorOf(annotation.label_class)), visible: true });
+  }
   syncLayers();
 }
 
 function syncLayers(): void {
   view.layers = saved.map((s) => ({
-    canvas: s.layer,
+    ...s.layer,
     visible: s.visible,
     highlighted: s.annotation.id === selected,
   }));

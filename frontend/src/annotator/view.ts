@@ -4,11 +4,19 @@
  * one transform (screen = image × scale + offset), so masks stay aligned at every zoom.
  */
 
+import { maskBounds } from "../lib/mask";
 import type { Prompt } from "../lib/prompts";
 import type { Size } from "../lib/transform";
 
-export interface Layer {
-  readonly canvas: HTMLCanvasElement | OffscreenCanvas;
+/** A mask painted on a canvas that covers its bounding box, whose top-left corner is
+ * image pixel (x, y): memory grows with the objects' size, not the image's. */
+export interface PaintedMask {
+  readonly canvas: OffscreenCanvas;
+  readonly x: number;
+  readonly y: number;
+}
+
+export interface Layer extends PaintedMask {
   readonly visible: boolean;
   readonly highlighted: boolean;
 }
@@ -46,7 +54,7 @@ export class View {
     this.fit();
   }
 
-  /** The saved masks, each a canvas of the image's size, in drawing order. */
+  /** The saved masks, in drawing order. */
   get layers(): Layer[] {
     return this.savedLayers;
   }
@@ -148,7 +156,7 @@ export class View {
       ctx.imageSmoothingEnabled = false;
       for (const layer of visible) {
         ctx.globalAlpha = layer.highlighted ? 0.75 : 0.45;
-        ctx.drawImage(layer.canvas, 0, 0, width, height);
+        ctx.drawImage(layer.canvas, layer.x, layer.y);
       }
     }
     return this.composite;
@@ -225,23 +233,29 @@ let livePaint: {
   words: Uint32Array;
 } | null = null;
 
-/** A mask (row-major 0/1, maskSize) painted in ``color`` on a canvas of that size. */
-export function paintMask(mask: Uint8Array, maskSize: Size, color: string): OffscreenCanvas {
-  const canvas = new OffscreenCanvas(maskSize.width, maskSize.height);
+/** A mask (row-major 0/1, maskSize) painted in ``color`` on a canvas of its bounding
+ * box (1 x 1 and clear for an empty mask). */
+export function paintMask(mask: Uint8Array, maskSize: Size, color: string): PaintedMask {
+  const box = maskBounds(mask, maskSize) ?? { x: 0, y: 0, width: 1, height: 1 };
+  const canvas = new OffscreenCanvas(box.width, box.height);
   const ctx = canvas.getContext("2d");
   if (!ctx) throw new Error("this browser cannot draw on a canvas");
-  const pixels = ctx.createImageData(maskSize.width, maskSize.height);
+  const pixels = ctx.createImageData(box.width, box.height);
   const r = Number.parseInt(color.slice(1, 3), 16);
   const g = Number.parseInt(color.slice(3, 5), 16);
   const b = Number.parseInt(color.slice(5, 7), 16);
   const data = pixels.data;
-  for (let i = 0; i < mask.length; i++) {
-    if (!mask[i]) continue;
-    data[4 * i] = r;
-    data[4 * i + 1] = g;
-    data[4 * i + 2] = b;
-    data[4 * i + 3] = 255;
+  for (let y = 0; y < box.height; y++) {
+    const from = (box.y + y) * maskSize.width + box.x;
+    for (let x = 0; x < box.width; x++) {
+      if (!mask[from + x]) continue;
+      const i = 4 * (y * box.width + x);
+      data[i] = r;
+      data[i + 1] = g;
+      data[i + 2] = b;
+      data[i + 3] = 255;
+    }
   }
   ctx.putImageData(pixels, 0, 0);
-  return canvas;
+  return { canvas, x: box.x, y: box.y };
 }

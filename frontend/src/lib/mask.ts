@@ -105,3 +105,32 @@ export function threshold(logits: Float32Array, at: number): Uint8Array {
   for (let i = 0; i < logits.length; i++) out[i] = (logits[i] as number) > at ? 1 : 0;
   return out;
 }
+
+/** The smallest rectangle holding every set pixel of a row-major (height, width) mask,
+ * in its pixels; null for an empty mask. */
+export function maskBounds(
+  mask: Uint8Array,
+  size: Size,
+): { x: number; y: number; width: number; height: number } | null {
+  let x0 = size.width;
+  let y0 = size.height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < size.height; y++) {
+    const row = y * size.width;
+    let first = -1;
+    let last = -1;
+    for (let x = 0; x < size.width; x++) {
+      if (mask[row + x]) {
+        if (first < 0) first = x;
+        last = x;
+      }
+    }
+    if (first < 0) continue;
+    if (y0 > y) y0 = y;
+    y1 = y;
+    if (x0 > first) x0 = first;
+    if (x1 < last) x1 = last;
+  }
+  return x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
