@@ -30,6 +30,15 @@ def open_annotator(page: Any, url: str, project: Any, image: Any, query: str = "
         pytest.fail(f"the annotator did not start: {status!r}; console: {page.console_lines}")
 
 
+def annotate(scene: Any, signed_in: Any, photo: str, query: str = "") -> tuple[Any, Any, Any]:
+    """A project with ``photo``, its owner signed in and the annotator open on it."""
+    s = scene(photo)
+    image = s.images[photo]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image, query)
+    return s, image, page
+
+
 def screen_point(page: Any, image: Any, x: float, y: float) -> tuple[float, float]:
     """Image pixel (x, y) -> page coordinates, from the view's fit-to-stage transform."""
     box = page.locator("#annotator-stage").bounding_box()
@@ -84,10 +93,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_a_click_gives_the_reference_mask_and_it_is_saved_with_its_label(scene, signed_in):
-    s = scene("coffee")
-    image = s.images["coffee"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    s, image, page = annotate(scene, signed_in, "coffee")
     click(page, image, 290, 150)
     assert "decode" in page.locator("#annotator-decode-time").text_content()
     save(page)
@@ -118,10 +124,7 @@ def requests(page: Any) -> int:
 
 
 def test_a_click_where_the_cursor_rested_needs_no_new_decode(scene, signed_in):
-    s = scene("coffee")
-    image = s.images["coffee"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "coffee")
     point = screen_point(page, image, 290, 150)
 
     # The cursor rests: the page decodes the mask under it, then the click shows that.
@@ -164,10 +167,7 @@ def canvas_rgb(page: Any, image: Any, x: float, y: float) -> np.ndarray:
 
 
 def test_saved_masks_are_drawn_in_their_class_colour_and_can_be_hidden(scene, signed_in):
-    s = scene("coffee")
-    image = s.images["coffee"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "coffee")
     inside, outside = (290, 150), (5, 5)
     plain_in, plain_out = canvas_rgb(page, image, *inside), canvas_rgb(page, image, *outside)
     click(page, image, *inside)
@@ -190,10 +190,7 @@ def test_saved_masks_are_drawn_in_their_class_colour_and_can_be_hidden(scene, si
 
 
 def test_a_negative_click_shrinks_the_mask(scene, signed_in):
-    s = scene("chelsea")
-    image = s.images["chelsea"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "chelsea")
     click(page, image, 250, 60)
     save(page)
     click(page, image, 250, 60)
@@ -206,10 +203,7 @@ def test_a_negative_click_shrinks_the_mask(scene, signed_in):
 
 
 def test_a_box_gives_a_mask_inside_it(scene, signed_in):
-    s = scene("coffee")
-    image = s.images["coffee"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "coffee")
     x0, y0, x1, y1 = 170, 15, 425, 330
     page.mouse.move(*screen_point(page, image, x0, y0))
     page.mouse.down()
@@ -240,10 +234,7 @@ def test_a_second_click_refines_the_first_mask_as_the_reference_does(scene, sign
     PyTorch's reference does. On this prompt the shipped 8-bit decoder's mask is 0.978
     from PyTorch's; the page re-decodes the chain with the exact decoder, shows that, and
     saves it, even when Enter comes before the exact decode has run."""
-    s = scene("chelsea")
-    image = s.images["chelsea"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "chelsea")
     click(page, image, 250, 60)
     click(page, image, 170, 115, button="right")
     exact_on_screen(page)
@@ -268,10 +259,7 @@ def test_a_second_click_refines_the_first_mask_as_the_reference_does(scene, sign
 def test_the_shipped_decoders_chain_alone_misses_the_reference_there(scene, signed_in):
     """Without the exact decodes (?refine=0) the same prompt's saved mask is the 8-bit
     decoder's, further from PyTorch's: what the test above guards against."""
-    s = scene("chelsea")
-    image = s.images["chelsea"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image, "?refine=0")
+    _, image, page = annotate(scene, signed_in, "chelsea", "?refine=0")
     click(page, image, 250, 60)
     click(page, image, 170, 115, button="right")
     save(page)
@@ -297,10 +285,7 @@ def test_without_the_fp32_decoder_enter_saves_the_8_bit_mask_and_says_so(scene, 
 
 
 def test_undo_removes_a_saved_annotation_and_redo_brings_it_back(scene, signed_in):
-    s = scene("coffee")
-    image = s.images["coffee"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "coffee")
     click(page, image, 290, 150)
     save(page)
     saved = Annotation.objects.get(image=image)
@@ -314,10 +299,7 @@ def test_undo_removes_a_saved_annotation_and_redo_brings_it_back(scene, signed_i
 
 
 def test_undo_and_redo_of_a_click_bring_its_mask_back_without_decoding(scene, signed_in):
-    s = scene("chelsea")
-    image = s.images["chelsea"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "chelsea")
     click(page, image, 250, 60)
     click(page, image, 170, 115, button="right")
     asked, shown = requests(page), decodes(page)
@@ -333,10 +315,7 @@ def test_undo_and_redo_of_a_click_bring_its_mask_back_without_decoding(scene, si
 
 
 def test_a_failed_save_is_retried_and_reported(scene, signed_in):
-    s = scene("coffee")
-    image = s.images["coffee"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    _, image, page = annotate(scene, signed_in, "coffee")
     failures = {"left": 2}
 
     def flaky(route: Any) -> None:
@@ -361,10 +340,7 @@ def test_a_failed_save_is_retried_and_reported(scene, signed_in):
 
 
 def test_leaving_while_a_save_is_under_way_asks_first(scene, signed_in):
-    s = scene("coffee")
-    image = s.images["coffee"]
-    page = signed_in(s.url, "owner")
-    open_annotator(page, s.url, s.project, image)
+    s, image, page = annotate(scene, signed_in, "coffee")
     server_down = {"now": True}
 
     def flaky(route: Any) -> None:
