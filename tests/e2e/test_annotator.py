@@ -458,6 +458,28 @@ def test_the_arrow_keys_switch_images_in_place_with_the_same_decoder(scene, sign
     assert len(wasm_requests) == 1, wasm_requests
 
 
+def test_enter_then_the_next_image_at_once_saves_on_the_first_one(scene, signed_in):
+    """Enter waits for the fp32 mask; the page may have moved on meanwhile."""
+    s = scene("coffee", "astronaut")
+    coffee, astronaut = s.images["coffee"], s.images["astronaut"]
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, coffee)
+    click(page, coffee, 290, 150)
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowRight")
+    wait_for_image(page, s.url, s.project, astronaut)
+    for _ in range(100):
+        if Annotation.objects.filter(image=coffee).exists():
+            break
+        page.wait_for_timeout(100)
+    annotation = Annotation.objects.get(image=coffee)
+    assert not Annotation.objects.filter(image=astronaut).exists()
+    want = reference_mask(coffee, annotation.prompts["points"], [1])
+    assert iou(rle.decode(annotation.rle), want) >= 0.99
+    page.wait_for_timeout(300)
+    assert page.locator("#annotator-annotations li").count() == 0  # not the astronaut's
+
+
 def test_two_quick_presses_end_on_the_second_image_after(scene, signed_in):
     s = scene("coffee", "astronaut", "chelsea")
     coffee, chelsea = s.images["coffee"], s.images["chelsea"]
