@@ -189,6 +189,24 @@ def test_saved_masks_are_drawn_in_their_class_colour_and_can_be_hidden(scene, si
     assert np.abs(canvas_rgb(page, image, *inside) - tinted).max() <= 1
 
 
+def test_tab_picks_another_candidate_and_the_fp32_mask_keeps_that_pick(scene, signed_in):
+    """After one click SAM offers three candidates; the page shows the best, Tab the next
+    one, and the fp32 pass and the save keep the one chosen."""
+    _, image, page = annotate(scene, signed_in, "coffee")
+    click(page, image, 290, 150)
+    page.keyboard.press("Tab")
+    exact_on_screen(page)
+    save(page)
+    annotation = Annotation.objects.get(image=image)
+    embedding = image.embedding_for(image.project.model).load().astype(np.float32)
+    out = predict(embedding, [annotation.prompts["points"][0]], [1], multimask=True,
+                  image_size=(image.height, image.width))  # fmt: skip
+    best = int(np.argmax(out.scores))  # the page's candidate index is this + 1
+    after_tab = (best + 1) % 3
+    assert iou(out.masks[after_tab], out.masks[best]) < 0.95  # so Tab changes the mask
+    assert iou(rle.decode(annotation.rle), out.masks[after_tab]) >= 0.99
+
+
 def test_a_negative_click_shrinks_the_mask(scene, signed_in):
     _, image, page = annotate(scene, signed_in, "chelsea")
     click(page, image, 250, 60)
