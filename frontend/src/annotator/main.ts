@@ -119,6 +119,11 @@ let refineTimer: ReturnType<typeof setTimeout> | undefined;
 // mask first, clicks again (a click that comes while it runs waits for it), and after a
 // benchmark script's next click.
 const REFINE_AFTER_MS = 150;
+// The fp32 decoder's first decode also starts its session, a few hundred ms of the
+// worker's time: it is done this long after the first image is clickable, while a person
+// looks at the image, rather than just after their first click, when the second may come.
+const WARM_EXACT_AFTER_MS = 1000;
+let exactStarted = false; // an fp32 decode was asked for
 let selected: number | null = null;
 let lastHover: { prompt: Prompt; reply: DecodeReply } | null = null;
 /** The hover decode on its way, so that a click on the same point waits for it rather
@@ -194,6 +199,16 @@ async function start(): Promise<void> {
   started = true;
   await openEmbedding(first, generation);
   setTimeout(warmUpDrawing, 0);
+  setTimeout(warmUpExact, WARM_EXACT_AFTER_MS);
+}
+
+/** One fp32 decode of a dummy click on the image on screen, unless one was asked for
+ * already: it starts the fp32 session and makes its first run's allocations. */
+function warmUpExact(): void {
+  if (!refining || exactStarted || embeddingKey !== config.embeddingUrl) return;
+  exactStarted = true;
+  const dummy = { coords: new Float32Array(4), labels: Float32Array.of(1, -1), maskInput: null };
+  void client.exact(embeddingKey, { ...dummy, origSize: [size.height, size.width] });
 }
 
 function decoderSpec(entry: DecoderEntry): DecoderSpec {
@@ -467,6 +482,7 @@ async function refine(p: Prompt): Promise<DecodeReply | null> {
   const origSize: [number, number] = [size.height, size.width];
   const book = masks;
   const exact = await book.exactOf(p, (q, maskInput) => {
+    exactStarted = true;
     const dataset = view.container.dataset;
     dataset["refinements"] = String(Number(dataset["refinements"] ?? 0) + 1);
     const packed = packPrompt(q, frame, manifest.point_labels);
