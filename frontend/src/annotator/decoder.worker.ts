@@ -90,7 +90,6 @@ let fast: Decoder | null = null;
 let exactSpec: DecoderSpec | null = null;
 let exactFiles: Promise<[Uint8Array, Uint8Array | null]> | null = null; // downloaded after ready
 let exact: Promise<Decoder> | null = null; // started on the first exact decode
-let level: DecoderSpec["graphOptimization"] = "all";
 /** The embeddings kept (least recently used first): the current image and prefetched ones. */
 const embeddings = new Map<string, Float32Array>();
 // Embeddings may arrive while the sessions are still being created.
@@ -152,7 +151,6 @@ async function init(request: InitRequest): Promise<void> {
   }
   reply({ type: "ready", timings: { firstSessionMs: t1 - t0, decoderSessionMs: t2 - t1, warmUpMs: performance.now() - t2 } });
   exactSpec = request.exact;
-  level = exactSpec?.graphOptimization ?? "all";
   if (exactSpec) {
     const { url, sha256, imageStage: exactStage } = exactSpec;
     exactFiles = Promise.all([download(url, sha256), exactStage ? download(exactStage.url, exactStage.sha256) : null]);
@@ -167,6 +165,7 @@ function exactDecoder(): Promise<Decoder> {
     const spec = exactSpec;
     const files = exactFiles;
     if (!spec || !files) return Promise.reject(new Error("this page has no exact decoder"));
+    const level = spec.graphOptimization;
     exact = files.then(async ([decoderBytes, stageBytes]) => {
       const imageStage = stageBytes ? await createSession(stageBytes, level) : null;
       return new Decoder(await createSession(decoderBytes, level), imageStage, spec.inputNames);

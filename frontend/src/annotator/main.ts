@@ -104,7 +104,7 @@ let currentLabel: LabelClass | null = null;
 const saved: Saved[] = [];
 const undoHistory = new History();
 let prompt: Prompt = EMPTY_PROMPT;
-/** The current image's prompts' masks, fast and exact. */
+/** The current image's prompts' masks, fast and exact (made again for each image). */
 let masks = new PromptMasks<DecodeReply>(0);
 /** The masks on screen and the prompt they are for (a hovered point's, while the prompt
  * is empty). */
@@ -172,7 +172,7 @@ async function start(): Promise<void> {
   const exact = exactName !== undefined && exactName !== decoderName ? manifest.decoders[exactName] : undefined;
   refining = exact !== undefined && !decoder.upsampled;
   fastIsExact = decoderName === manifest.exact_decoder;
-  masks = new PromptMasks(manifest.low_res_mask_size * manifest.low_res_mask_size);
+  masks = freshMasks();
   client = new DecoderClient(worker, {
     wasmPaths: pageConfig.wasmPaths,
     threads,
@@ -209,6 +209,10 @@ function warmUpExact(): void {
   exactStarted = true;
   const dummy = { coords: new Float32Array(4), labels: Float32Array.of(1, -1), maskInput: null };
   void client.exact(embeddingKey, { ...dummy, origSize: [size.height, size.width] });
+}
+
+function freshMasks(): PromptMasks<DecodeReply> {
+  return new PromptMasks(manifest.low_res_mask_size * manifest.low_res_mask_size);
 }
 
 function decoderSpec(entry: DecoderEntry): DecoderSpec {
@@ -358,7 +362,7 @@ function showImage({ config: image, bitmap }: LoadedImage, push: boolean, presse
   transform = new ResizeTransform(size, manifest.image_size);
   embeddingKey = null; // until openEmbedding gives the worker this image's
   prompt = EMPTY_PROMPT;
-  masks = new PromptMasks(manifest.low_res_mask_size * manifest.low_res_mask_size);
+  masks = freshMasks();
   onScreen = null;
   lastHover = null;
   pendingHover = null;
@@ -619,7 +623,7 @@ const accept = guarded(async (): Promise<void> => {
   let masksOf = exact ? await exact : null;
   const approximate = exact !== null && !masksOf;
   if (approximate) console.warn("the exact decoder failed: saving the fast decoder's mask");
-  masksOf ??= book.shown(keep)?.masks ?? (await book.pending(keep)) ?? book.shown(keep)?.masks ?? null;
+  masksOf ??= book.shown(keep)?.masks ?? (await book.pending(keep));
   if (!masksOf) {
     if (isEmpty(prompt) && mine === generation) setPrompt(keep, false);
     return say("Not saved: the mask was not decoded. Press Enter to try again.", true);

@@ -31,8 +31,9 @@ export class View {
   image: ImageBitmap | null = null;
   private savedLayers: Layer[] = [];
   /** The visible saved layers composited, in image pixels: drawn with one call, so that a
-   * click's redraw costs the same with 3 saved masks or 300. Null: to be made again. */
-  private composite: OffscreenCanvas | null = null;
+   * click's redraw costs the same with 3 saved masks or 300. Null: none is visible;
+   * undefined: to be made again. */
+  private composite: OffscreenCanvas | null | undefined = undefined;
   /** The live mask: the top-left ``width`` × ``height`` of ``canvas`` covers the image. */
   live: LiveMask | null = null;
   prompt: Prompt | null = null;
@@ -61,7 +62,7 @@ export class View {
 
   set layers(layers: Layer[]) {
     this.savedLayers = layers;
-    this.composite = null;
+    this.composite = undefined;
   }
 
   /** The image's size in pixels, the frame of everything drawn. */
@@ -146,20 +147,18 @@ export class View {
    * is visible. Drawing this at full opacity equals drawing the layers one by one
    * (source-over compositing is associative). */
   private savedComposite(): OffscreenCanvas | null {
+    if (this.composite !== undefined) return this.composite;
     const visible = this.savedLayers.filter((layer) => layer.visible);
-    if (visible.length === 0) return null;
-    const { width, height } = this.size;
-    if (!this.composite || this.composite.width !== width || this.composite.height !== height) {
-      this.composite = new OffscreenCanvas(width, height);
-      const ctx = this.composite.getContext("2d");
-      if (!ctx) throw new Error("this browser cannot draw on a canvas");
-      ctx.imageSmoothingEnabled = false;
-      for (const layer of visible) {
-        ctx.globalAlpha = layer.highlighted ? 0.75 : 0.45;
-        ctx.drawImage(layer.canvas, layer.x, layer.y);
-      }
+    if (visible.length === 0) return (this.composite = null);
+    const composite = new OffscreenCanvas(this.size.width, this.size.height);
+    const ctx = composite.getContext("2d");
+    if (!ctx) throw new Error("this browser cannot draw on a canvas");
+    ctx.imageSmoothingEnabled = false;
+    for (const layer of visible) {
+      ctx.globalAlpha = layer.highlighted ? 0.75 : 0.45;
+      ctx.drawImage(layer.canvas, layer.x, layer.y);
     }
-    return this.composite;
+    return (this.composite = composite);
   }
 
   private drawPrompt(): void {
