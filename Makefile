@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run        set up, then serve the app on http://127.0.0.1:8000"
 	@echo "make test       set up with development tools, then ruff and the test suite"
-	@echo "make setup      create .venv, install requirements, fetch weights, export, migrate"
+	@echo "make setup      create .venv, install requirements, fetch weights, build ONNX, migrate"
 	@echo "make setup-dev  the same, plus the development requirements"
 	@echo "make lint       ruff check, ruff format --check and mypy"
 	@echo "make bench      run the inference benchmark (python -m inference.bench)"

@@ -1,8 +1,8 @@
-"""Exports SAM's prompt encoder + mask decoder (and the image encoder) to ONNX.
+"""Builds SAM's prompt encoder + mask decoder (and the image encoder) as ONNX files.
 
-``run_export(...)`` does the work; ``python -m export_onnx`` is a thin command line.
+``build_onnx(...)`` does the work; ``python -m export_onnx`` is a thin command line.
 """
 
-from export_onnx.export import ExportResult, run_export
+from export_onnx.build import OnnxBuild, build_onnx
 
-__all__ = ["ExportResult", "run_export"]
+__all__ = ["OnnxBuild", "build_onnx"]

@@ -1,4 +1,4 @@
-"""``python -m export_onnx [--model NAME] [--out DIR]``: see :mod:`export_onnx.export`."""
+"""``python -m export_onnx [--model NAME] [--out DIR]``: see :mod:`export_onnx.build`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from export_onnx.export import run_export
+from export_onnx.build import build_onnx
 from inference.registry import DEFAULT_MODEL
 
 
@@ -16,11 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--out", type=Path, default=None, help="default: the model's cache folder")
     parser.add_argument("--no-encoder", action="store_true", help="skip the image encoder")
-    parser.add_argument("--force", action="store_true", help="export even if up to date")
+    parser.add_argument("--force", action="store_true", help="build even if up to date")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        result = run_export(
+        result = build_onnx(
             args.model, args.out, image_encoder=not args.no_encoder, force=args.force
         )
     except (KeyError, RuntimeError, OSError) as exc:

@@ -1,8 +1,8 @@
-"""``run_export``: a model's decoders and image encoder as ONNX, plus ``manifest.json``.
+"""``build_onnx``: a model's decoders and image encoder as ONNX, plus ``manifest.json``.
 
-Files written into ``out_dir`` (default ``inference.registry.exports_dir(model)``):
+Files written into ``out_dir`` (default ``inference.registry.onnx_dir(model)``):
 
-- ``decoder_fp32.onnx``          SAM's standard decoder export (upsampled, one mask)
+- ``decoder_fp32.onnx``          SAM's standard ONNX decoder (upsampled, one mask)
 - ``decoder_int8.onnx``          the same, weights quantized to uint8 (dynamic, per tensor)
 - ``decoder_lowres_fp32.onnx``   all four low-res masks, no upsampling in the graph
 - ``decoder_lowres_int8.onnx``   the same, quantized
@@ -17,7 +17,7 @@ Files written into ``out_dir`` (default ``inference.registry.exports_dir(model)`
 - ``image_encoder.onnx``         the image encoder, (N, 3, 1024, 1024) -> (N, 256, 64, 64)
 - ``manifest.json``              every file with its sha256, and every number the browser needs
 
-A second run with an unchanged checkpoint and export code only verifies the files.
+A second run with an unchanged checkpoint and build code only verifies the files.
 """
 
 from __future__ import annotations
@@ -34,48 +34,48 @@ from export_onnx.manifest import (
     manifest_is_current,
     read_manifest,
 )
-from inference.registry import DEFAULT_MODEL, exports_dir, get_model
+from inference.registry import DEFAULT_MODEL, get_model, onnx_dir
 from inference.weights import checkpoint_path, fetch
 
 log = logging.getLogger(__name__)
 
-# Bump when the graphs or the manifest change, so that cached exports are redone.
-EXPORT_VERSION = 17
+# Bump when the graphs or the manifest change, so that cached builds are redone.
+BUILD_VERSION = 17
 
 
 @dataclass(frozen=True)
-class ExportResult:
+class OnnxBuild:
     out_dir: Path
     manifest: dict[str, object]
     reused: bool  # True when the files were already there and verified
 
 
-def run_export(
+def build_onnx(
     model: str = DEFAULT_MODEL,
     out_dir: Path | None = None,
     *,
     image_encoder: bool = True,
     force: bool = False,
-) -> ExportResult:
-    """Export ``model`` into ``out_dir``; reuse a complete, verified earlier export."""
+) -> OnnxBuild:
+    """Build ``model`` into ``out_dir``; reuse a complete, verified earlier build."""
     spec = get_model(model)
-    out_dir = Path(out_dir) if out_dir is not None else exports_dir(model)
+    out_dir = Path(out_dir) if out_dir is not None else onnx_dir(model)
     checkpoint = fetch(model) if not checkpoint_path(spec).exists() else checkpoint_path(spec)
-    if not force and manifest_is_current(out_dir, spec.sha256, EXPORT_VERSION, image_encoder):
-        return ExportResult(out_dir, read_manifest(out_dir), reused=True)
+    if not force and manifest_is_current(out_dir, spec.sha256, BUILD_VERSION, image_encoder):
+        return OnnxBuild(out_dir, read_manifest(out_dir), reused=True)
 
     # torch and onnx are imported only when there is work to do: checking an
-    # up-to-date export stays quick.
+    # up-to-date build stays quick.
     import onnx
     import onnxruntime
     import torch
 
     from export_onnx.graphs import (
         OPSET,
-        export_decoder,
-        export_image_encoder,
-        export_split_decoder,
         quantize,
+        write_decoder,
+        write_image_encoder,
+        write_split_decoder,
     )
     from export_onnx.optimize import BROWSER_LEVEL, optimize_offline
     from inference.model import load_checkpoint
@@ -85,15 +85,15 @@ def run_export(
     variants: list[DecoderVariant] = []
     for name, upsample in (("fp32", True), ("lowres_fp32", False)):
         fp32 = out_dir / f"decoder_{name}.onnx"
-        log.info("exporting %s", fp32)
-        export_decoder(sam, fp32, upsample)
+        log.info("writing %s", fp32)
+        write_decoder(sam, fp32, upsample)
         int8 = out_dir / f"decoder_{name.replace('fp32', 'int8')}.onnx"
         quantize(fp32, int8)
         variants.append(DecoderVariant(name, fp32, upsample, "fp32"))
         variants.append(DecoderVariant(name.replace("fp32", "int8"), int8, upsample, "int8"))
     stage, prompt = out_dir / "image_stage_fp32.onnx", out_dir / "decoder_split_fp32.onnx"
-    log.info("exporting %s and %s", prompt, stage)
-    export_split_decoder(sam, stage, prompt)
+    log.info("writing %s and %s", prompt, stage)
+    write_split_decoder(sam, stage, prompt)
     stage8, prompt8 = out_dir / "image_stage_int8.onnx", out_dir / "decoder_split_int8.onnx"
     quantize(stage, stage8, per_channel=True)
     quantize(prompt, prompt8, per_channel=True)
@@ -104,14 +104,14 @@ def run_export(
     encoder_path = None
     if image_encoder:
         encoder_path = out_dir / "image_encoder.onnx"
-        log.info("exporting %s", encoder_path)
-        export_image_encoder(sam, encoder_path)
+        log.info("writing %s", encoder_path)
+        write_image_encoder(sam, encoder_path)
 
     manifest = build_manifest(
         spec,
         variants,
         encoder_path,
-        export_version=EXPORT_VERSION,
+        build_version=BUILD_VERSION,
         opset=OPSET,
         versions={
             "torch": torch.__version__,
@@ -122,7 +122,7 @@ def run_export(
     tmp = out_dir / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
     os.replace(tmp, out_dir / "manifest.json")
-    return ExportResult(out_dir, manifest, reused=False)
+    return OnnxBuild(out_dir, manifest, reused=False)
 
 
-__all__ = ["EXPORT_VERSION", "ExportResult", "run_export"]
+__all__ = ["BUILD_VERSION", "OnnxBuild", "build_onnx"]

@@ -9,7 +9,7 @@ Inputs (all float32; coordinates in the *model* frame, see ``inference.transform
 - ``has_mask_input`` (1,) 1 or 0
 - ``orig_im_size`` (2,) original height, width (upsampled variant only)
 
-Upsampled variant (SAM's standard export) outputs ``masks`` (1, 1, H, W) logits in
+Upsampled variant (SAM's standard ONNX decoder) outputs ``masks`` (1, 1, H, W) logits in
 the original frame, ``iou_predictions`` (1, 1) and ``low_res_masks`` (1, 1, 256, 256),
 picking one mask with SAM's rule (see :func:`select_mask`).
 
@@ -42,7 +42,7 @@ def select_mask(
 
 
 class SamDecoderOnnx(nn.Module):
-    """Wraps a :class:`Sam` for export; see the module docstring for the interface."""
+    """Wraps a :class:`Sam` for the ONNX build; see the module docstring for the interface."""
 
     def __init__(self, sam: Sam, upsample: bool = True) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""The torch -> ONNX conversions and the int8 quantization behind ``run_export``."""
+"""The torch -> ONNX conversions and the int8 quantization behind ``build_onnx``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from export_onnx.decoder import (
 OPSET = 17
 
 
-def export_decoder(sam: torch.nn.Module, path: Path, upsample: bool) -> None:
+def write_decoder(sam: torch.nn.Module, path: Path, upsample: bool) -> None:
     wrapper = SamDecoderOnnx(sam, upsample=upsample).eval()  # type: ignore[arg-type]
     inputs = DECODER_INPUTS if upsample else DECODER_INPUTS[:5]
     outputs = UPSAMPLED_OUTPUTS if upsample else LOW_RES_OUTPUTS
@@ -42,7 +42,7 @@ def export_decoder(sam: torch.nn.Module, path: Path, upsample: bool) -> None:
     onnx.checker.check_model(str(path))
 
 
-def export_split_decoder(sam: torch.nn.Module, image_stage: Path, prompt_stage: Path) -> None:
+def write_split_decoder(sam: torch.nn.Module, image_stage: Path, prompt_stage: Path) -> None:
     """The two graphs of :mod:`export_onnx.split_decoder`."""
     from export_onnx import split_decoder as split
 
@@ -74,7 +74,7 @@ def export_split_decoder(sam: torch.nn.Module, image_stage: Path, prompt_stage: 
     onnx.checker.check_model(str(prompt_stage))
 
 
-def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
+def write_image_encoder(sam: torch.nn.Module, path: Path) -> None:
     encoder = sam.image_encoder.eval()  # type: ignore[union-attr]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -93,7 +93,7 @@ def export_image_encoder(sam: torch.nn.Module, path: Path) -> None:
 
 def quantize(src: Path, dst: Path, per_channel: bool = False) -> None:
     """uint8 weights for ``src``'s matrix products, one scale per tensor (as SAM's own
-    export) or per output channel. Products with a stack of weight matrices (3-D, one
+    build) or per output channel. Products with a stack of weight matrices (3-D, one
     per attention head) stay fp32: the per-channel scales are made for one matrix.
     Products of two activations stay fp32 too, except the split decoder's
     ``Int8Product`` ones, quantized on both sides with one scale each."""

@@ -48,7 +48,7 @@ class DecoderVariant:
     # of the embedding (see export_onnx.split_decoder).
     image_stage: Path | None = None
     # onnxruntime's graphOptimizationLevel for the browser: "basic" for files optimized
-    # at export (see export_onnx.optimize).
+    # at build time (see export_onnx.optimize).
     graph_optimization: str = "all"
 
 
@@ -81,7 +81,7 @@ def build_manifest(
     variants: list[DecoderVariant],
     encoder: Path | None,
     *,
-    export_version: int,
+    build_version: int,
     opset: int,
     versions: dict[str, str],
 ) -> dict[str, object]:
@@ -116,7 +116,7 @@ def build_manifest(
         decoders[v.name] = entry
     return {
         "format": MANIFEST_FORMAT,
-        "export_version": export_version,
+        "build_version": build_version,
         "model": spec.name,
         "architecture": spec.architecture,
         "checkpoint_sha256": spec.sha256,
@@ -152,9 +152,9 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
 
 
 def manifest_is_current(
-    out_dir: Path, checkpoint_sha256: str, export_version: int, need_encoder: bool
+    out_dir: Path, checkpoint_sha256: str, build_version: int, need_encoder: bool
 ) -> bool:
-    """True when ``out_dir`` holds a complete export of this checkpoint by this code,
+    """True when ``out_dir`` holds a complete build of this checkpoint by this code,
     every file present with the sha256 the manifest records."""
     path = out_dir / "manifest.json"
     if not path.exists():
@@ -165,7 +165,7 @@ def manifest_is_current(
         return False
     if (
         manifest.get("format") != MANIFEST_FORMAT
-        or manifest.get("export_version") != export_version
+        or manifest.get("build_version") != build_version
         or manifest.get("checkpoint_sha256") != checkpoint_sha256
         or (need_encoder and not manifest.get("image_encoder"))
     ):

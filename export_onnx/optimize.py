@@ -1,4 +1,4 @@
-"""onnxruntime's graph optimizations applied once, at export, instead of in every browser.
+"""onnxruntime's graph optimizations applied once, at build time, instead of in every browser.
 
 Creating a session for the split decoder with ``graphOptimizationLevel: "all"`` took
 onnxruntime-web about 0.7-1 s of the annotator's start on the 2-core machine, nearly all
@@ -23,7 +23,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 # onnxruntime registers these of its own operators in the ONNX domain, where onnx (its
-# exporter and checker) knows nothing of them: the export writes them in onnxruntime's
+# exporter and checker) knows nothing of them: the build writes them in onnxruntime's
 # domain, and ``optimize_offline`` moves them where onnxruntime looks for them.
 ORT_OPS_IN_ONNX_DOMAIN = frozenset({"SimplifiedLayerNormalization"})
 ORT_DOMAIN = "com.microsoft"

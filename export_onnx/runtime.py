@@ -1,4 +1,4 @@
-"""Running an exported decoder with onnxruntime, exactly as the browser feeds it.
+"""Running a built ONNX decoder with onnxruntime, exactly as the browser feeds it.
 
 Used by the parity tests and the benchmark. The browser's own code follows the same
 steps: coordinates to the model frame, a padding point when there is no box, box
@@ -17,7 +17,7 @@ import torch
 
 from export_onnx.manifest import read_manifest
 from inference.predict import MASK_THRESHOLD, Prediction, upscale_masks
-from inference.registry import DEFAULT_MODEL, exports_dir
+from inference.registry import DEFAULT_MODEL, onnx_dir
 from inference.transforms import ResizeTransform
 
 
@@ -45,7 +45,7 @@ def prompt_arrays(
 
 
 class OnnxDecoder:
-    """One decoder variant of an export, in an onnxruntime session."""
+    """One decoder variant of a build, in an onnxruntime session."""
 
     def __init__(
         self,
@@ -54,7 +54,7 @@ class OnnxDecoder:
         out_dir: Path | None = None,
         threads: int | None = None,
     ) -> None:
-        out_dir = out_dir or exports_dir(model)
+        out_dir = out_dir or onnx_dir(model)
         self.manifest: dict[str, Any] = read_manifest(out_dir)
         self.entry: dict[str, Any] = self.manifest["decoders"][variant]
         options = ort.SessionOptions()

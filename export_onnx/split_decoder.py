@@ -21,7 +21,7 @@ laid out for speed in onnxruntime-web (wasm).
 
 Besides the split, the upscaling head works on image tokens as matrix products: a 2x2,
 stride-2 transposed convolution is a (256 -> 4 x 64) linear map per grid cell, which
-quantizes to int8 like the other projections (SAM's own int8 export leaves its transposed
+quantizes to int8 like the other projections (SAM's own int8 ONNX decoder leaves its transposed
 convolutions fp32); the layer norm runs on the last axis; the
 pixels are put in image order once, on the four output masks; and its GELUs use the tanh
 form (see ``GELU``). So the fp32 graphs' logits (tens in size) agree with SAM's decoder
@@ -30,7 +30,7 @@ to a few hundredths; with ``PromptStage(sam, gelu="none")``, to float rounding.
 The three layer norms on the image side (1 million values each) are RMS norms on
 mean-free inputs: onnxruntime-web's LayerNormalization is about five times slower than
 its SimplifiedLayerNormalization there. Where the input is a sum of linear maps, each
-map is made mean-free at export (its weights minus their mean over the normalized
+map is made mean-free at build time (its weights minus their mean over the normalized
 channels, see ``_centred``), so no mean is computed per click; elsewhere one is.
 The image stage's ``image_tokens`` are therefore the embedding minus each token's mean.
 
@@ -41,7 +41,7 @@ projections fold into the few tokens:
 - image to tokens (both layers), the query projection goes into the keys and the output
   projection into the values (``_image_to_tokens``), with the heads laid side by side
   (``_block_diagonal``): two products of 4096 x 256 by 256 x 8T and no transpose. Both
-  are products of two activations, made in ``Int8Product`` modules, which the int8 export
+  are products of two activations, made in ``Int8Product`` modules, which the int8 build
   quantizes too, each side with one scale (``graphs.quantize``); softmax weights over T
   tokens lose little to it;
 - the final attention, tokens to image, for the five output tokens only (the prompt's own
@@ -147,7 +147,7 @@ def _values_out(v: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
 
 class Int8Product(nn.Module):
     """``a @ b`` for two activations, a (n, k) and b (k, m): made a module so that the
-    int8 export finds the products to quantize by the node's name (``INT8_PRODUCTS``)."""
+    int8 build finds the products to quantize by the node's name (``INT8_PRODUCTS``)."""
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a @ b

@@ -1,7 +1,7 @@
 """``python -m inference.bench``: speed and quality figures, with the machine.
 
 Speed: images/s for encoding (batch 1 and 8; PyTorch and onnxruntime backends, and
-bf16 on a GPU) and ms per decode (PyTorch reference and each exported ONNX decoder).
+bf16 on a GPU) and ms per decode (PyTorch reference and each built ONNX decoder).
 
 Quality (``--grabcut DIR``, a folder with ``images/`` and ``masks/``): NoC@85,
 NoC@90 and mean IoU after 1, 3 and 5 clicks with the standard click simulator

@@ -1,7 +1,7 @@
 """Image encoding: images -> SAM image embeddings (N, 256, 64, 64) float32.
 
 Two backends: ``torch`` (cuda, mps or cpu; bf16 autocast on cuda by default) and
-``onnx`` (onnxruntime with the image encoder written by ``python -m export_onnx``).
+``onnx`` (onnxruntime with the image encoder built by ``python -m export_onnx``).
 
 Command line: ``python -m inference.encode IMAGE... [--model NAME] --out DIR`` writes
 one ``<image stem>.npy`` per image, float32 (1, 256, 64, 64).
@@ -23,7 +23,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from inference.images import ImageRejected, load_image, to_rgb8
-from inference.registry import DEFAULT_MODEL, exports_dir
+from inference.registry import DEFAULT_MODEL, onnx_dir
 from inference.transforms import to_model_input
 
 Backend = Literal["torch", "onnx"]
@@ -81,16 +81,16 @@ class TorchEncoder:
 
 
 class OnnxEncoder:
-    """SAM's image encoder exported to ONNX, run with onnxruntime (CPU or CUDA)."""
+    """SAM's image encoder as ONNX, run with onnxruntime (CPU or CUDA)."""
 
     def __init__(self, model: str = DEFAULT_MODEL, path: Path | None = None) -> None:
         import onnxruntime as ort
 
         if path is None:
-            manifest_path = exports_dir(model) / "manifest.json"
+            manifest_path = onnx_dir(model) / "manifest.json"
             if not manifest_path.exists():
                 raise FileNotFoundError(
-                    f"no ONNX export of {model} at {manifest_path}; "
+                    f"no ONNX build of {model} at {manifest_path}; "
                     f"run `python -m export_onnx --model {model}` first"
                 )
             manifest = json.loads(manifest_path.read_text())

@@ -1,4 +1,4 @@
-"""The vocabulary of prompts, shared by the PyTorch model, the ONNX export and the
+"""The vocabulary of prompts, shared by the PyTorch model, the ONNX build and the
 browser (through the manifest). No torch here, so light tools can import it."""
 
 from __future__ import annotations

@@ -18,15 +18,15 @@ DEFAULT_MODEL = "mobile_sam"
 
 
 def cache_dir() -> Path:
-    """Where weights and exports live: ``$SAMLABEL_CACHE_DIR`` or ``~/.cache/samlabel``."""
+    """Where weights and ONNX builds live: ``$SAMLABEL_CACHE_DIR`` or ``~/.cache/samlabel``."""
     configured = os.environ.get("SAMLABEL_CACHE_DIR")
     base = Path(configured) if configured else Path.home() / ".cache" / "samlabel"
     return base.expanduser()
 
 
-def exports_dir(model: str) -> Path:
+def onnx_dir(model: str) -> Path:
     """Where ``python -m export_onnx`` writes a model's ONNX files and manifest."""
-    return cache_dir() / "exports" / model
+    return cache_dir() / "onnx" / model
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Bring a checkout to a runnable state; quick when nothing has changed.
 #
-#   scripts/setup.sh        runtime: .venv, requirements, weights, ONNX export, database
+#   scripts/setup.sh        runtime: .venv, requirements, weights, ONNX build, database
 #   scripts/setup.sh --dev  the same, plus tests, linters and benchmarks (requirements-dev.txt)
 #
 # Each step is skipped or cheap when its work is already done: the virtual environment is
 # created once, pip runs only when the requirements files change (a stamp in .venv holds
-# their hash), weights and exports are cached and verified in $SAMLABEL_CACHE_DIR
+# their hash), weights and ONNX builds are cached and verified in $SAMLABEL_CACHE_DIR
 # (~/.cache/samlabel), and migrate applies only new migrations.
 set -euo pipefail
 
@@ -75,7 +75,7 @@ mkdir -p var
 step "fetching and verifying weights"
 "$venv_python" -m inference.fetch ${SAMLABEL_MODEL:+"$SAMLABEL_MODEL"}
 
-step "exporting the browser decoder to ONNX"
+step "building the browser decoder as ONNX"
 "$venv_python" -m export_onnx ${SAMLABEL_MODEL:+--model "$SAMLABEL_MODEL"}
 
 # The annotator's front end: TypeScript bundled into webapp/annotator/static/ with

@@ -7,15 +7,15 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from export_onnx import ExportResult, run_export
+from export_onnx import OnnxBuild, build_onnx
 from export_onnx.runtime import OnnxDecoder
 from inference.encode import encode
 
 
 @pytest.fixture(scope="session")
-def mobile_sam_export() -> ExportResult:
-    """The real MobileSAM export in the cache folder (made once, then verified)."""
-    return run_export("mobile_sam")
+def mobile_sam_build() -> OnnxBuild:
+    """The real MobileSAM ONNX build in the cache folder (made once, then verified)."""
+    return build_onnx("mobile_sam")
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +33,12 @@ def photo() -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.fixture(scope="session")
-def decoder(mobile_sam_export: ExportResult) -> Callable[[str], OnnxDecoder]:
+def decoder(mobile_sam_build: OnnxBuild) -> Callable[[str], OnnxDecoder]:
     sessions: dict[str, OnnxDecoder] = {}
 
     def make(variant: str) -> OnnxDecoder:
         if variant not in sessions:
-            sessions[variant] = OnnxDecoder(variant, out_dir=mobile_sam_export.out_dir)
+            sessions[variant] = OnnxDecoder(variant, out_dir=mobile_sam_build.out_dir)
         return sessions[variant]
 
     return make

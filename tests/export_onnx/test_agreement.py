@@ -9,7 +9,7 @@ from skimage import data
 from inference.agreement import agreement_rows
 
 
-def test_agreement_rows_show_the_fp32_split_decoder_equal_to_pytorch(mobile_sam_export, tmp_path):
+def test_agreement_rows_show_the_fp32_split_decoder_equal_to_pytorch(mobile_sam_build, tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()
     pixels = data.coffee()  # 400 x 600; the cup's saucer fills the middle

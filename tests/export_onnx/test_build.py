@@ -1,4 +1,4 @@
-"""What ``run_export`` writes, and that a second run only verifies it."""
+"""What ``build_onnx`` writes, and that a second run only verifies it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import onnx
 import pytest
 from PIL import Image
 
-from export_onnx import run_export
+from export_onnx import build_onnx
 from export_onnx.manifest import BROWSER_DECODER
 from inference.encode import encode
 from inference.predict import predict
@@ -24,9 +24,9 @@ SAM_INPUTS = ["image_embeddings", "point_coords", "point_labels", "mask_input",
               "has_mask_input", "orig_im_size"]  # fmt: skip
 
 
-def test_manifest_names_every_file_with_its_sha256(mobile_sam_export):
-    manifest = mobile_sam_export.manifest
-    out = mobile_sam_export.out_dir
+def test_manifest_names_every_file_with_its_sha256(mobile_sam_build):
+    manifest = mobile_sam_build.manifest
+    out = mobile_sam_build.out_dir
     decoders = list(manifest["decoders"].values())
     entries = [*decoders, *(d["image_stage"] for d in decoders if "image_stage" in d),
                manifest["image_encoder"]]  # fmt: skip
@@ -41,8 +41,8 @@ def test_manifest_names_every_file_with_its_sha256(mobile_sam_export):
         assert len(data) == entry["size"]
 
 
-def test_manifest_carries_the_numbers_the_browser_needs(mobile_sam_export):
-    m = mobile_sam_export.manifest
+def test_manifest_carries_the_numbers_the_browser_needs(mobile_sam_build):
+    m = mobile_sam_build.manifest
     assert m["model"] == "mobile_sam"
     assert m["image_size"] == IMAGE_SIZE
     assert m["embedding_shape"] == [1, 256, 64, 64]
@@ -56,20 +56,18 @@ def test_manifest_carries_the_numbers_the_browser_needs(mobile_sam_export):
     assert m["opset"] >= 17
 
 
-def test_standard_decoder_has_sams_interface_with_any_number_of_points(mobile_sam_export):
-    entry = mobile_sam_export.manifest["decoders"]["fp32"]
+def test_standard_decoder_has_sams_interface_with_any_number_of_points(mobile_sam_build):
+    entry = mobile_sam_build.manifest["decoders"]["fp32"]
     assert [i["name"] for i in entry["inputs"]] == SAM_INPUTS
     assert [o["name"] for o in entry["outputs"]] == ["masks", "iou_predictions", "low_res_masks"]
     coords = next(i for i in entry["inputs"] if i["name"] == "point_coords")
     assert isinstance(coords["shape"][1], str)  # a symbolic, dynamic dimension
-    model = onnx.load(str(mobile_sam_export.out_dir / entry["file"]))
+    model = onnx.load(str(mobile_sam_build.out_dir / entry["file"]))
     assert model.opset_import[0].version >= 17
 
 
-def test_low_res_decoder_has_no_size_input_and_returns_four_masks(
-    mobile_sam_export, decoder, photo
-):
-    entry = mobile_sam_export.manifest["decoders"]["lowres_fp32"]
+def test_low_res_decoder_has_no_size_input_and_returns_four_masks(mobile_sam_build, decoder, photo):
+    entry = mobile_sam_build.manifest["decoders"]["lowres_fp32"]
     assert [i["name"] for i in entry["inputs"]] == SAM_INPUTS[:5]
     assert [o["name"] for o in entry["outputs"]] == ["iou_predictions", "low_res_masks"]
     assert entry["upsampled"] is False
@@ -82,8 +80,8 @@ def test_low_res_decoder_has_no_size_input_and_returns_four_masks(
 
 
 @pytest.mark.parametrize("variant", ["split_fp32", "split_int8"])
-def test_split_decoder_takes_its_image_stage_outputs_by_name(variant, mobile_sam_export):
-    entry = mobile_sam_export.manifest["decoders"][variant]
+def test_split_decoder_takes_its_image_stage_outputs_by_name(variant, mobile_sam_build):
+    entry = mobile_sam_build.manifest["decoders"][variant]
     stage = entry["image_stage"]
     assert [i["name"] for i in stage["inputs"]] == ["image_embeddings"]
     stage_outputs = [o["name"] for o in stage["outputs"]]
@@ -93,35 +91,35 @@ def test_split_decoder_takes_its_image_stage_outputs_by_name(variant, mobile_sam
     assert entry["upsampled"] is False
 
 
-def test_int8_decoders_are_much_smaller(mobile_sam_export):
-    d = mobile_sam_export.manifest["decoders"]
+def test_int8_decoders_are_much_smaller(mobile_sam_build):
+    d = mobile_sam_build.manifest["decoders"]
     assert d["int8"]["size"] < d["fp32"]["size"] / 3
     assert d["lowres_int8"]["size"] < d["lowres_fp32"]["size"] / 3
 
 
-def test_second_export_reuses_verified_files_and_a_damaged_one_is_redone(tmp_path):
-    first = run_export("mobile_sam", tmp_path, image_encoder=False)
+def test_second_build_reuses_verified_files_and_a_damaged_one_is_redone(tmp_path):
+    first = build_onnx("mobile_sam", tmp_path, image_encoder=False)
     assert not first.reused
-    again = run_export("mobile_sam", tmp_path, image_encoder=False)
+    again = build_onnx("mobile_sam", tmp_path, image_encoder=False)
     assert again.reused and again.manifest == first.manifest
 
     damaged = tmp_path / "decoder_int8.onnx"
     damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
-    redone = run_export("mobile_sam", tmp_path, image_encoder=False)
+    redone = build_onnx("mobile_sam", tmp_path, image_encoder=False)
     assert not redone.reused
     sha = redone.manifest["decoders"]["int8"]["sha256"]
     assert hashlib.sha256(damaged.read_bytes()).hexdigest() == sha
 
 
-def test_command_line_prints_the_manifest_path(mobile_sam_export):
+def test_command_line_prints_the_manifest_path(mobile_sam_build):
     result = subprocess.run(
         [sys.executable, "-m", "export_onnx", "--model", "mobile_sam"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert str(mobile_sam_export.out_dir / "manifest.json") in result.stdout
+    assert str(mobile_sam_build.out_dir / "manifest.json") in result.stdout
     assert "up to date" in result.stdout
-    manifest = json.loads((mobile_sam_export.out_dir / "manifest.json").read_text())
+    manifest = json.loads((mobile_sam_build.out_dir / "manifest.json").read_text())
     assert manifest["model"] == "mobile_sam"
 
 
@@ -139,7 +137,7 @@ def two_photos(photo):
     return [photo("astronaut"), photo("coffee")]
 
 
-def test_onnx_encoder_backend_matches_pytorch(mobile_sam_export, two_photos):
+def test_onnx_encoder_backend_matches_pytorch(mobile_sam_build, two_photos):
     images = [Image.fromarray(pixels) for pixels, _ in two_photos]
     torch_emb = np.concatenate([emb for _, emb in two_photos])
     onnx_emb = encode(images, backend="onnx", batch_size=2)
@@ -153,14 +151,14 @@ def test_onnx_encoder_backend_matches_pytorch(mobile_sam_export, two_photos):
     assert np.logical_and(a, b).sum() / np.logical_or(a, b).sum() >= 0.99
 
 
-def test_split_decoders_are_saved_optimized_and_small(mobile_sam_export):
-    """The browser skips onnxruntime's costly optimizations for files optimized at export."""
-    decoders = mobile_sam_export.manifest["decoders"]
+def test_split_decoders_are_saved_optimized_and_small(mobile_sam_build):
+    """The browser skips onnxruntime's costly optimizations for files optimized at build time."""
+    decoders = mobile_sam_build.manifest["decoders"]
     for name, entry in decoders.items():
         assert entry["graph_optimization"] == ("basic" if name.startswith("split") else "all")
-    model = onnx.load(str(mobile_sam_export.out_dir / decoders["split_int8"]["file"]))
+    model = onnx.load(str(mobile_sam_build.out_dir / decoders["split_int8"]["file"]))
     ops = {node.op_type for node in model.graph.node}
-    assert "DynamicQuantizeMatMul" in ops  # a fusion onnxruntime made at export
+    assert "DynamicQuantizeMatMul" in ops  # a fusion onnxruntime made at build time
     assert "FastGelu" in ops and "Tanh" not in ops  # ours
     # The image side's layer norms are RMS norms on mean-free inputs (ours); the
     # tokens' (a few rows) keep onnxruntime's LayerNormalization.

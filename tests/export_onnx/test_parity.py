@@ -1,4 +1,4 @@
-"""The exported decoders against the PyTorch reference, on real photos."""
+"""The built ONNX decoders against the PyTorch reference, on real photos."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def reference_single(emb, pts, lbls, box, mask_input, size) -> np.ndarray:
-    """The mask SAM's standard export picks: token 0 with more than two points
+    """The mask SAM's standard ONNX decoder picks: token 0 with more than two points
     (counting the padding point or the two box corners), else the best candidate."""
     n = (0 if pts is None else len(pts)) + (2 if box is not None else 1)
     if n > 2:

@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.images.decoder import decoder_export, decoder_files
+from webapp.images.decoder import decoder_build, decoder_files
 from webapp.images.models import EMBEDDING_DTYPE, EMBEDDING_SHAPE, EncodingStatus, Image
 from webapp.images.serializers import ImageSerializer, upload_result_json
 from webapp.images.uploads import ingest_upload
@@ -201,13 +201,13 @@ class ImageProgressView(ProjectImagesView, APIView):
 class DecoderManifestView(ProjectImagesView, APIView):
     """GET: the manifest of the project's model's browser decoder (any member).
 
-    Fetch a file as ``decoder/<file>?sha256=<sha256>`` so that a new export gets a new
+    Fetch a file as ``decoder/<file>?sha256=<sha256>`` so that a new build gets a new
     URL: the files themselves are cached as immutable.
     """
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 304: None})
     def get(self, request: Request, project_pk: int) -> HttpResponseBase:
-        _, manifest = decoder_export(self.project.model)
+        _, manifest = decoder_build(self.project.model)
         content = json.dumps(manifest).encode()
         etag = f'"{hashlib.sha256(content).hexdigest()}"'
         if _etag_matches(request, etag):
@@ -223,7 +223,7 @@ class DecoderFileView(ProjectImagesView, APIView):
 
     @extend_schema(responses={200: OpenApiTypes.BINARY, 304: None})
     def get(self, request: Request, project_pk: int, filename: str) -> HttpResponseBase:
-        folder, manifest = decoder_export(self.project.model)
+        folder, manifest = decoder_build(self.project.model)
         sha256 = decoder_files(manifest).get(filename)
         if sha256 is None:
             return Response({"detail": "No such decoder file."}, status=404)

@@ -1,6 +1,6 @@
-"""The browser's decoder for a model: the ONNX export and its manifest.
+"""The browser's decoder for a model: the ONNX build and its manifest.
 
-The export is made by ``export_onnx.run_export`` the first time a process needs it and
+The build is made by ``export_onnx.build_onnx`` the first time a process needs it and
 verified once per process; the set-up (``make setup``) normally made it already.
 """
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 
 @lru_cache(maxsize=8)
-def decoder_export(model: str) -> tuple[Path, dict[str, object]]:
-    """(folder, manifest) of ``model``'s export, exporting it first if missing."""
-    from export_onnx.export import run_export
+def decoder_build(model: str) -> tuple[Path, dict[str, object]]:
+    """(folder, manifest) of ``model``'s ONNX build, building it first if missing."""
+    from export_onnx.build import build_onnx
 
-    result = run_export(model)
+    result = build_onnx(model)
     return result.out_dir, result.manifest
 
 
