@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run        set up, then serve the app on http://127.0.0.1:8000"
-	@echo "make test       set up with development tools, then ruff and the test suite"
+	@echo "make test       set up with development tools, then ruff, mypy and the test suite"
 	@echo "make setup      create .venv, install requirements, fetch weights, build ONNX, migrate"
 	@echo "make setup-dev  the same, plus the development requirements"
 	@echo "make lint       ruff check, ruff format --check and mypy"
@@ -38,6 +38,8 @@ run: setup
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 test: setup-dev
 	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
 	cd frontend && npx tsc --noEmit && npx vitest run
 	@status=0; $(PYTHON) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then \

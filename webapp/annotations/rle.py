@@ -217,7 +217,7 @@ def _parse(rle: RLE) -> tuple[int, int, np.ndarray]:
 
 
 def _is_positive_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0
+    return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0)
 
 
 def _is_number(value: object) -> bool:

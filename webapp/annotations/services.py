@@ -96,7 +96,7 @@ def mask_fields(image: Image, *, rle: object = None, polygons: object = None) ->
                 raise AnnotationRejected(
                     "rle", f"RLE size {claimed!r} is not the image's size {size} (height, width)"
                 )
-            mask = rle_codec.decode(rle)  # type: ignore[arg-type]
+            mask = rle_codec.decode(rle)
             field = "rle"
         else:
             mask = rle_codec.polygon_to_mask(polygons, image.height, image.width)  # type: ignore[arg-type]
