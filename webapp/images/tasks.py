@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from webapp.images.models import EncodingStatus, Image, ImageEmbedding
-from webapp.images.uploads import queue_encoding
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +100,17 @@ def encode_image(image_id: int) -> None:
             if claimed.release_claim() and claimed.pk != image.pk:
                 queue_encoding(claimed.pk)
         raise
+
+
+def queue_encoding(image_id: int) -> None:
+    """Ask a worker to encode the image. A broker that is down is logged, not raised:
+    the image is stored and pending, and the sweep queues it again later."""
+    try:
+        encode_image.delay(image_id)
+    except Exception:
+        log.exception(
+            "could not queue image %s for encoding; the sweep will queue it again", image_id
+        )
 
 
 @shared_task(name="webapp.images.tasks.sweep_stuck_images")

@@ -1,5 +1,8 @@
 """Taking in uploaded files: checked, stored under generated names, queued for encoding.
 
+This module calls the encoding task (:func:`webapp.images.tasks.queue_encoding`); the tasks
+never import it back.
+
 :func:`ingest_upload` is the one business rule of an upload. Each file is handled alone:
 a rejected file leaves nothing behind (no row, no stored file) and does not stop the
 others; a file whose content is already in the project is reported as a duplicate.
@@ -20,6 +23,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from webapp.images.models import Image
+from webapp.images.tasks import queue_encoding
 from webapp.projects.models import Project
 
 if TYPE_CHECKING:
@@ -135,16 +139,3 @@ def ingest_upload(
                 return UploadResult(name=name, outcome="duplicate", image=existing)
         raise
     return UploadResult(name=name, outcome="created", image=image)
-
-
-def queue_encoding(image_id: int) -> None:
-    """Ask a worker to encode the image. A broker that is down is logged, not raised:
-    the image is stored and pending, and the sweep queues it again later."""
-    from webapp.images.tasks import encode_image
-
-    try:
-        encode_image.delay(image_id)
-    except Exception:
-        log.exception(
-            "could not queue image %s for encoding; the sweep will queue it again", image_id
-        )
