@@ -18,7 +18,7 @@ from django.http import FileResponse, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -64,7 +64,8 @@ class ProjectImagesView:
 
 
 class ImageListView(ProjectImagesView, generics.ListAPIView):
-    """GET: the project's images by id, paginated; ``?status=ready``, ``?name=part``.
+    """GET: the project's images by id, paginated; ``?status=ready``, ``?name=part``,
+    ``?annotated=true`` (or ``false``: images with no annotation).
 
     POST (manager or owner): multipart, one or more ``files``. Each file gets its own
     result: ``created`` (with ``id`` and ``image``), ``duplicate`` (``id`` of the image
@@ -88,6 +89,11 @@ class ImageListView(ProjectImagesView, generics.ListAPIView):
         name = self.request.query_params.get("name")
         if name:
             images = images.filter(original_name__icontains=name)
+        annotated = self.request.query_params.get("annotated")
+        if annotated:
+            if annotated not in ("true", "false"):
+                raise ValidationError({"annotated": "Use true or false."})
+            images = images.annotated(annotated == "true")
         return images
 
     def post(self, request: Request, project_pk: int) -> Response:
@@ -121,6 +127,31 @@ class ImageDetailView(ProjectImagesView, generics.RetrieveDestroyAPIView):
 
     def perform_destroy(self, instance: Image) -> None:
         instance.delete_with_files()
+
+
+class ImageIdsSerializer(serializers.Serializer[Any]):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+    )
+
+
+class ImageBulkDeleteView(ProjectImagesView, APIView):
+    """POST (manager or owner): ``{"ids": [id, ...]}`` (at most 1000): delete these
+    images with their annotations, embeddings and files; answers ``{"deleted": [id, ...]}``.
+    400 naming the ids that are not images of this project, and then nothing is deleted.
+    """
+
+    @extend_schema(request=ImageIdsSerializer, responses={200: ImageIdsSerializer})
+    def post(self, request: Request, project_pk: int) -> Response:
+        wanted = ImageIdsSerializer(data=request.data)
+        wanted.is_valid(raise_exception=True)
+        ids = set(wanted.validated_data["ids"])
+        images = self.project_images().filter(pk__in=ids)
+        missing = sorted(ids - set(images.values_list("pk", flat=True)))
+        if missing:
+            listed = ", ".join(str(pk) for pk in missing)
+            raise ValidationError({"ids": [f"No image with the id {listed} in this project."]})
+        return Response({"deleted": sorted(images.delete_with_files())})
 
 
 def _stream(field_file: Any, filename: str | None = None) -> FileResponse:

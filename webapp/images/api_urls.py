@@ -12,6 +12,7 @@ urlpatterns = [
     path(f"{project}/images/", api.ImageListView.as_view(), name="image-list"),
     path(f"{project}/images/progress/", api.ImageProgressView.as_view(), name="image-progress"),
     path(f"{project}/images/<int:pk>/", api.ImageDetailView.as_view(), name="image-detail"),
+    path(f"{project}/images/delete/", api.ImageBulkDeleteView.as_view(), name="image-bulk-delete"),
     path(f"{project}/images/<int:pk>/file", api.ImageFileView.as_view(), name="image-file"),
     path(
         f"{project}/images/<int:pk>/thumbnail",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import models, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from webapp.projects.models import Project
@@ -77,6 +77,22 @@ class ImageQuerySet(models.QuerySet["Image"]):
             ):
                 moved.append(pk)
         return moved
+
+    def annotated(self, yes: bool = True) -> ImageQuerySet:
+        """Images with at least one annotation (``yes``), or with none."""
+        annotations = Image._meta.get_field("annotations").related_model._default_manager
+        has_any = Exists(annotations.filter(image=OuterRef("pk")))
+        return self.filter(has_any if yes else ~has_any)
+
+    def delete_with_files(self) -> list[int]:
+        """Delete these images as :meth:`Image.delete_with_files` does (their annotations
+        and embeddings too), in one transaction; the ids deleted."""
+        with transaction.atomic():
+            images = list(self)
+            ids = [image.pk for image in images]
+            for image in images:
+                image.delete_with_files()
+        return ids
 
     def progress(self) -> dict[str, int]:
         """``{"total", "pending", "encoding", "ready", "failed"}`` counts."""
