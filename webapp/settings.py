@@ -279,9 +279,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# Encoding has its own queue so that GPU workers consume only that (-Q encode).
+# Encoding has its own queue so that GPU workers consume only that (-Q encode); building
+# a model's ONNX files needs the same machines (torch, the weights).
 CELERY_ENCODE_QUEUE = "encode"
-CELERY_TASK_ROUTES = {"webapp.images.tasks.encode_image": {"queue": CELERY_ENCODE_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "webapp.images.tasks.encode_image": {"queue": CELERY_ENCODE_QUEUE},
+    "webapp.images.tasks.build_decoder": {"queue": CELERY_ENCODE_QUEUE},
+}
 # Images left pending or encoding longer than this are queued again by the sweep.
 SAMLABEL_STUCK_AFTER_SECONDS = env_int("SAMLABEL_STUCK_AFTER_SECONDS", 600)
 CELERY_BEAT_SCHEDULE = {

@@ -232,3 +232,12 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def model_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An empty weights and ONNX cache for this test (see factories_models.ModelCache):
+    no model is ready until ``model_cache.add_weights(name)``."""
+    from tests.webapp.factories_models import ModelCache
+
+    return ModelCache(tmp_path / "samlabel-cache", monkeypatch)

@@ -9,7 +9,6 @@ Django after the permission check, so MEDIA_ROOT is never served publicly.
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 from typing import Any
 
@@ -26,7 +25,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.images.decoder import decoder_build, decoder_files
+from webapp.images.decoder import (
+    BrowserDecoder,
+    DecoderMissing,
+    browser_decoder,
+    missing_decoder_detail,
+)
 from webapp.images.models import EMBEDDING_DTYPE, EMBEDDING_SHAPE, EncodingStatus, Image
 from webapp.images.serializers import ImageSerializer, upload_result_json
 from webapp.images.uploads import ingest_upload
@@ -229,39 +233,70 @@ class ImageProgressView(ProjectImagesView, APIView):
         return Response(self.project_images().progress())
 
 
-class DecoderManifestView(ProjectImagesView, APIView):
+class DecoderView(ProjectImagesView, APIView):
+    """Mixin: the project's model's browser decoder, or a 503 that says what is missing."""
+
+    def decoder(self) -> BrowserDecoder | Response:
+        try:
+            return browser_decoder(self.project.model)
+        except DecoderMissing as missing:
+            return self.unavailable(missing)
+
+    def unavailable(self, missing: DecoderMissing) -> Response:
+        model = self.project.model
+        response = Response(
+            {"detail": missing_decoder_detail(model, missing), "model": model},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "30"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class DecoderManifestView(DecoderView):
     """GET: the manifest of the project's model's browser decoder (any member).
 
     Fetch a file as ``decoder/<file>?sha256=<sha256>`` so that a new build gets a new
-    URL: the files themselves are cached as immutable.
+    URL: the files themselves are cached as immutable. 503 with a ``detail`` that says
+    what is missing and what to run while the files are not built (a build is then
+    queued on the worker when the model's weights are here).
     """
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 304: None})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 304: None, 503: OpenApiTypes.OBJECT})
     def get(self, request: Request, project_pk: int) -> HttpResponseBase:
-        _, manifest = decoder_build(self.project.model)
-        content = json.dumps(manifest).encode()
-        etag = f'"{hashlib.sha256(content).hexdigest()}"'
+        decoder = self.decoder()
+        if isinstance(decoder, Response):
+            return decoder
+        etag = f'"{hashlib.sha256(decoder.content).hexdigest()}"'
         if _etag_matches(request, etag):
             return _not_modified(etag, "private, no-cache")
-        response = HttpResponse(content, content_type="application/json")
+        response = HttpResponse(decoder.content, content_type="application/json")
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"
         return response
 
 
-class DecoderFileView(ProjectImagesView, APIView):
-    """GET: one ONNX file listed in the manifest's ``decoders`` (any member)."""
+class DecoderFileView(DecoderView):
+    """GET: one ONNX file listed in the manifest's ``decoders`` (any member); 503 as for
+    the manifest while the files are not built."""
 
-    @extend_schema(responses={200: OpenApiTypes.BINARY, 304: None})
+    @extend_schema(responses={200: OpenApiTypes.BINARY, 304: None, 503: OpenApiTypes.OBJECT})
     def get(self, request: Request, project_pk: int, filename: str) -> HttpResponseBase:
-        folder, manifest = decoder_build(self.project.model)
-        sha256 = decoder_files(manifest).get(filename)
+        decoder = self.decoder()
+        if isinstance(decoder, Response):
+            return decoder
+        sha256 = decoder.files.get(filename)
         if sha256 is None:
             return Response({"detail": "No such decoder file."}, status=404)
         etag = f'"{sha256}"'
         if _etag_matches(request, etag):
             return _not_modified(etag, IMMUTABLE)
-        stream = open(folder / filename, "rb")  # noqa: SIM115 - FileResponse closes it
+        try:
+            stream = open(decoder.folder / filename, "rb")  # noqa: SIM115 - FileResponse closes it
+        except OSError:  # deleted since the manifest was read
+            return self.unavailable(
+                DecoderMissing(f"the decoder file {filename} of {decoder.model} is missing")
+            )
         response = FileResponse(stream, content_type="application/octet-stream")
         response["ETag"] = etag
         response["Cache-Control"] = IMMUTABLE

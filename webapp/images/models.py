@@ -259,3 +259,74 @@ class ImageEmbedding(models.Model):
 
         with self.file.storage.open(self.file.name, "rb") as stream:
             return np.load(io.BytesIO(stream.read()), allow_pickle=False)
+
+
+class DecoderBuildStatus(models.TextChoices):
+    QUEUED = "queued"
+    BUILDING = "building"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DecoderBuild(models.Model):
+    """The worker's build of one model's ONNX files (browser decoders, image encoder),
+    asked for when the web app found them missing. One row per model.
+
+    At most one build per model is queued or under way; one that failed, or whose worker
+    was lost, is asked for again after :attr:`RETRY_AFTER`.
+    """
+
+    RETRY_AFTER = timedelta(hours=1)
+
+    model = models.CharField(max_length=100, unique=True)
+    status = models.CharField(
+        max_length=10, choices=DecoderBuildStatus.choices, default=DecoderBuildStatus.QUEUED
+    )
+    failure_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"build of {self.model}: {self.status}"
+
+    @classmethod
+    def request(cls, model: str) -> tuple[DecoderBuild, bool]:
+        """Ask for a build of ``model``'s files: (the row, True when this call queued it,
+        so the caller must send the task once committed).
+
+        Asked for again only when the last request is older than :attr:`RETRY_AFTER`:
+        a build queued or under way is not asked for twice, a failed one keeps its reason
+        visible, and a finished one whose files this server cannot see (built on another
+        machine, or deleted since) is not rebuilt in a loop. Conditional updates, so two
+        requests at once queue one build.
+        """
+        build, created = cls.objects.get_or_create(model=model)
+        if created:
+            return build, True
+        if build.status_changed_at >= timezone.now() - cls.RETRY_AFTER:
+            return build, False
+        moved = cls.objects.filter(
+            pk=build.pk, status=build.status, status_changed_at=build.status_changed_at
+        ).update(
+            status=DecoderBuildStatus.QUEUED, failure_reason="", status_changed_at=timezone.now()
+        )
+        build.refresh_from_db()
+        return build, bool(moved)
+
+    def claim(self) -> bool:
+        """Move queued -> building if nobody else did; True when this caller won."""
+        return self._move(DecoderBuildStatus.QUEUED, DecoderBuildStatus.BUILDING)
+
+    def finish(self) -> None:
+        self._move(DecoderBuildStatus.BUILDING, DecoderBuildStatus.DONE)
+
+    def fail(self, reason: str) -> None:
+        self._move(DecoderBuildStatus.BUILDING, DecoderBuildStatus.FAILED, reason)
+
+    def _move(self, source: str, target: str, reason: str = "") -> bool:
+        now = timezone.now()
+        moved = DecoderBuild.objects.filter(pk=self.pk, status=source).update(
+            status=target, failure_reason=reason, status_changed_at=now
+        )
+        if moved:
+            self.status, self.failure_reason, self.status_changed_at = target, reason, now
+        return bool(moved)

@@ -13,7 +13,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from webapp.images.models import EncodingStatus, Image, ImageEmbedding
+from export_onnx.build import build_onnx
+from webapp.images.availability import weights_problem
+from webapp.images.models import DecoderBuild, EncodingStatus, Image, ImageEmbedding
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,15 @@ def encode_claimed(images: list[Image], model: str) -> None:
     """Encode images this worker has claimed, in one batch, and store their embeddings.
 
     An image that cannot be read is marked failed with the reason; the others go on.
+    When the model's weights are not on this machine, every image fails at once with that
+    reason: nothing is downloaded here, and no retry could help.
     """
+    problem = weights_problem(model)
+    if problem is not None:
+        for image in images:
+            image.set_status(EncodingStatus.FAILED, problem)
+        log.warning("cannot encode images %s: %s", [i.pk for i in images], problem)
+        return
     from inference.encode import encode
     from inference.images import ImageRejected, load_image
 
@@ -123,3 +133,45 @@ def sweep_stuck_images() -> list[int]:
     if requeued:
         log.warning("queued %d stuck image(s) again: %s", len(requeued), requeued)
     return requeued
+
+
+@shared_task(name="webapp.images.tasks.build_decoder")
+def build_decoder(model: str) -> None:
+    """Build ``model``'s ONNX files (the browser's decoders and the image encoder) into
+    ``inference.registry.onnx_dir(model)``, where the web app reads them.
+
+    Runs only if this call claims the model's queued :class:`DecoderBuild`, so a duplicate
+    or re-delivered message does nothing and one model is built once at a time. Never
+    downloads weights: without them the build fails at once with the reason.
+    """
+    build = DecoderBuild.objects.filter(model=model).first()
+    if build is None:
+        log.warning("no build of %s was asked for; nothing to build", model)
+        return
+    if not build.claim():
+        log.info("the build of %s is %s; not starting another", model, build.status)
+        return
+    problem = weights_problem(model)
+    if problem is not None:
+        build.fail(problem)
+        log.warning("cannot build the ONNX files of %s: %s", model, problem)
+        return
+    try:
+        result = build_onnx(model)
+    except Exception as exc:
+        log.exception("building the ONNX files of %s failed", model)
+        build.fail(f"{type(exc).__name__}: {exc}")
+        return
+    build.finish()
+    log.info(
+        "ONNX files of %s %s in %s", model, "verified" if result.reused else "built", result.out_dir
+    )
+
+
+def queue_decoder_build(model: str) -> None:
+    """Send :func:`build_decoder` for ``model``; a broker that is down is logged, and the
+    build is asked for again after ``DecoderBuild.RETRY_AFTER``."""
+    try:
+        build_decoder.delay(model)
+    except Exception:
+        log.exception("could not queue the build of %s's ONNX files", model)
