@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 
 def coco_export(project, mask_format: str) -> bytes:
     buffer = io.BytesIO()
-    write_export(buffer, project, ExportOptions(format="coco", mask_format=mask_format))
+    options = ExportOptions(format="coco", mask_format=mask_format, image_scope="all")
+    write_export(buffer, project, options)
     return buffer.getvalue()
 
 

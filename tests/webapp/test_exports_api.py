@@ -37,7 +37,7 @@ def create(client: Any, data: Dataset, **body: Any) -> Any:
 
 def finished_export(data: Dataset) -> Export:
     export = Export.objects.create(project=data.project, format="coco", options={})
-    services.run_export(export.pk)
+    run_export(export.pk)
     export.refresh_from_db()
     return export
 
@@ -120,10 +120,46 @@ def test_the_options_are_kept_and_applied(dataset: Dataset, user_in: Any, api_cl
 
     assert response.status_code == 201
     assert response.data["options"]["label_classes"] == [dataset.dog.pk]
+    assert response.data["options"]["image_scope"] == "annotated"
+    assert response.data["options"]["val_fraction"] == 0.2
     download = client.get(response.data["download_url"])
     archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
-    # Alone in the selection, the image keeps its own name.
-    assert sorted(archive.namelist()) == ["data.yaml", "labels/street.txt"]
+    # Alone in the selection, the image keeps its own name; one image cannot be split.
+    assert sorted(archive.namelist()) == ["data.yaml", "labels/train/street.txt"]
+    assert archive.read("data.yaml").startswith(b"# One split")
+
+
+def test_the_image_scope_and_split_reach_the_zip(dataset: Dataset, user_in: Any, api_client: Any):
+    client = api_client(user_in(dataset.project, "reviewer"))
+    response = create(client, dataset, format="yolo", image_scope="all", val_fraction=0.3, seed=3)
+
+    assert response.status_code == 201, response.data
+    assert response.data["options"]["seed"] == 3
+    download = client.get(response.data["download_url"])
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+    labels = sorted(n.split("/")[1] for n in archive.namelist() if n.startswith("labels/"))
+    assert labels == ["train", "train", "val"]  # 3 images (one unlabelled); 0.3 of 3 -> 1 held out
+    assert b"val: images/val" in archive.read("data.yaml")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"val_fraction": 1},
+        {"val_fraction": -0.1},
+        {"val_fraction": "half"},
+        {"seed": -1},
+        {"image_scope": "accepted"},
+    ],
+)
+def test_a_bad_split_or_scope_is_rejected_with_a_reason(
+    dataset: Dataset, user_in: Any, api_client: Any, body: dict[str, Any]
+):
+    response = create(api_client(user_in(dataset.project, "owner")), dataset, **body)
+
+    assert response.status_code == 400
+    assert set(response.data) == set(body)
+    assert not Export.objects.exists()
 
 
 def test_ids_from_another_project_or_a_bad_format_are_rejected(

@@ -67,7 +67,7 @@ def test_coco_rle_decodes_with_pycocotools_to_the_saved_masks(dataset: Dataset, 
 def test_coco_lists_every_image_with_its_size_and_a_unique_file_name(
     dataset: Dataset, tmp_path: Path
 ):
-    coco = load_coco(export(dataset, tmp_path, format="coco"), tmp_path)
+    coco = load_coco(export(dataset, tmp_path, format="coco", image_scope="all"), tmp_path)
 
     images = {i["id"]: i for i in coco.loadImgs(coco.getImgIds())}
     first, second, empty = dataset.images
@@ -98,7 +98,8 @@ def test_images_are_included_byte_for_byte_or_left_out(dataset: Dataset, tmp_pat
         name = f"images/{image.pk}_street.png" if image == dataset.images[0] else None
         if name:
             assert with_images.read(name) == image.read_original()
-    assert len([n for n in with_images.namelist() if n.startswith("images/")]) == 3
+    # The third image has no annotations and is left out by default.
+    assert len([n for n in with_images.namelist() if n.startswith("images/")]) == 2
 
     without = export(dataset, tmp_path, format="coco", include_images=False)
     assert [n for n in without.namelist() if n.startswith("images/")] == []
@@ -111,6 +112,7 @@ def test_filters_keep_only_the_chosen_classes_and_images(dataset: Dataset, tmp_p
         format="coco",
         label_classes=[dataset.dog.pk],
         images=[dataset.images[1].pk, dataset.images[2].pk],
+        image_scope="all",
     )
     coco = load_coco(archive, tmp_path)
 
@@ -123,33 +125,156 @@ def test_filters_keep_only_the_chosen_classes_and_images(dataset: Dataset, tmp_p
 def test_yolo_lines_name_the_class_by_project_order_with_coordinates_in_unit_range(
     dataset: Dataset, tmp_path: Path
 ):
-    archive = export(dataset, tmp_path, format="yolo")
+    archive = export(dataset, tmp_path, format="yolo", val_fraction=0)
     first, second, _empty = dataset.images
 
-    lines = archive.read(f"labels/{first.pk}_street.txt").decode().splitlines()
+    lines = archive.read(f"labels/train/{first.pk}_street.txt").decode().splitlines()
     assert [line.split()[0] for line in lines] == ["1", "0"]  # cat then dog; dog is first
     for line in lines:
         values = [float(v) for v in line.split()[1:]]
         assert len(values) % 2 == 0 and len(values) >= 6
         assert all(0.0 <= v <= 1.0 for v in values)
     # The square of the dog on the second image: corners (4, 3) to (14, 13) of 32 x 24.
-    dog_square = archive.read(f"labels/{second.pk}_street.txt").decode().splitlines()[0]
+    dog_square = archive.read(f"labels/train/{second.pk}_street.txt").decode().splitlines()[0]
     points = np.array([float(v) for v in dog_square.split()[1:]]).reshape(-1, 2)
     assert np.allclose(points.min(axis=0), [4 / 32, 3 / 24], atol=1e-6)
     assert np.allclose(points.max(axis=0), [14 / 32, 13 / 24], atol=1e-6)
-    assert archive.read("labels/empty.txt") == b""
     data_yaml = archive.read("data.yaml").decode()
     assert 'names:\n  0: "dog"\n  1: "cat"\n' in data_yaml
-    assert "train: images" in data_yaml
-    assert f"images/{second.pk}_street.jpg" in archive.namelist()
+    assert f"images/train/{second.pk}_street.jpg" in archive.namelist()
+
+
+def read_yaml(archive: zipfile.ZipFile) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(archive.read("data.yaml"))
+
+
+def labelled_images(project: Any, count: int) -> list[Any]:
+    """``count`` images named img0.png... with one square of class "thing" each."""
+    from tests.webapp.factories_exports import annotate, square
+    from webapp.projects.models import LabelClass
+
+    label = LabelClass.objects.create(project=project, name="thing")
+    images = []
+    for n in range(count):
+        image = make_picture_row(project, f"img{n}.png", width=20, height=20)
+        annotate(image, label, square(2, 2, 5 + n % 5, height=20, width=20))
+        images.append(image)
+    return images
+
+
+def split_of(archive: zipfile.ZipFile) -> dict[str, set[str]]:
+    """split -> the stems of its label files; where the zip has images, checks that each
+    split's pictures are those of its labels."""
+    out: dict[str, set[str]] = {"train": set(), "val": set()}
+    for name in archive.namelist():
+        parts = name.split("/")
+        if parts[0] == "labels":
+            out[parts[1]].add(Path(parts[2]).stem)
+    with_images = any(n.startswith("images/") for n in archive.namelist())
+    for split, stems in out.items():
+        if not with_images:
+            break
+        pictures = {Path(n).stem for n in archive.namelist() if n.startswith(f"images/{split}/")}
+        assert pictures == stems, split
+    return out
+
+
+def test_yolo_holds_out_the_validation_share_in_its_own_folders(
+    make_project: Any, media_root: Path, tmp_path: Path
+):
+    project = make_project()
+    labelled_images(project, 10)
+    out = tmp_path / "split.zip"
+    write_export(out, project, ExportOptions(format="yolo", val_fraction=0.2, seed=7))
+    archive = zipfile.ZipFile(out)
+
+    splits = split_of(archive)
+    assert len(splits["val"]) == 2 and len(splits["train"]) == 8
+    assert splits["val"].isdisjoint(splits["train"])
+    config = read_yaml(archive)
+    assert (config["train"], config["val"]) == ("images/train", "images/val")
+    assert config["names"] == {0: "thing"}
+    assert "8 images for training, 2 for validation" in archive.read("data.yaml").decode()
+    # Every label file names at least one object.
+    labels = [n for n in archive.namelist() if n.startswith("labels/")]
+    assert len(labels) == 10 and all(archive.read(n).strip() for n in labels)
+
+
+def test_the_same_seed_picks_the_same_validation_images(
+    make_project: Any, media_root: Path, tmp_path: Path
+):
+    project = make_project()
+    labelled_images(project, 10)
+
+    def validation(seed: int) -> set[str]:
+        out = tmp_path / f"seed{seed}.zip"
+        options = ExportOptions(format="yolo", include_images=False, val_fraction=0.3, seed=seed)
+        write_export(out, project, options)
+        return split_of(zipfile.ZipFile(out))["val"]
+
+    assert validation(1) == validation(1)
+    assert len(validation(1)) == 3
+    assert any(validation(seed) != validation(1) for seed in (2, 3, 4))
+
+
+def test_a_zero_validation_share_says_plainly_that_there_is_one_split(
+    dataset: Dataset, tmp_path: Path
+):
+    archive = export(dataset, tmp_path, format="yolo", val_fraction=0)
+
+    text = archive.read("data.yaml").decode()
+    config = read_yaml(archive)
+    assert config["train"] == config["val"] == "images/train"
+    assert text.startswith("# One split: all 2 images are in images/train (val_fraction 0")
+    assert not [n for n in archive.namelist() if "/val/" in n]
+
+
+def test_yolo_exports_no_empty_label_file_by_default(dataset: Dataset, tmp_path: Path):
+    archive = export(dataset, tmp_path, format="yolo")
+
+    labels = [n for n in archive.namelist() if n.startswith("labels/")]
+    assert len(labels) == 2
+    assert all(archive.read(n).strip() for n in labels)
+    assert not [n for n in archive.namelist() if "empty" in n]
+
+
+def test_all_images_exports_the_unlabelled_one_with_an_empty_label_file(
+    dataset: Dataset, tmp_path: Path
+):
+    archive = export(dataset, tmp_path, format="yolo", image_scope="all", val_fraction=0)
+
+    assert archive.read("labels/train/empty.txt") == b""
+    assert "images/train/empty.png" in archive.namelist()
+
+
+def test_an_image_annotated_only_in_a_class_left_out_is_left_out(dataset: Dataset, tmp_path: Path):
+    coco = load_coco(export(dataset, tmp_path, format="coco", label_classes=[dataset.cat.pk]),
+                     tmp_path)  # fmt: skip
+    # Both street images have a cat; the empty one has nothing.
+    assert sorted(coco.getImgIds()) == [dataset.images[0].pk, dataset.images[1].pk]
+    only_dog_on = export(
+        dataset, tmp_path, format="coco", label_classes=[dataset.dog.pk],
+        images=[dataset.images[0].pk, dataset.images[2].pk],
+    )  # fmt: skip
+    assert sorted(load_coco(only_dog_on, tmp_path).getImgIds()) == [dataset.images[0].pk]
+
+
+def test_the_default_coco_export_lists_only_annotated_images(dataset: Dataset, tmp_path: Path):
+    archive = export(dataset, tmp_path, format="coco")
+    coco = load_coco(archive, tmp_path)
+
+    assert sorted(coco.getImgIds()) == [dataset.images[0].pk, dataset.images[1].pk]
+    assert "images/empty.png" not in archive.namelist()
 
 
 def test_yolo_polygon_of_a_mask_with_a_hole_fills_back_without_the_hole(
     dataset: Dataset, tmp_path: Path
 ):
-    archive = export(dataset, tmp_path, format="yolo", include_images=False)
+    archive = export(dataset, tmp_path, format="yolo", include_images=False, val_fraction=0)
     first = dataset.images[0]
-    line = archive.read(f"labels/{first.pk}_street.txt").decode().splitlines()[0]
+    line = archive.read(f"labels/train/{first.pk}_street.txt").decode().splitlines()[0]
     points = np.array([float(v) for v in line.split()[1:]]).reshape(-1, 2) * [40, 30]
 
     rle = coco_mask.frPyObjects([points.ravel().tolist()], 30, 40)
@@ -161,7 +286,7 @@ def test_yolo_polygon_of_a_mask_with_a_hole_fills_back_without_the_hole(
 def test_voc_pngs_decode_to_the_masks_with_class_and_object_indices(
     dataset: Dataset, tmp_path: Path
 ):
-    archive = export(dataset, tmp_path, format="voc")
+    archive = export(dataset, tmp_path, format="voc", image_scope="all")
     first, second, _empty = dataset.images
     assert archive.read("class_names.txt").decode() == "background\ndog\ncat\n"
 
@@ -280,7 +405,7 @@ def test_an_image_turned_by_exif_is_exported_upright(make_project: Any, media_ro
         sha256=hashlib.sha256(content).hexdigest(),
     )
     out = tmp_path / "turned.zip"
-    write_export(out, project, ExportOptions(format="coco"))
+    write_export(out, project, ExportOptions(format="coco", image_scope="all"))
 
     with zipfile.ZipFile(out) as archive:
         picture = PILImage.open(io.BytesIO(archive.read("images/turned.jpg")))

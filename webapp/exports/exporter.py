@@ -1,17 +1,25 @@
-"""Write a project's dataset export to a zip: the one function the command line, the API
-and the Celery task all call."""
+"""Write a project's dataset export to a zip: :func:`write_export`, the one function the
+command line, the API and the Celery task all call, and :func:`store_export`, which
+writes an Export row's zip into storage and records the outcome on the row."""
 
 from __future__ import annotations
 
+import logging
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from django.core.files import File
+
 from webapp.exports.formats import WRITERS
-from webapp.exports.selection import ExportOptions, Selection
+from webapp.exports.models import Export, ExportStatus
+from webapp.exports.selection import ExportError, ExportOptions, Selection
 from webapp.projects.models import Project
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (annotations written, annotations in all)
 
@@ -56,3 +64,22 @@ def write_export(
     if on_progress is not None:
         on_progress(done, total)
     return ExportSummary(images=len(selection.file_names), annotations=done)
+
+
+def store_export(export: Export) -> None:
+    """Write ``export`` (claimed by the caller: status running) into storage and finish
+    the row: ``done`` with its file, or ``failed`` with a reason for the user."""
+    try:
+        options = ExportOptions.from_row(export.format, export.options)
+        with tempfile.TemporaryFile(suffix=".zip") as scratch:
+            write_export(scratch, export.project, options, on_progress=export.record_progress)
+            scratch.seek(0)
+            export.file.save(export.download_name, File(scratch), save=False)
+        export.finish(status=ExportStatus.DONE, file=export.file.name, error="")
+    except ExportError as exc:
+        export.finish(status=ExportStatus.FAILED, error=str(exc))
+    except Exception:
+        log.exception("Export %s failed.", export.pk)
+        export.finish(
+            status=ExportStatus.FAILED, error="The export failed unexpectedly; try again."
+        )

@@ -50,12 +50,16 @@ def write_png(archive: zipfile.ZipFile, name: str, picture: PILImage.Image) -> N
     write_bytes(archive, name, buffer.getvalue(), compress=False)
 
 
-def write_images(archive: zipfile.ZipFile, selection: Selection, folder: str) -> None:
-    """Copy each selected image's stored file to ``<folder>/<file name>``: byte for byte,
-    unless its EXIF says to turn it; then it is turned and saved again in its own format,
-    so that the pixels match the masks (which are in the frame the user sees)."""
+def write_images(
+    archive: zipfile.ZipFile, selection: Selection, folder: str | Callable[[int], str]
+) -> None:
+    """Copy each selected image's stored file to ``<folder>/<file name>`` (``folder``: a
+    name, or a function of the image id giving one): byte for byte, unless its EXIF says
+    to turn it; then it is turned and saved again in its own format, so that the pixels
+    match the masks (which are in the frame the user sees)."""
     for image in selection.iter_images():
-        name = f"{folder}/{selection.file_names[image.pk]}"
+        where = folder(image.pk) if callable(folder) else folder
+        name = f"{where}/{selection.file_names[image.pk]}"
         info = zipfile.ZipInfo(name, date_time=_now())
         info.compress_type = zipfile.ZIP_STORED  # pictures are compressed already
         try:
@@ -175,9 +179,12 @@ def yolo_line(class_index: int, mask: np.ndarray) -> str | None:
 
 
 def write_yolo(archive: zipfile.ZipFile, selection: Selection, tick: Tick) -> None:
-    """``labels/<stem>.txt`` per image (empty for an image without annotations),
-    ``data.yaml`` and ``images/``. Class ids count the chosen label classes in the
-    project's order from 0."""
+    """``images/{train,val}/`` and ``labels/{train,val}/<stem>.txt`` per image (a label
+    file is empty only for an image without objects, which only ``image_scope`` "all"
+    exports), and ``data.yaml``. Class ids count the chosen label classes in the
+    project's order from 0. Which images are held out for validation:
+    :meth:`Selection.split_of`; when none are, ``data.yaml`` says so and names the
+    training folder for both."""
     index_of = {label.pk: i for i, label in enumerate(selection.classes)}
     for image, on_image in selection.iter_images_with_annotations():
         lines = []
@@ -186,16 +193,42 @@ def write_yolo(archive: zipfile.ZipFile, selection: Selection, tick: Tick) -> No
             line = yolo_line(index_of[annotation.label_class_id], decode_mask(annotation))
             if line is not None:
                 lines.append(line + "\n")
-        name = f"labels/{stem(selection.file_names[image.pk])}.txt"
+        split = selection.split_of(image.pk)
+        name = f"labels/{split}/{stem(selection.file_names[image.pk])}.txt"
         write_bytes(archive, name, "".join(lines).encode(), compress=True)
+    write_bytes(archive, "data.yaml", yolo_data_yaml(selection).encode(), compress=True)
+    if selection.options.include_images:
+        write_images(archive, selection, lambda pk: f"images/{selection.split_of(pk)}")
+
+
+def yolo_data_yaml(selection: Selection) -> str:
+    """Ultralytics' dataset file: the folders of both splits and the class names."""
+    total = len(selection.file_names)
+    held_out = len(selection.validation_ids)
+    options = selection.options
+    if held_out:
+        header = (
+            f"# {total - held_out} images for training, {held_out} for validation "
+            f"(val_fraction {options.val_fraction}, seed {options.seed}).\n"
+        )
+        folders = "train: images/train\nval: images/val\n"
+    else:
+        reason = (
+            f"val_fraction {options.val_fraction}"
+            if options.val_fraction == 0
+            else f"{total} image(s) are too few to hold any out"
+        )
+        header = (
+            f"# One split: all {total} images are in images/train ({reason}).\n"
+            "# val names the same folder on purpose, so validation figures are measured\n"
+            "# on the training images.\n"
+        )
+        folders = "train: images/train\nval: images/train\n"
     # JSON strings are YAML strings, so names with quotes or colons stay intact.
     names = "".join(
         f"  {i}: {json.dumps(label.name)}\n" for i, label in enumerate(selection.classes)
     )
-    yaml = f"path: .\ntrain: images\nval: images\nnames:\n{names}"
-    write_bytes(archive, "data.yaml", yaml.encode(), compress=True)
-    if selection.options.include_images:
-        write_images(archive, selection, "images")
+    return f"{header}path: .\n{folders}names:\n{names}"
 
 
 # --- Pascal VOC ---

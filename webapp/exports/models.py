@@ -24,6 +24,13 @@ class MaskFormat(models.TextChoices):
     POLYGON = "polygon"
 
 
+class ImageScope(models.TextChoices):
+    """Which of the chosen images an export holds."""
+
+    ANNOTATED = "annotated", "Only images with annotations"
+    ALL = "all", "All images, also those without annotations"
+
+
 class ExportStatus(models.TextChoices):
     PENDING = "pending"
     RUNNING = "running"
@@ -37,6 +44,7 @@ def export_path(instance: Export, filename: str) -> str:
 
 class Export(models.Model):
     """``options``: ``{"mask_format": "rle"|"polygon", "include_images": bool,
+    "image_scope": "annotated"|"all", "val_fraction": float, "seed": int,
     "label_classes": [id, ...] | null, "images": [id, ...] | null}`` (null: all).
     ``progress_done`` of ``progress_total`` annotations have been written."""
 

@@ -5,8 +5,8 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from webapp.exports.models import Export, ExportFormat, ExportStatus, MaskFormat
-from webapp.exports.selection import ExportOptions
+from webapp.exports.models import Export, ExportFormat, ExportStatus, ImageScope, MaskFormat
+from webapp.exports.selection import DEFAULT_VAL_FRACTION, ExportOptions
 from webapp.projects.models import Project
 
 
@@ -38,7 +38,10 @@ class ExportSerializer(serializers.ModelSerializer[Export]):
 
 class ExportRequestSerializer(serializers.Serializer[ExportOptions]):
     """What to export; ``label_classes`` and ``images`` are ids in the project, left out
-    (or null) for all of them."""
+    (or null) for all of them. ``image_scope``: only the images with annotations
+    (default) or all of them. ``val_fraction`` (0 <= f < 1, default 0.2) and ``seed``:
+    the share of images a YOLO export holds out for validation, and the seed that picks
+    them (the same seed picks the same images)."""
 
     format = serializers.ChoiceField(choices=ExportFormat.choices)
     mask_format = serializers.ChoiceField(choices=MaskFormat.choices, default=MaskFormat.RLE)
@@ -49,6 +52,14 @@ class ExportRequestSerializer(serializers.Serializer[ExportOptions]):
     images = serializers.ListField(
         child=serializers.IntegerField(), required=False, allow_null=True, default=None
     )
+    image_scope = serializers.ChoiceField(choices=ImageScope.choices, default=ImageScope.ANNOTATED)
+    val_fraction = serializers.FloatField(default=DEFAULT_VAL_FRACTION)
+    seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
+
+    def validate_val_fraction(self, fraction: float) -> float:
+        if not 0.0 <= fraction < 1.0:
+            raise serializers.ValidationError("Give a fraction of at least 0 and below 1.")
+        return fraction
 
     def validate_label_classes(self, ids: list[int] | None) -> list[int] | None:
         return self._ids_in_project(ids, self._project().label_classes, "label class")

@@ -1,13 +1,32 @@
-"""Celery tasks of the exports app."""
+"""Celery tasks of the exports app.
+
+A task takes an export's id, re-reads the row, claims it with a conditional update (so
+a duplicate or re-delivered message does nothing) and writes it with
+:func:`webapp.exports.exporter.store_export`. Callers import this module; it imports
+only the code it runs.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
-from webapp.exports import services
+from webapp.exports.exporter import store_export
+from webapp.exports.models import Export
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="webapp.exports.tasks.run_export")
 def run_export(export_id: int) -> None:
-    """Write export ``export_id`` (see :func:`webapp.exports.services.run_export`)."""
-    services.run_export(export_id)
+    """Write export ``export_id`` if it is still pending; nothing when another worker
+    claimed it or the row is gone. A failure is stored on the row for the user."""
+    export = Export.objects.select_related("project").filter(pk=export_id).first()
+    if export is None:
+        log.warning("Export %s is gone; nothing to do.", export_id)
+        return
+    if not export.claim():
+        log.info("Export %s was already claimed (%s).", export_id, export.status)
+        return
+    store_export(export)

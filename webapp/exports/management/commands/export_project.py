@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from webapp.exports.exporter import write_export
-from webapp.exports.models import ExportFormat, MaskFormat
-from webapp.exports.selection import ExportError, ExportOptions
+from webapp.exports.models import ExportFormat, ImageScope, MaskFormat
+from webapp.exports.selection import DEFAULT_VAL_FRACTION, ExportError, ExportOptions
 from webapp.projects.models import Project
 
 
@@ -22,6 +22,18 @@ class Command(BaseCommand):
         parser.add_argument("--no-images", action="store_true", help="annotations only")
         parser.add_argument("--labels", type=int, nargs="+", help="label class ids to keep")
         parser.add_argument("--images", type=int, nargs="+", help="image ids to keep")
+        parser.add_argument(
+            "--all-images",
+            action="store_true",
+            help="also the images without annotations (by default only annotated ones)",
+        )
+        parser.add_argument(
+            "--val-fraction",
+            type=float,
+            default=DEFAULT_VAL_FRACTION,
+            help="YOLO: the share of images held out for validation (0: one split)",
+        )
+        parser.add_argument("--seed", type=int, default=0, help="YOLO: picks the val images")
         parser.add_argument("--out", required=True, help="the zip file to write")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -35,6 +47,9 @@ class Command(BaseCommand):
                 include_images=not options["no_images"],
                 label_classes=options["labels"],
                 images=options["images"],
+                image_scope=ImageScope.ALL if options["all_images"] else ImageScope.ANNOTATED,
+                val_fraction=options["val_fraction"],
+                seed=options["seed"],
             )
             summary = write_export(options["out"], project, export_options)
         except ExportError as exc:

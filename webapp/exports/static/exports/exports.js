@@ -10,6 +10,7 @@
   const list = document.getElementById("export-list");
   const form = document.getElementById("export-form");
   const message = document.getElementById("export-message");
+  const split = document.getElementById("export-split");
   let timer = null;
 
   function row(exp) {
@@ -17,6 +18,10 @@
     item.dataset.exportId = exp.id;
     const options = exp.options || {};
     const what = `${exp.format}${options.mask_format && exp.format === "coco" ? " (" + options.mask_format + ")" : ""}` +
+      (options.image_scope === "all" ? ", all images" : options.image_scope ? ", annotated images only" : "") +
+      (exp.format === "yolo" && options.val_fraction !== undefined
+        ? (options.val_fraction > 0 ? `, val ${options.val_fraction} (seed ${options.seed})` : ", one split")
+        : "") +
       (options.include_images === false ? ", no images" : "");
     const when = new Date(exp.created_at).toLocaleString();
     item.append(`#${exp.id} · ${what} · ${when} · `);
@@ -48,6 +53,10 @@
   }
 
   if (form) {
+    // The split applies to YOLO only; the other formats have no place for it.
+    const showSplit = () => { split.hidden = form.elements.format.value !== "yolo"; };
+    form.elements.format.addEventListener("change", showSplit);
+    showSplit();
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const data = new FormData(form);
@@ -55,6 +64,9 @@
         format: data.get("format"),
         mask_format: data.get("mask_format"),
         include_images: data.get("include_images") === "on",
+        image_scope: data.get("image_scope"),
+        val_fraction: Number(data.get("val_fraction")),
+        seed: Number(data.get("seed")),
       };
       message.textContent = "Starting the export…";
       const response = await fetch(url, {
