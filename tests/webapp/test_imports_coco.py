@@ -65,7 +65,7 @@ def test_a_coco_file_round_trips_rle_and_polygons_with_a_hole(owner, project: Pr
     response = post_import(owner, project, json_file(document))
 
     assert response.status_code == 201, response.json()
-    assert response.json() == {
+    assert response.json()["result"] == {
         "images_created": 0,
         "images_matched": 1,
         "label_classes_created": 1,
@@ -103,8 +103,8 @@ def test_a_coco_archive_creates_its_images_and_reuses_one_already_there(
     response = post_import(owner, project, zip_file(archive))
 
     assert response.status_code == 201, response.json()
-    assert response.json()["images_created"] == 1
-    assert response.json()["images_matched"] == 1
+    assert response.json()["result"]["images_created"] == 1
+    assert response.json()["result"]["images_matched"] == 1
     new = Image.objects.get(project=project, original_name="new.png")
     assert (new.width, new.height) == (WIDTH, HEIGHT)
     assert Annotation.objects.filter(image=existing).count() == 1
@@ -267,9 +267,11 @@ def test_a_failure_while_storing_removes_the_files_already_stored(
         {"annotations.json": json.dumps(document).encode(), "photo.png": small_png()}
     )
 
-    with pytest.raises(RuntimeError):
-        post_import(owner, project, zip_file(archive))
+    response = post_import(owner, project, zip_file(archive))
 
+    assert response.status_code == 500
+    assert response.json()["status"] == "failed"
+    assert "failed unexpectedly" in response.json()["problems"][0]["problem"]
     assert not Image.objects.exists()
     assert not LabelClass.objects.exists()
     assert stored_files(media_root) == []

@@ -64,7 +64,7 @@ def test_a_yolo_archive_is_imported_with_its_images_and_classes(
     )
 
     assert response.status_code == 201, response.json()
-    assert response.json() == {
+    assert response.json()["result"] == {
         "images_created": 2,
         "images_matched": 0,
         "label_classes_created": 2,

@@ -1,37 +1,65 @@
-"""JSON API of imports: a manager sends a dataset file; all of it is stored, or nothing."""
+"""JSON API of dataset imports: a manager sends a dataset file; all of it is stored, or
+nothing. Small files are imported during the request; larger ones by a worker, whose
+progress the import's status row shows.
+
+Who may do what: managers and owners start imports; any member may list them and read
+one's status (they hold counts and problems, nothing a viewer cannot already read).
+Outsiders get 404 for everything, and an import id of another project is 404 too.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import status
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from webapp.imports.datasets import FORMATS, import_dataset
-from webapp.imports.problems import ImportRejected, Problem
+from webapp.imports.formats import FORMATS
+from webapp.imports.models import DatasetImport, ImportStatus
+from webapp.imports.problems import Problem
+from webapp.imports.serializers import DatasetImportSerializer
+from webapp.imports.services import start_import
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
 
 
-class ProjectImportView(APIView):
-    """POST (manager or owner), multipart: ``file`` (a COCO ``.json``, or a ``.zip`` of a
-    COCO or YOLO dataset with its images), ``format`` (``coco`` or ``yolo``, default
-    coco), ``create_missing_classes`` (default true).
-
-    201 ``{"images_created", "images_matched", "label_classes_created",
-    "annotations_created"}``; 400 ``{"problems": [{"record", "field", "problem"}, ...]}``
-    and nothing stored.
-    """
+class ImportAccess:
+    """Reading needs membership (view); starting an import needs manage."""
 
     permission_classes = [IsAuthenticated, ProjectRole]
     write_action = Action.MANAGE
-    parser_classes = [MultiPartParser, FormParser]
-    project: Project
+    serializer_class = DatasetImportSerializer
+    project: Project  # set by ProjectRole
 
+    def get_queryset(self) -> QuerySet[DatasetImport]:
+        return DatasetImport.objects.filter(project=self.project)
+
+
+class ProjectImportView(ImportAccess, generics.ListAPIView[DatasetImport]):
+    """GET: the project's imports, newest first (any member).
+
+    POST (manager or owner), multipart: ``file`` (a COCO ``.json``, or a ``.zip`` of a
+    COCO or YOLO dataset with its images), ``format`` (``coco`` or ``yolo``, default
+    coco), ``create_missing_classes`` (default true). A small file is imported at once:
+    201 with status ``done`` and the counts in ``result``, or 400 with status ``failed``
+    and ``problems`` ``[{"record", "field", "problem"}, ...]`` (nothing stored). A larger
+    one is queued: 202 with status ``pending``; poll the import's ``url``.
+    """
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        responses={
+            201: DatasetImportSerializer,
+            202: DatasetImportSerializer,
+            400: OpenApiResponse(description="the problems; nothing stored"),
+        }
+    )
     def post(self, request: Request, **kwargs: Any) -> Response:
         upload = request.FILES.get("file")
         dataset_format = str(request.data.get("format") or "coco").lower()
@@ -39,29 +67,34 @@ class ProjectImportView(APIView):
         problems: list[Problem] = []
         if upload is None:
             problems.append(Problem("request", "file", "send the dataset as the file field"))
-        elif not upload.name.lower().endswith((".json", ".zip")):
-            problems.append(Problem(upload.name, "file", "send a .json or a .zip file"))
+        elif not (upload.name or "").lower().endswith((".json", ".zip")):
+            problems.append(Problem(upload.name or "file", "file", "send a .json or a .zip file"))
         if dataset_format not in FORMATS:
-            problems.append(Problem("request", "format", "format must be coco or yolo"))
+            problems.append(Problem("request", "format", f"format must be {' or '.join(FORMATS)}"))
         if create not in ("true", "false", "1", "0"):
             problems.append(Problem("request", "create_missing_classes", "must be true or false"))
-        if problems:
-            return _rejected(problems)
-        try:
-            counts = import_dataset(
-                self.project,
-                upload,
-                upload.name,
-                dataset_format,
-                user=request.user,
-                create_missing_classes=create in ("true", "1"),
+        if problems or upload is None:
+            return Response(
+                {"problems": [p.as_json() for p in problems]}, status=status.HTTP_400_BAD_REQUEST
             )
-        except ImportRejected as exc:
-            return _rejected(exc.problems)
-        return Response(counts.as_json(), status=status.HTTP_201_CREATED)
+        dataset_import = start_import(
+            self.project,
+            request.user,
+            upload,
+            dataset_format,
+            create_missing_classes=create in ("true", "1"),
+        )
+        body = DatasetImportSerializer(dataset_import).data
+        if dataset_import.status == ImportStatus.DONE:
+            return Response(body, status=status.HTTP_201_CREATED)
+        if dataset_import.status == ImportStatus.PENDING:
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        if dataset_import.failed_on_our_side:
+            return Response(body, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
-def _rejected(problems: list[Problem]) -> Response:
-    return Response(
-        {"problems": [p.as_json() for p in problems]}, status=status.HTTP_400_BAD_REQUEST
-    )
+class ImportDetail(ImportAccess, generics.RetrieveAPIView[DatasetImport]):
+    """GET: one import's status, progress, result or problems (any member)."""
+
+    lookup_url_kwarg = "import_pk"

@@ -1,4 +1,4 @@
-"""Reading a COCO instance-segmentation file into a :class:`~webapp.imports.datasets.Dataset`.
+"""Reading a COCO instance-segmentation file into a :class:`~webapp.imports.records.Dataset`.
 
 COCO's ``images`` name files (``file_name``, relative to the JSON file) and may declare
 ``width`` and ``height``; ``categories`` give each ``id`` a ``name``; each annotation has
@@ -20,8 +20,8 @@ from collections import defaultdict
 from typing import Any
 
 from webapp.imports.archives import SafeArchive
-from webapp.imports.datasets import Dataset, DatasetAnnotation, DatasetImage, image_members
 from webapp.imports.problems import ImportRejected, Problem
+from webapp.imports.records import Dataset, DatasetAnnotation, DatasetImage, image_members
 
 
 def read_archive(archive: SafeArchive) -> Dataset:

@@ -1,4 +1,4 @@
-"""Reading a YOLO segmentation archive into a :class:`~webapp.imports.datasets.Dataset`.
+"""Reading a YOLO segmentation archive into a :class:`~webapp.imports.records.Dataset`.
 
 The archive holds ``data.yaml`` with the class names (``names: [cat, dog]`` or
 ``names: {0: cat, 1: dog}``), images under an ``images`` folder and, for each image, a
@@ -18,11 +18,12 @@ import posixpath
 import yaml
 
 from webapp.imports.archives import SafeArchive
-from webapp.imports.datasets import Dataset, DatasetAnnotation, DatasetImage, image_members
 from webapp.imports.problems import ImportRejected, Problem
+from webapp.imports.records import Dataset, DatasetAnnotation, DatasetImage, image_members
 
 
-def read(archive: SafeArchive) -> Dataset:
+def read_archive(archive: SafeArchive) -> Dataset:
+    """The dataset of the archive's data.yaml, label files and images."""
     dataset = Dataset()
     names = _read_names(archive)
     for name in names.values():
