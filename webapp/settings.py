@@ -293,6 +293,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webapp.images.tasks.sweep_stuck_images",
         "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
     },
+    "requeue-stuck-imports": {
+        "task": "webapp.imports.tasks.sweep_stuck_imports",
+        "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
+    },
 }
 # How many pending images a GPU worker encodes in one batch.
 SAMLABEL_ENCODE_BATCH_SIZE = env_int("SAMLABEL_ENCODE_BATCH_SIZE", 8)
