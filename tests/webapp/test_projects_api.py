@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.test import APIClient
 
 from tests.webapp.conftest import ApiClientFor, MakeProject, MakeUser, UserIn
+from tests.webapp.factories_models import ModelCache
 from webapp.projects.models import Membership, Project
 
 MEMBER_ROLES = ["viewer", "annotator", "reviewer", "manager", "owner"]
@@ -53,8 +54,10 @@ def test_creating_a_project_makes_me_its_owner_with_the_default_model(
 
 
 def test_creating_a_project_with_a_known_model(
-    make_user: MakeUser, api_client: ApiClientFor
+    make_user: MakeUser, api_client: ApiClientFor, model_cache: ModelCache
 ) -> None:
+    model_cache.add_weights("sam_vit_b")
+
     response = api_client(make_user()).post(
         "/api/projects/", {"name": "Big", "model": "sam_vit_b"}, format="json"
     )

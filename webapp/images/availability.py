@@ -22,18 +22,30 @@ def weights_problem(model: str) -> str | None:
     return sentence[0].upper() + sentence[1:] + "."
 
 
+def unusable_reason(model: str) -> str | None:
+    """None when a project may use ``model`` now; otherwise why not and what to run, as
+    the project forms and the API say it."""
+    problem = weights_problem(model)
+    if problem is None:
+        return None
+    return f"This server cannot segment with {model} yet. {problem}"
+
+
 @dataclass(frozen=True)
 class ModelChoice:
-    """A model a project could use; ``problem`` is None when it can be used now."""
+    """A model a project could use. ``command`` fixes what keeps it from use ("" when
+    it is ready)."""
 
     name: str
-    problem: str | None
-
-    @property
-    def ready(self) -> bool:
-        return self.problem is None
+    ready: bool
+    command: str
 
 
 def model_choices() -> list[ModelChoice]:
-    """Every registered model, by name, with why it cannot be used yet (if it cannot)."""
-    return [ModelChoice(name, weights_problem(name)) for name in sorted(all_models())]
+    """Every registered model, by name, and whether a project may use it now."""
+    choices = []
+    for name in sorted(all_models()):
+        state = checkpoint_state(name)
+        command = state.command.replace("python", SERVER_PYTHON, 1) if not state.ready else ""
+        choices.append(ModelChoice(name, state.ready, command))
+    return choices

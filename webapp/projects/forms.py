@@ -5,14 +5,29 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from inference.registry import all_models
+from webapp.images.availability import model_choices, unusable_reason
 from webapp.projects.models import Project, validate_model_name
 
 
-class ProjectForm(forms.ModelForm):
-    """The new-project form of the projects page."""
+class ModelSelect(forms.Select):
+    """A select whose options listed in ``disabled`` cannot be picked (greyed out)."""
 
-    model = forms.ChoiceField(validators=[validate_model_name])
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.disabled: set[str] = set()
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        if str(option["value"]) in self.disabled:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+class ProjectForm(forms.ModelForm):
+    """The new-project form of the projects page. Models whose weights are not on this
+    server are listed, greyed out, with the command that fetches them."""
+
+    model = forms.ChoiceField(validators=[validate_model_name], widget=ModelSelect)
 
     class Meta:
         model = Project
@@ -21,5 +36,30 @@ class ProjectForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [(name, name) for name in sorted(all_models())]
-        self.fields["model"].initial = settings.SAMLABEL_MODEL
+        choices = model_choices()
+        field = self.fields["model"]
+        field.choices = [
+            (c.name, c.name if c.ready else f"{c.name} (no weights here: {c.command})")
+            for c in choices
+        ]
+        field.widget.disabled = {c.name for c in choices if not c.ready}
+        ready = [c.name for c in choices if c.ready]
+        default = settings.SAMLABEL_MODEL
+        field.initial = default if default in ready or not ready else ready[0]
+        if not ready:
+            field.help_text = (
+                "No model's weights are on this server yet: an administrator fetches them "
+                "with the command shown next to each."
+            )
+        elif len(ready) < len(choices):
+            field.help_text = (
+                "Greyed-out models have no weights on this server yet: an administrator "
+                "fetches them with the command shown."
+            )
+
+    def clean_model(self) -> str:
+        model: str = self.cleaned_data["model"]
+        reason = unusable_reason(model)
+        if reason is not None:
+            raise forms.ValidationError(reason)
+        return model

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 from rest_framework import serializers
 
+from webapp.images.availability import unusable_reason
 from webapp.projects.models import LabelClass, Membership, Project, Role, validate_model_name
 
 
@@ -19,7 +20,10 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
     model = serializers.CharField(
         required=False,
         validators=[validate_model_name],
-        help_text="Segmentation model name (inference.registry); the server's default if left out.",
+        help_text=(
+            "Segmentation model name (inference.registry); the server's default if left out. "
+            "Only models whose weights are on this server are accepted."
+        ),
     )
 
     class Meta:
@@ -39,6 +43,16 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
                 "The model of a project cannot be changed after it is created."
             )
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A new project must segment with a model whose weights are here, or its images
+        # could never be encoded.
+        if self.instance is None:
+            model = attrs.get("model") or Project._meta.get_field("model").get_default()
+            reason = unusable_reason(model)
+            if reason is not None:
+                raise serializers.ValidationError({"model": [reason]})
+        return attrs
 
 
 class MembershipSerializer(serializers.ModelSerializer[Membership]):
