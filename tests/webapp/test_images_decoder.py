@@ -79,9 +79,12 @@ def test_without_weights_or_build_every_member_gets_503_saying_what_to_run(
     assert response.status_code == 503
     body = response.json()
     assert body["model"] == "sam_vit_b"
-    assert "the decoder files of sam_vit_b are not built" in body["detail"]
-    assert "`.venv/bin/python -m inference.fetch sam_vit_b`" in body["detail"]
-    assert "`.venv/bin/python -m export_onnx --model sam_vit_b`" in body["detail"]
+    assert body["detail"] == (
+        "The decoder files of sam_vit_b are not built, and they cannot be built without the "
+        "model's weights. The weights of sam_vit_b are not on this machine; run "
+        "`.venv/bin/python -m inference.fetch sam_vit_b`. Then run "
+        "`.venv/bin/python -m export_onnx --model sam_vit_b` (or let the worker build them)."
+    )
     # Nothing to build from: no build is asked of the worker.
     assert sent_builds == []
     assert not DecoderBuild.objects.exists()
@@ -161,7 +164,7 @@ def test_the_image_encoder_and_unlisted_files_are_not_served(
         ("truncate", "decoder file decoder_split_int8.onnx of mobile_sam is missing or damaged"),
         ("delete", "decoder file image_stage_fp32.onnx of mobile_sam is missing or damaged"),
         ("old build", f"another version of samlabel (build {BUILD_VERSION - 1}"),
-        ("garbage", "the decoder manifest of mobile_sam is unreadable"),
+        ("garbage", "decoder manifest of mobile_sam is unreadable"),
     ],
 )
 def test_a_damaged_or_outdated_build_is_503_not_500(
@@ -288,7 +291,7 @@ def test_a_failed_build_is_reported_and_asked_for_again_only_an_hour_later(
     assert failed.status_code == 503
     detail = failed.json()["detail"]
     assert "building them on the worker failed" in detail
-    assert "RuntimeError: out of memory while writing the image encoder." in detail
+    assert "RuntimeError: out of memory while writing the image encoder. Run" in detail
     assert sent_builds == ["mobile_sam"]
 
     DecoderBuild.objects.update(status_changed_at=timezone.now() - timedelta(hours=2))

@@ -127,34 +127,35 @@ def _read_build(model: str, folder: Path) -> BrowserDecoder | str:
 
 def missing_decoder_detail(model: str, missing: DecoderMissing) -> str:
     """What a person should know when ``model``'s decoder cannot be served: what is
-    missing and what happens or what to run. When the weights are here, a build is
+    missing, and what happens or what to run. When the weights are here, a build is
     asked of the worker (:meth:`DecoderBuild.request`) and sent once committed."""
     build_command = f"{SERVER_PYTHON} -m export_onnx --model {model}"
+    what = str(missing)
+    what = what[0].upper() + what[1:]
     problem = weights_problem(model)
     if problem is not None:
         return (
-            f"The annotator cannot start: {missing}, and they cannot be built without the "
-            f"model's weights. {problem} Then run `{build_command}` (or let the worker build "
-            "them)."
+            f"{what}, and they cannot be built without the model's weights. {problem} "
+            f"Then run `{build_command}` (or let the worker build them)."
         )
     build, queued = DecoderBuild.request(model)
     if queued:
         transaction.on_commit(lambda: queue_decoder_build(model))
     since = timezone.localtime(build.status_changed_at).strftime("%H:%M")
     if build.status == DecoderBuildStatus.FAILED:
+        reason = build.failure_reason.rstrip(".")
         return (
-            f"The annotator cannot start: {missing}, and building them on the worker failed "
-            f"at {since}: {build.failure_reason} Run `{build_command}` on the server to see "
-            "the whole error; the worker tries again an hour after it failed."
+            f"{what}, and building them on the worker failed at {since}: {reason}. Run "
+            f"`{build_command}` on the server to see the whole error; the worker tries "
+            "again an hour after it failed."
         )
     if build.status == DecoderBuildStatus.DONE:
         return (
-            f"The annotator cannot start: {missing} here, though a worker finished building "
-            f"them at {since}. Run `{build_command}` on this server, or give the web server "
-            "and the workers the same SAMLABEL_CACHE_DIR."
+            f"{what} here, though a worker finished building them at {since}. Run "
+            f"`{build_command}` on this server, or give the web server and the workers "
+            "the same SAMLABEL_CACHE_DIR."
         )
     return (
-        f"The annotator cannot start yet: {missing}. A worker is building them "
-        f"(asked at {since}; this takes a few minutes); reload the page then. To build them "
-        f"yourself, run `{build_command}`."
+        f"{what}. A worker is building them (asked at {since}; this takes a few "
+        f"minutes): reload the page then. To build them yourself, run `{build_command}`."
     )
