@@ -238,6 +238,25 @@ SAMLABEL_MAX_UPLOAD_BYTES = env_int("SAMLABEL_MAX_UPLOAD_BYTES", 50 * 1024 * 102
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("SAMLABEL_MAX_FILES_PER_UPLOAD", 500)
 
+# E-mail, for invitations. By default a message is printed on the server's console, so a
+# fresh checkout needs no mail server; EMAIL_BACKEND=smtp sends through EMAIL_HOST.
+_EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+_email_backend = os.environ.get("EMAIL_BACKEND", "console").strip()
+if _email_backend not in _EMAIL_BACKENDS and "." not in _email_backend:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND={_email_backend!r}: use console, smtp or the dotted path of a backend"
+    )
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "samlabel@localhost")
+
 # File storage: a local folder by default; S3-compatible object storage when a bucket is
 # named (credentials and endpoint through django-storages' AWS_* variables).
 _S3_BUCKET = os.environ.get("SAMLABEL_S3_BUCKET", "")

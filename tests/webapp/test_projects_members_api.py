@@ -88,7 +88,7 @@ def test_members_are_added_by_email_too(
     assert project.role_of(bea) == "annotator"
 
 
-def test_adding_an_unknown_user_says_so(
+def test_adding_an_unknown_username_suggests_an_invitation(
     make_project: MakeProject, make_user: MakeUser, api_client: ApiClientFor
 ) -> None:
     owner = make_user()
@@ -97,7 +97,7 @@ def test_adding_an_unknown_user_says_so(
     response = api_client(owner).post(members_url(project.pk), {"user": "ghost"}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["user"] == ["No user has the username or email 'ghost'."]
+    assert response.json()["user"] == ["No user named 'ghost'. Invite them by e-mail instead."]
     assert project.memberships.count() == 1
 
 

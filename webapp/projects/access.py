@@ -32,11 +32,12 @@ def project_for(user: Any, project_id: object, action: str = Action.VIEW) -> Pro
 
 
 class ProjectRole(permissions.BasePermission):
-    """For API views with a ``project_pk`` URL argument: reading needs ``view``;
-    writing needs the view's ``write_action`` (default ``manage``)."""
+    """For API views with a ``project_pk`` URL argument: reading needs the view's
+    ``read_action`` (default ``view``); writing needs its ``write_action`` (default
+    ``manage``)."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        action = Action.VIEW
+        action = getattr(view, "read_action", Action.VIEW)
         if request.method not in permissions.SAFE_METHODS:
             action = getattr(view, "write_action", Action.MANAGE)
         view.project = project_for(request.user, view.kwargs["project_pk"], action)

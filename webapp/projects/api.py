@@ -1,4 +1,5 @@
-"""The projects JSON API: projects, their members, label classes and statistics.
+"""The projects JSON API: projects, their members and invitations, label classes and
+statistics.
 
 Views authorise through :mod:`webapp.projects.access`, validate with the serializers and
 call one model method; every lookup is filtered by the project in the URL, so ids from
@@ -11,6 +12,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError, QuerySet
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.request import Request
@@ -22,6 +24,7 @@ from webapp.projects import services
 from webapp.projects.access import ProjectRole, project_for
 from webapp.projects.models import (
     Action,
+    Invitation,
     LabelClass,
     LastOwner,
     Membership,
@@ -30,6 +33,7 @@ from webapp.projects.models import (
     Project,
 )
 from webapp.projects.serializers import (
+    InvitationSerializer,
     LabelClassSerializer,
     MembershipSerializer,
     NewMemberSerializer,
@@ -48,6 +52,11 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class MailUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "mail_unavailable"
+
+
 def membership_error_response(error: MembershipError) -> exceptions.APIException:
     if isinstance(error, OwnerRoleReserved):
         return exceptions.PermissionDenied(str(error))
@@ -56,7 +65,8 @@ def membership_error_response(error: MembershipError) -> exceptions.APIException
 
 class ProjectViewSet(viewsets.ModelViewSet):
     """Projects you are a member of. Anyone signed in may create one and becomes its
-    owner; managers edit it; only owners delete it."""
+    owner; managers edit it; only owners delete it, with its images, annotations,
+    exports and stored files."""
 
     serializer_class = ProjectSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -78,6 +88,9 @@ class ProjectViewSet(viewsets.ModelViewSet):
         serializer.instance = Project.create_with_owner(
             self.request.user, **serializer.validated_data
         )
+
+    def perform_destroy(self, instance: Project) -> None:
+        services.delete_project(instance)
 
 
 class ProjectScopedViewSet(viewsets.ModelViewSet):
@@ -101,6 +114,10 @@ class MemberViewSet(ProjectScopedViewSet):
     """Members of a project and their roles. Reading needs any role; adding, changing
     and removing members needs manager; only owners grant or revoke the owner role; a
     member may remove themself (leave). The last owner can be neither demoted nor removed.
+
+    Adding takes a username or an e-mail address: an existing account becomes a member
+    (201); an address no account uses gets an invitation link by e-mail (202, with the
+    invitation), which makes its recipient a member once they choose a password.
     """
 
     queryset = Membership.objects.none()  # for the schema; requests use get_queryset
@@ -125,18 +142,33 @@ class MemberViewSet(ProjectScopedViewSet):
             return Membership.objects.none()
         return self.project.memberships.select_related("user")
 
-    @extend_schema(request=NewMemberSerializer, responses={201: MembershipSerializer})
+    @extend_schema(
+        request=NewMemberSerializer,
+        responses={201: MembershipSerializer, 202: InvitationSerializer},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         new = NewMemberSerializer(data=request.data)
         new.is_valid(raise_exception=True)
+        person, role = new.validated_data["user"], new.validated_data["role"]
         try:
-            membership = self.project.add_member(
-                new.validated_data["user"],
-                new.validated_data["role"],
-                by_role=self.requester_role(),
-            )
+            if isinstance(person, str):
+                invitation = services.invite(
+                    self.project,
+                    person,
+                    role,
+                    invited_by=request.user,
+                    by_role=self.requester_role(),
+                    link_for=lambda token: request.build_absolute_uri(
+                        reverse("accounts:invitation", args=[token])
+                    ),
+                )
+                body = InvitationSerializer(invitation).data
+                return Response(body, status=status.HTTP_202_ACCEPTED)
+            membership = self.project.add_member(person, role, by_role=self.requester_role())
         except MembershipError as error:
             raise membership_error_response(error) from None
+        except services.InvitationNotSent as error:
+            raise MailUnavailable(str(error)) from None
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: BaseSerializer[Membership]) -> None:
@@ -156,6 +188,21 @@ class MemberViewSet(ProjectScopedViewSet):
             raise RuleBroken(str(error)) from None
         except MembershipError as error:
             raise membership_error_response(error) from None
+
+
+class InvitationViewSet(ProjectScopedViewSet):
+    """Open invitations of a project (neither accepted nor expired); managers list and
+    withdraw them. Invite through the members endpoint with an e-mail address."""
+
+    queryset = Invitation.objects.none()  # for the schema; requests use get_queryset
+    serializer_class = InvitationSerializer
+    read_action = Action.MANAGE
+    http_method_names = ["get", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        if getattr(self, "swagger_fake_view", False):
+            return Invitation.objects.none()
+        return self.project.invitations.open().select_related("invited_by")
 
 
 class LabelClassViewSet(ProjectScopedViewSet):

@@ -23,6 +23,16 @@ urlpatterns = [
         name="member-detail",
     ),
     path(
+        "projects/<int:project_pk>/invitations/",
+        api.InvitationViewSet.as_view({"get": "list"}),
+        name="invitation-list",
+    ),
+    path(
+        "projects/<int:project_pk>/invitations/<int:pk>/",
+        api.InvitationViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="invitation-detail",
+    ),
+    path(
         "projects/<int:project_pk>/label-classes/",
         api.LabelClassViewSet.as_view(LIST),
         name="labelclass-list",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -9,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
 from inference.registry import all_models
 
@@ -221,3 +225,129 @@ class LabelClass(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# How long an invitation link stays usable.
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+def hash_token(token: str) -> str:
+    """The sha256 of an invitation token, hex: only this is stored, so a copy of the
+    database opens no project."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationUnusable(Exception):
+    """The invitation was used already, has expired or was withdrawn; the message says which."""
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def open(self) -> InvitationQuerySet:
+        """Invitations that can still be accepted: not accepted and not expired."""
+        return self.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
+
+    def with_token(self, token: str) -> Invitation | None:
+        """The invitation whose link carries ``token`` (in any state), or None."""
+        return (
+            self.select_related("project", "invited_by")
+            .filter(token_hash=hash_token(token))
+            .first()
+        )
+
+
+class Invitation(models.Model):
+    """An invitation to join ``project`` in ``role``, sent to someone with no account.
+
+    The link holds a random token; the row keeps only its sha256. An invitation is used
+    at most once (``accepted_at``) and not after ``expires_at``.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANNOTATOR)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.project} as {self.role}"
+
+    @classmethod
+    def issue(
+        cls,
+        project: Project,
+        email: str,
+        role: str,
+        *,
+        invited_by: AbstractBaseUser,
+        by_role: str | None,
+    ) -> tuple[Invitation, str]:
+        """A new invitation and the token for its link (the token is not stored).
+
+        Open invitations of the same address to the same project are withdrawn, so only
+        the newest link works. Raises OwnerRoleReserved when a non-owner invites an owner.
+        """
+        if role == Role.OWNER and by_role != Role.OWNER:
+            raise OwnerRoleReserved("Only an owner can grant the owner role.")
+        token = secrets.token_urlsafe(32)
+        with transaction.atomic():
+            cls.objects.open().filter(project=project, email__iexact=email).delete()
+            invitation = cls.objects.create(
+                project=project,
+                email=email,
+                role=role,
+                token_hash=hash_token(token),
+                invited_by=invited_by,
+                expires_at=timezone.now() + INVITATION_LIFETIME,
+            )
+        return invitation, token
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+    def refusal(self) -> str:
+        """Why this invitation cannot be accepted, for a person ("" when it can)."""
+        if self.accepted_at is not None:
+            return "This invitation has already been used."
+        if self.expires_at <= timezone.now():
+            return "This invitation has expired. Ask for a new one."
+        return ""
+
+    def accept(self, user: AbstractBaseUser) -> Membership:
+        """Make ``user`` a member in the invited role; the invitation is then used up.
+
+        Claimed with one conditional update, so a link clicked twice at once makes one
+        membership. A user who is a member already keeps their role. Raises
+        InvitationUnusable when the invitation was used, has expired or is gone.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            claimed = Invitation.objects.filter(
+                pk=self.pk, accepted_at__isnull=True, expires_at__gt=now
+            ).update(accepted_at=now, accepted_by=user)
+            if not claimed:
+                current = Invitation.objects.filter(pk=self.pk).first()
+                reason = current.refusal() if current else ""
+                raise InvitationUnusable(reason or "This invitation was withdrawn.")
+            membership, _ = Membership.objects.get_or_create(
+                project_id=self.project_id, user=user, defaults={"role": self.role}
+            )
+        self.accepted_at, self.accepted_by = now, user
+        return membership

@@ -7,11 +7,20 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db.models import Q
 from rest_framework import serializers
 
 from webapp.images.availability import unusable_reason
-from webapp.projects.models import LabelClass, Membership, Project, Role, validate_model_name
+from webapp.projects.models import (
+    Invitation,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+    validate_model_name,
+)
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):
@@ -71,18 +80,37 @@ class NewMemberSerializer(serializers.Serializer[Any]):
     user = serializers.CharField(help_text="Username or email address of the person to add.")
     role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
 
-    def validate_user(self, value: str) -> AbstractBaseUser:
+    def validate_user(self, value: str) -> AbstractBaseUser | str:
+        """The user with this username or e-mail; an e-mail address that no account uses
+        comes back as the address itself, to be invited."""
         value = value.strip()
         users = list(
             get_user_model().objects.filter(Q(username=value) | Q(email__iexact=value))[:2]
         )
-        if not users:
-            raise serializers.ValidationError(f"No user has the username or email {value!r}.")
         if len(users) > 1:
             raise serializers.ValidationError(
                 f"Several users have the email {value!r}; give the username instead."
             )
-        return users[0]
+        if users:
+            return users[0]
+        if "@" not in value:
+            raise serializers.ValidationError(
+                f"No user named {value!r}. Invite them by e-mail instead."
+            )
+        try:
+            validate_email(value)
+        except DjangoValidationError:
+            raise serializers.ValidationError(f"{value!r} is not a valid e-mail address.") from None
+        return value
+
+
+class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+    invited_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "invited_by", "created_at", "expires_at"]
+        read_only_fields = fields
 
 
 class LabelClassSerializer(serializers.ModelSerializer[LabelClass]):

@@ -34,5 +34,6 @@ class Command(BaseCommand):
         path.chmod(0o600)
         self.stdout.write(
             f"Created the first account: user {username!r}, password {password!r} "
-            f"(also in {path}). Sign in at http://127.0.0.1:8000/ and change it in /admin/."
+            f"(also in {path}). Sign in at http://127.0.0.1:8000/ and change it at "
+            "http://127.0.0.1:8000/accounts/password/."
         )
