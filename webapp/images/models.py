@@ -98,7 +98,7 @@ class ImageQuerySet(models.QuerySet["Image"]):
         """``{"total", "pending", "encoding", "ready", "failed"}`` counts."""
         counts = self.aggregate(
             total=Count("id"),
-            **{s.value: Count("id", filter=Q(status=s)) for s in EncodingStatus},
+            **{value: Count("id", filter=Q(status=value)) for value in EncodingStatus.values},
         )
         return {k: int(v or 0) for k, v in counts.items()}
 
@@ -183,7 +183,8 @@ class Image(models.Model):
             unused = names + [n for n in embedding_names if n not in still_used]
             transaction.on_commit(lambda: [storage.delete(n) for n in unused])
 
-    def set_status(self, status: EncodingStatus, reason: str = "") -> None:
+    def set_status(self, status: str, reason: str = "") -> None:
+        """Move to ``status`` (an :class:`EncodingStatus`) with ``reason`` for a failure."""
         self.status = status
         self.failure_reason = reason
         self.status_changed_at = timezone.now()
