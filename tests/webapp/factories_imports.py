@@ -104,3 +104,25 @@ def post_import(client: Any, project: Project, upload: Any, **fields: str) -> An
 
 def problem_records(response: Any) -> set[str]:
     return {p["record"] for p in response.json()["problems"]}
+
+
+def coco_archive(count: int = 2, *, bad_annotation: bool = False) -> bytes:
+    """A COCO zip of ``count`` new WIDTH x HEIGHT PNGs, one box of "cat" on each; with
+    ``bad_annotation`` the last annotation names a category that does not exist."""
+    images = [
+        {"id": n, "file_name": f"images/photo{n}.png", "width": WIDTH, "height": HEIGHT}
+        for n in range(1, count + 1)
+    ]
+    annotations = [annotation(n, image_id=n) for n in range(1, count + 1)]
+    if bad_annotation:
+        annotations[-1]["category_id"] = 99
+    members = {"annotations.json": json.dumps(coco_document(annotations, images)).encode()}
+    for n in range(1, count + 1):
+        members[f"images/photo{n}.png"] = small_png(100 + n)
+    return zip_bytes(members)
+
+
+def import_url(project: Project, import_id: int | None = None) -> str:
+    if import_id is None:
+        return reverse("api-project-imports", kwargs={"project_pk": project.pk})
+    return reverse("api-project-import", args=[project.pk, import_id])
