@@ -1,11 +1,13 @@
-// The project page: forms that talk to the JSON API, the encoding progress bar and the
-// image upload. Plain JavaScript, no framework.
+// The project page: forms that talk to the JSON API, the encoding progress, the image
+// upload with its per-file report, the gallery that follows new images and their status
+// without a reload, and deleting images. Plain JavaScript, no framework.
 "use strict";
 
 (function () {
   const root = document.getElementById("project");
   if (!root) return;
   const csrfToken = root.querySelector("[name=csrfmiddlewaretoken]").value;
+  const POLL_MS = 2000;
 
   // Turn any JSON error body of the API into one readable sentence per problem.
   function errorText(body, fallback) {
@@ -18,11 +20,35 @@
     return parts.join(" ") || fallback;
   }
 
+  function plural(count, word, many) {
+    return count + " " + (count === 1 ? word : many || word + "s");
+  }
+
+  async function sendJson(url, method, body) {
+    const options = { method, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options);
+  }
+
   // <form data-api="URL" data-method="PATCH"> sends its fields as JSON and reloads the
   // page (or goes to data-next) on success; the API's message is shown on failure.
+  // data-confirm asks first; data-confirm-name keeps the button disabled until the
+  // first field holds exactly that text (deleting a project).
   for (const form of document.querySelectorAll("form[data-api]")) {
+    const mustType = form.dataset.confirmName;
+    if (mustType !== undefined) {
+      const field = form.querySelector("input");
+      const button = form.querySelector("button[type=submit]");
+      field.addEventListener("input", () => {
+        button.disabled = field.value !== mustType;
+      });
+    }
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (mustType !== undefined && form.querySelector("input").value !== mustType) return;
       if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       let error = form.querySelector(".error");
       if (!error) {
@@ -33,26 +59,149 @@
       }
       error.textContent = "";
       const method = form.dataset.method || "POST";
-      const options = { method, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin" };
-      if (method !== "DELETE") {
-        options.headers["Content-Type"] = "application/json";
-        options.body = JSON.stringify(Object.fromEntries(new FormData(form)));
-      }
+      const body = method === "DELETE" ? undefined : Object.fromEntries(new FormData(form));
       try {
-        const response = await fetch(form.dataset.api, options);
+        const response = await sendJson(form.dataset.api, method, body);
         if (response.ok) {
           window.location.assign(form.dataset.next || window.location.href);
           return;
         }
-        const body = await response.json().catch(() => null);
-        error.textContent = errorText(body, "The server refused: " + response.status + ".");
+        const reply = await response.json().catch(() => null);
+        error.textContent = errorText(reply, "The server refused: " + response.status + ".");
       } catch (failure) {
         error.textContent = "Could not reach the server: " + failure.message;
       }
     });
   }
 
-  // Encoding progress: poll every 2 s while any image is pending or encoding.
+  // --- The gallery: the server renders the first view; polling keeps it current. ---
+  const gallery = document.getElementById("gallery");
+  const grid = document.getElementById("grid");
+  const canManage = Boolean(gallery.dataset.canManage);
+
+  function annotateUrl(id) {
+    return gallery.dataset.annotateUrl.replace("/images/0/", "/images/" + id + "/");
+  }
+
+  function makeTile(image) {
+    const tile = document.createElement("figure");
+    tile.className = "tile";
+    tile.dataset.imageId = String(image.id);
+    tile.dataset.name = image.original_name;
+    tile.dataset.annotations = "0";
+    const link = document.createElement("a");
+    link.href = annotateUrl(image.id);
+    link.title = "Annotate " + image.original_name;
+    const picture = document.createElement("img");
+    picture.loading = "lazy";
+    picture.alt = image.original_name;
+    link.append(picture);
+    tile.append(link);
+    if (canManage) {
+      const pick = document.createElement("input");
+      pick.type = "checkbox";
+      pick.className = "pick";
+      pick.value = String(image.id);
+      pick.setAttribute("aria-label", "Select " + image.original_name);
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "tile-delete";
+      remove.title = "Delete " + image.original_name;
+      remove.setAttribute("aria-label", "Delete " + image.original_name);
+      remove.textContent = "×";
+      tile.append(pick, remove);
+    }
+    const caption = document.createElement("figcaption");
+    caption.className = "caption";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.title = image.original_name;
+    name.textContent = image.original_name;
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    caption.append(name, badge);
+    tile.append(caption);
+    return tile;
+  }
+
+  function updateTile(tile, image) {
+    const picture = tile.querySelector("img");
+    if (image.thumbnail_url && picture.getAttribute("src") !== image.thumbnail_url) {
+      picture.src = image.thumbnail_url;
+    }
+    const badge = tile.querySelector(".badge");
+    badge.className = "badge " + image.status;
+    badge.textContent = image.status;
+    if (image.failure_reason) badge.title = image.failure_reason;
+    else badge.removeAttribute("title");
+  }
+
+  function listUrl() {
+    const url = new URL(gallery.dataset.listUrl, window.location.href);
+    url.searchParams.set("page", gallery.dataset.page);
+    return url;
+  }
+
+  function pageLink(number, text) {
+    const url = new URL(window.location.href);
+    url.searchParams.set("page", String(number));
+    const link = document.createElement("a");
+    link.href = url.search;
+    link.textContent = text;
+    return link;
+  }
+
+  function showPagination(count) {
+    const nav = document.getElementById("pagination");
+    const size = Number(gallery.dataset.pageSize);
+    const pages = Math.max(1, Math.ceil(count / size));
+    const page = Number(gallery.dataset.page);
+    const parts = [];
+    if (page > 1) parts.push(pageLink(page - 1, "← Previous"));
+    const where = document.createElement("span");
+    where.className = "muted";
+    where.textContent = "Page " + page + " of " + pages;
+    parts.push(where);
+    if (page < pages) parts.push(pageLink(page + 1, "Next →"));
+    nav.replaceChildren(...parts);
+    nav.hidden = pages < 2;
+  }
+
+  // Show the page's images as the API lists them now: new tiles for new images, badges
+  // and thumbnails brought up to date, tiles of deleted images gone.
+  function showImages(reply) {
+    const wanted = new Set(reply.results.map((image) => String(image.id)));
+    for (const tile of grid.querySelectorAll(".tile")) {
+      if (!wanted.has(tile.dataset.imageId)) tile.remove();
+    }
+    for (const image of reply.results) {
+      let tile = grid.querySelector('.tile[data-image-id="' + image.id + '"]');
+      if (!tile) {
+        tile = makeTile(image);
+        grid.append(tile);
+      }
+      updateTile(tile, image);
+    }
+    const filtered = new URL(gallery.dataset.listUrl, window.location.href).search !== "";
+    document.getElementById("gallery-count").textContent =
+      plural(reply.count, "image") + (filtered ? (reply.count === 1 ? " matches" : " match") : "");
+    document.getElementById("gallery-empty").hidden = reply.count > 0;
+    showPagination(reply.count);
+    selectionChanged();
+  }
+
+  async function refreshGallery() {
+    const response = await fetch(listUrl(), { credentials: "same-origin" });
+    if (response.status === 404 && Number(gallery.dataset.page) > 1) {
+      // The page emptied (its images were deleted): show the one before.
+      gallery.dataset.page = String(Number(gallery.dataset.page) - 1);
+      return refreshGallery();
+    }
+    if (!response.ok) throw new Error("the server answered " + response.status);
+    showImages(await response.json());
+  }
+
+  // --- Encoding progress: poll while any image is pending or encoding. ---
   const bar = document.getElementById("progress-bar");
   const text = document.getElementById("progress-text");
   let polling = false;
@@ -65,33 +214,114 @@
       p.ready + " of " + p.total + " ready" +
       (p.failed ? ", " + p.failed + " failed" : "") +
       (waiting ? ", " + waiting + " waiting" : "");
+    bar.dataset.busy = waiting ? "1" : "";
     return waiting;
   }
 
+  async function refreshProgress() {
+    const response = await fetch(root.dataset.progressUrl, { credentials: "same-origin" });
+    if (!response.ok) throw new Error("the server answered " + response.status);
+    return showProgress(await response.json());
+  }
+
   async function poll() {
+    let waiting = 1;
     try {
-      const response = await fetch(root.dataset.progressUrl, { credentials: "same-origin" });
-      if (response.ok && showProgress(await response.json()) === 0) {
-        polling = false;
-        document.getElementById("progress-done").hidden = false;
-        return;
-      }
+      waiting = await refreshProgress();
+      await refreshGallery();
     } catch (failure) {
       text.textContent = "Progress unavailable: " + failure.message;
     }
-    setTimeout(poll, 2000);
+    if (waiting === 0) {
+      polling = false;
+      gallery.dataset.polling = "";
+      return;
+    }
+    setTimeout(poll, POLL_MS);
   }
 
+  // Polls at once, then every 2 s until nothing is pending or encoding any more.
   function startPolling() {
     if (polling) return;
     polling = true;
-    setTimeout(poll, 2000);
+    gallery.dataset.polling = "1";
+    poll();
   }
 
-  if (bar.dataset.busy) startPolling();
+  if (bar.dataset.busy) {
+    polling = true;
+    gallery.dataset.polling = "1";
+    setTimeout(poll, POLL_MS);
+  }
 
-  // Upload: files go in batches, so that one request stays small and a failure costs
-  // little; the bar follows the bytes sent across all batches.
+  // --- Selecting and deleting images (managers). ---
+  const selectAll = document.getElementById("select-all");
+  const deleteSelected = document.getElementById("delete-selected");
+  const galleryMessage = document.getElementById("gallery-message");
+
+  function picked() {
+    return Array.from(grid.querySelectorAll(".pick:checked")).map((box) => box.closest(".tile"));
+  }
+
+  function selectionChanged() {
+    if (!deleteSelected) return;
+    const tiles = picked();
+    const all = grid.querySelectorAll(".pick").length;
+    deleteSelected.disabled = tiles.length === 0;
+    deleteSelected.textContent = tiles.length
+      ? "Delete " + plural(tiles.length, "selected image")
+      : "Delete selected";
+    selectAll.checked = all > 0 && tiles.length === all;
+    selectAll.indeterminate = tiles.length > 0 && tiles.length < all;
+  }
+
+  function confirmation(tiles) {
+    const annotations = tiles.reduce((sum, t) => sum + Number(t.dataset.annotations || 0), 0);
+    const what = tiles.length === 1 ? tiles[0].dataset.name : plural(tiles.length, "image");
+    return (
+      "Delete " + what +
+      (annotations ? " and " + plural(annotations, "annotation") + " on " + (tiles.length === 1 ? "it" : "them") : "") +
+      "? The files and embeddings go too. This cannot be undone."
+    );
+  }
+
+  async function deleteTiles(tiles) {
+    if (!tiles.length || !window.confirm(confirmation(tiles))) return;
+    galleryMessage.textContent = "";
+    const ids = tiles.map((tile) => Number(tile.dataset.imageId));
+    try {
+      const response = await sendJson(gallery.dataset.bulkDeleteUrl, "POST", { ids });
+      const reply = await response.json().catch(() => null);
+      if (!response.ok) {
+        galleryMessage.textContent = errorText(reply, "The server refused: " + response.status + ".");
+        return;
+      }
+      for (const tile of tiles) tile.remove();
+      selectionChanged();
+      await refreshProgress();
+      await refreshGallery();
+    } catch (failure) {
+      galleryMessage.textContent = "Could not delete: " + failure.message;
+    }
+  }
+
+  if (canManage) {
+    grid.addEventListener("change", (event) => {
+      if (event.target.classList.contains("pick")) selectionChanged();
+    });
+    grid.addEventListener("click", (event) => {
+      const button = event.target.closest(".tile-delete");
+      if (button) deleteTiles([button.closest(".tile")]);
+    });
+    selectAll.addEventListener("change", () => {
+      for (const box of grid.querySelectorAll(".pick")) box.checked = selectAll.checked;
+      selectionChanged();
+    });
+    deleteSelected.addEventListener("click", () => deleteTiles(picked()));
+  }
+
+  // --- Upload: files go in batches, so that one request stays small and a failure
+  // costs little; the bar follows the bytes sent across all batches. ---
   const uploadForm = document.getElementById("upload-form");
   if (!uploadForm) return;
   const BATCH_FILES = 20;
@@ -99,15 +329,7 @@
   const uploadText = document.getElementById("upload-text");
   const results = document.getElementById("upload-results");
 
-  function showResult(name, status, reason) {
-    const item = document.createElement("li");
-    const badge = document.createElement("span");
-    badge.className = "badge " + status;
-    badge.textContent = status;
-    item.append(badge, " " + name + (reason ? " — " + reason : ""));
-    results.append(item);
-  }
-
+  // What became of one file: {name, result: "created"|"duplicate"|"rejected", reason}.
   function sendBatch(files, sentBefore, totalBytes) {
     return new Promise((resolve) => {
       const body = new FormData();
@@ -120,23 +342,50 @@
         uploadBar.value = (sentBefore + event.loaded * (files.bytes / event.total)) / totalBytes;
       };
       xhr.onload = () => {
-        // {"results": [{"name", "result": "created"|"duplicate"|"rejected", "reason"}]},
-        // also when the status is 400 or 413 because every file was rejected.
+        // {"results": [{"name", "result", "reason"}]}, also when the status is 400 or
+        // 413 because every file was rejected.
         const reply = xhr.response;
         if (reply && Array.isArray(reply.results)) {
-          for (const r of reply.results) showResult(r.name, r.result, r.reason || "");
-        } else {
-          const reason = errorText(reply, "the server answered " + xhr.status);
-          for (const file of files) showResult(file.name, "rejected", reason);
+          resolve(reply.results);
+          return;
         }
-        resolve();
+        const reason = errorText(reply, "the server answered " + xhr.status);
+        resolve(files.map((file) => ({ name: file.name, result: "rejected", reason })));
       };
       xhr.onerror = () => {
-        for (const file of files) showResult(file.name, "rejected", "the upload was interrupted");
-        resolve();
+        const reason = "the upload was interrupted";
+        resolve(files.map((file) => ({ name: file.name, result: "rejected", reason })));
       };
       xhr.send(body);
     });
+  }
+
+  // "12 uploaded, 1 duplicate, 2 rejected": only the outcomes that happened.
+  function summary(outcomes) {
+    const count = (kind) => outcomes.filter((o) => o.result === kind).length;
+    const parts = [];
+    if (count("created")) parts.push(count("created") + " uploaded");
+    if (count("duplicate")) parts.push(plural(count("duplicate"), "duplicate"));
+    if (count("rejected")) parts.push(count("rejected") + " rejected");
+    return parts.join(", ") + ".";
+  }
+
+  // Each file that was not added, with why; rejected ones first.
+  function showProblems(outcomes) {
+    const problems = outcomes
+      .filter((o) => o.result !== "created")
+      .sort((a, b) => (a.result === b.result ? 0 : a.result === "rejected" ? -1 : 1));
+    results.replaceChildren(
+      ...problems.map((o) => {
+        const item = document.createElement("li");
+        const badge = document.createElement("span");
+        badge.className = "badge " + o.result;
+        badge.textContent = o.result;
+        const why = o.result === "duplicate" ? "already in this project" : o.reason || "not usable";
+        item.append(badge, " " + o.name + " — " + why);
+        return item;
+      }),
+    );
   }
 
   uploadForm.addEventListener("submit", async (event) => {
@@ -145,23 +394,26 @@
     if (!files.length) return;
     const button = uploadForm.querySelector("button");
     button.disabled = true;
+    uploadText.dataset.done = "";
     results.replaceChildren();
     uploadBar.hidden = false;
     uploadBar.value = 0;
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0) || 1;
+    const outcomes = [];
     let sent = 0;
     for (let i = 0; i < files.length; i += BATCH_FILES) {
       const batch = files.slice(i, i + BATCH_FILES);
       batch.bytes = batch.reduce((sum, f) => sum + f.size, 0);
       uploadText.textContent = "Uploading " + (i + 1) + "–" + (i + batch.length) + " of " + files.length + "…";
-      await sendBatch(batch, sent, totalBytes);
+      outcomes.push(...(await sendBatch(batch, sent, totalBytes)));
       sent += batch.bytes;
       uploadBar.value = sent / totalBytes;
     }
-    uploadText.textContent = "Uploaded " + files.length + " file" + (files.length === 1 ? "" : "s") + ".";
+    uploadText.textContent = summary(outcomes);
+    uploadText.dataset.done = "1";
+    showProblems(outcomes);
     button.disabled = false;
     uploadForm.reset();
-    document.getElementById("progress-done").hidden = true;
     startPolling();
   });
 })();
