@@ -13,7 +13,7 @@ help:
 	@echo "make setup      create .venv, install requirements, fetch weights, build ONNX, migrate"
 	@echo "make setup-dev  the same, plus the development requirements"
 	@echo "make lint       ruff check, ruff format --check and mypy"
-	@echo "make bench      run the inference benchmark (python -m inference.bench)"
+	@echo "make bench      run the model benchmark (python -m benchmarks.model)"
 	@echo "make clean      remove caches (keeps .venv, var/ and downloaded weights)"
 
 setup:
@@ -54,7 +54,7 @@ lint: setup-dev
 	$(PYTHON) -m mypy
 
 bench: setup-dev
-	$(PYTHON) -m inference.bench
+	$(PYTHON) -m benchmarks.model
 
 clean:
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -68,13 +68,20 @@ class ResizeTransform:
         return self.to_model(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
 
 
-def to_model_input(image: Image.Image) -> npt.NDArray[np.float32]:
-    """An 8-bit RGB image -> SAM's input (3, 1024, 1024) float32: resized with
-    bilinear filtering so the longest side is 1024, normalised with SAM's mean and
-    std, zero-padded at the right and bottom."""
+def to_model_input(
+    image: Image.Image, original_size: tuple[int, int] | None = None
+) -> npt.NDArray[np.float32]:
+    """An 8-bit RGB image -> SAM's input (3, 1024, 1024) float32: resized once, with
+    bilinear filtering, so the longest side is 1024, normalised with SAM's mean and
+    std, zero-padded at the right and bottom.
+
+    ``original_size`` (height, width): when ``image`` is a reduced decode of a larger
+    image, the full image's size; the model frame is computed from it, so that it is the
+    same frame the decoder and :class:`ResizeTransform` use.
+    """
     if image.mode != "RGB":
         raise ValueError(f"expected an RGB image, got mode {image.mode}")
-    h, w = resized_shape(image.height, image.width)
+    h, w = resized_shape(*(original_size or (image.height, image.width)))
     resized = np.asarray(image.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
     normalised = (resized - np.array(PIXEL_MEAN, np.float32)) / np.array(PIXEL_STD, np.float32)
     out = np.zeros((3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)

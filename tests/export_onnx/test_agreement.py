@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from inference.agreement import agreement_rows
+from benchmarks.agreement import agreement_rows
 
 
 def test_agreement_rows_show_the_fp32_split_decoder_equal_to_pytorch(mobile_sam_build, tmp_path):

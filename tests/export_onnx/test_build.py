@@ -11,12 +11,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from PIL import Image
 
 from export_onnx import build_onnx
 from export_onnx.manifest import BROWSER_DECODER
-from inference.encode import encode
-from inference.predict import predict
 from inference.transforms import IMAGE_SIZE, PIXEL_MEAN, PIXEL_STD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,25 +127,6 @@ def test_command_line_refuses_an_unknown_model():
     )  # fmt: skip
     assert result.returncode != 0
     assert "unknown model 'no_such_model'" in result.stderr
-
-
-@pytest.fixture(scope="module")
-def two_photos(photo):
-    return [photo("astronaut"), photo("coffee")]
-
-
-def test_onnx_encoder_backend_matches_pytorch(mobile_sam_build, two_photos):
-    images = [Image.fromarray(pixels) for pixels, _ in two_photos]
-    torch_emb = np.concatenate([emb for _, emb in two_photos])
-    onnx_emb = encode(images, backend="onnx", batch_size=2)
-    assert onnx_emb.shape == (2, 256, 64, 64) and onnx_emb.dtype == np.float32
-    np.testing.assert_allclose(onnx_emb, torch_emb, atol=2e-3)
-    # And the masks they give agree.
-    pixels = two_photos[0][0]
-    size = pixels.shape[:2]
-    a = predict(torch_emb[0], [[250, 150]], [1], multimask=False, image_size=size).masks[0]
-    b = predict(onnx_emb[0], [[250, 150]], [1], multimask=False, image_size=size).masks[0]
-    assert np.logical_and(a, b).sum() / np.logical_or(a, b).sum() >= 0.99
 
 
 def test_split_decoders_are_saved_optimized_and_small(mobile_sam_build):

@@ -44,16 +44,12 @@ def test_encoding_no_images_gives_an_empty_batch() -> None:
     assert (embeddings.shape, embeddings.dtype) == ((0, 256, 64, 64), np.float32)
 
 
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [("SAMLABEL_ENCODER_BACKEND", "tensorflow"), ("SAMLABEL_PRECISION", "int4")],
-)
-def test_a_bad_encoder_setting_is_refused_naming_the_variable(
-    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+def test_a_bad_precision_setting_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("SAMLABEL_PRECISION", "int4")
 
-    with pytest.raises(ValueError, match=f"{variable}='{value}'"):
+    with pytest.raises(ValueError, match="SAMLABEL_PRECISION='int4'"):
         encode([Image.new("RGB", (17, 9))], "mobile_sam", device=DEVICE)
 
 

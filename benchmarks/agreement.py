@@ -1,5 +1,5 @@
 """How closely the ONNX decoders agree with PyTorch, decode by decode (``python -m
-inference.bench --grabcut DIR --agreement``).
+benchmarks.model --grabcut DIR --agreement``).
 
 On each GrabCut photo the click simulator places five clicks on PyTorch fp32's masks.
 Every decoder then gets PyTorch's clicks and PyTorch's previous low-res logits (256, 256),
@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from inference.bench import grabcut_photos
+from benchmarks.grabcut import grabcut_photos
 from inference.clicks import Click, next_click
 from inference.encode import encode
-from inference.images import load_image
 from inference.predict import predict
 
 CLICKS = 5
@@ -54,7 +53,7 @@ def agreement_rows(folder: Path, model: str, limit: int | None) -> list[str]:
     images = grabcut_photos(folder, limit)
     for n, (path, gt) in enumerate(images, 1):
         size = (int(gt.shape[0]), int(gt.shape[1]))
-        embedding = encode([load_image(path)], model)
+        embedding = encode([path], model)
         shipped = embedding.astype(np.float16).astype(np.float32)
         clicks: list[Click] = []
         pred: npt.NDArray[np.bool_] | None = None

@@ -1,4 +1,4 @@
-"""``python -m inference.bench``: speed and quality figures, with the machine.
+"""``python -m benchmarks.model``: the model's speed and quality figures, with the machine.
 
 Speed: images/s for encoding (batch 1 and 8; PyTorch and onnxruntime backends, and
 bf16 on a GPU) and ms per decode (PyTorch reference and each built ONNX decoder).
@@ -6,9 +6,11 @@ bf16 on a GPU) and ms per decode (PyTorch reference and each built ONNX decoder)
 Quality (``--grabcut DIR``, a folder with ``images/`` and ``masks/``): NoC@85,
 NoC@90 and mean IoU after 1, 3 and 5 clicks with the standard click simulator
 (:mod:`inference.clicks`), for PyTorch fp32, each ONNX decoder, and the embedding
-format the server ships (float16). A variant passes when it loses at most 0.05
+format the server ships (float16). The embeddings come from the encoder ``--backend``
+names (default ``auto``: the one the worker uses on this machine, see
+:mod:`export_onnx.encoder`). A variant passes when it loses at most 0.05
 NoC@90 against PyTorch fp32. ``--agreement`` adds each decoder's IoU with PyTorch,
-decode by decode (:mod:`inference.agreement`).
+decode by decode (:mod:`benchmarks.agreement`).
 
 The ONNX parts need ``python -m export_onnx`` to have run.
 """
@@ -31,9 +33,18 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
+from benchmarks.grabcut import grabcut_photos
+from export_onnx.encoder import (
+    BACKEND_SETTINGS,
+    Backend,
+    BackendSetting,
+    choose_encoder,
+    encode,
+    get_encoder,
+)
 from inference.clicks import Click, iou_after, number_of_clicks, run_clicks
-from inference.encode import Backend, Precision, TorchEncoder, encode, get_encoder, preprocess
-from inference.images import load_image
+from inference.encode import Precision, preprocess
+from inference.model import choose_device
 from inference.predict import predict
 from inference.registry import DEFAULT_MODEL
 
@@ -41,6 +52,7 @@ if TYPE_CHECKING:
     from export_onnx.runtime import OnnxDecoder
 
 PASS_MARGIN = 0.05  # NoC@90 a shipped variant may lose against PyTorch fp32
+REFERENCE = "PyTorch fp32"  # the decoder every variant is compared with
 
 
 def machine() -> str:
@@ -81,7 +93,7 @@ def bench_encoding(images: Sequence[Image.Image], model: str, repeat: int) -> li
     for backend, precision, device in configs:
         try:
             encoder = get_encoder(model, backend, device, precision)
-        except FileNotFoundError as exc:
+        except FileNotFoundError as exc:  # no ONNX build of the image encoder
             rows.append(f"| {backend} {precision} | skipped: {exc} | |")
             continue
         batches = [1, 8] + ([32] if device == "cuda" else [])
@@ -171,7 +183,9 @@ def segmenters(
         return seg
 
     def onnx(variant: str, emb: npt.NDArray[np.float32]) -> Segment:
-        dec = _decoders.setdefault(variant, OnnxDecoder(variant, model))
+        if variant not in _decoders:  # one session per variant, not per photo
+            _decoders[variant] = OnnxDecoder(variant, model)
+        dec = _decoders[variant]
 
         def seg(
             clicks: Sequence[Click], prev: npt.NDArray[np.float32] | None
@@ -188,7 +202,7 @@ def segmenters(
 
     fp16 = embedding.astype(np.float16).astype(np.float32)
     return {
-        "PyTorch fp32": reference(embedding),
+        REFERENCE: reference(embedding),
         "ONNX fp32": onnx("fp32", embedding),
         "ONNX int8": onnx("int8", embedding),
         "ONNX low-res fp32": onnx("lowres_fp32", embedding),
@@ -203,28 +217,27 @@ def segmenters(
 _decoders: dict[str, OnnxDecoder] = {}
 
 
-def grabcut_photos(folder: Path, limit: int | None) -> list[tuple[Path, npt.NDArray[np.uint8]]]:
-    """The benchmark's photos (``folder/images``, the first ``limit``) with their ground
-    truth (``folder/masks``, same stem): (path, mask (H, W), 255 object, 128 ignored)."""
-    photos = []
-    for path in sorted((folder / "images").iterdir())[:limit]:
-        gt_path = next((folder / "masks").glob(path.stem + ".*"))
-        photos.append((path, np.asarray(Image.open(gt_path).convert("L"))))
-    return photos
-
-
-def bench_quality(folder: Path, model: str, limit: int | None) -> list[str]:
+def bench_quality(
+    folder: Path,
+    model: str,
+    limit: int | None,
+    backend: BackendSetting = "auto",
+    only: Sequence[str] = (),
+) -> list[str]:
+    """Markdown rows: variant | NoC@85 | NoC@90 | mIoU@1, 3, 5 | verdict, on embeddings
+    from the ``backend`` encoder; ``only``: these variants and the reference."""
     images = grabcut_photos(folder, limit)
     results: dict[str, list[list[float]]] = {}
     for n, (path, gt) in enumerate(images, 1):
-        image = load_image(path)
-        embedding = encode([image], model)
+        embedding = encode([path], model, backend=backend)
         size = (int(gt.shape[0]), int(gt.shape[1]))
         for name, seg in segmenters(embedding, size, model).items():
+            if only and name not in only and name != REFERENCE:
+                continue
             results.setdefault(name, []).append(run_clicks(seg, gt))
         print(f"  quality: {n}/{len(images)} {path.name}", file=sys.stderr, flush=True)
     rows = []
-    base = statistics.mean(number_of_clicks(r, 0.90) for r in results["PyTorch fp32"])
+    base = statistics.mean(number_of_clicks(r, 0.90) for r in results[REFERENCE])
     for name, runs in results.items():
         noc85 = statistics.mean(number_of_clicks(r, 0.85) for r in runs)
         noc90 = statistics.mean(number_of_clicks(r, 0.90) for r in runs)
@@ -239,13 +252,24 @@ def bench_quality(folder: Path, model: str, limit: int | None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m inference.bench",
+        prog="python -m benchmarks.model",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--grabcut", type=Path, help="folder of the GrabCut benchmark set")
     parser.add_argument("--limit", type=int, help="only the first N GrabCut images")
+    parser.add_argument(
+        "--backend",
+        choices=BACKEND_SETTINGS,
+        default="auto",
+        help="the encoder of the GrabCut embeddings (default: the one the worker uses here)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="with --grabcut, only these variants (comma-separated) beside the reference",
+    )
     parser.add_argument(
         "--agreement",
         action="store_true",
@@ -266,17 +290,20 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_encoding:
             print("| encoder | batch | images/s |\n|---|---|---|")
             print("\n".join(bench_encoding(photos, args.model, args.repeat)))
-        ref_encoder = get_encoder(args.model, "torch")
-        assert isinstance(ref_encoder, TorchEncoder)
         embedding = encode([photos[0]], args.model, backend="torch")
         print("\n| decoder, one click | ms per decode, 512×512 | ms, 3000×4000 |\n|---|---|---|")
         print("\n".join(bench_decoding(photos[0], embedding, args.model, repeat=30)))
     if args.grabcut:
+        choice = choose_encoder(str(choose_device(None)), args.backend)
+        print(
+            f"\nGrabCut embeddings: {choice.backend} {choice.precision or 'fp32'} {choice.device}"
+        )
         print("\n| variant | NoC@85 | NoC@90 | mIoU@1 | mIoU@3 | mIoU@5 | ≤ 0.05 NoC@90 loss |")
         print("|---|---|---|---|---|---|---|")
-        print("\n".join(bench_quality(args.grabcut, args.model, args.limit)))
+        only = [name.strip() for name in args.only.split(",") if name.strip()]
+        print("\n".join(bench_quality(args.grabcut, args.model, args.limit, args.backend, only)))
         if args.agreement:
-            from inference.agreement import agreement_rows
+            from benchmarks.agreement import agreement_rows
 
             print(
                 "\n| decoder | first click: mean IoU, share ≥ 0.99, 5th percentile "
