@@ -117,7 +117,9 @@ def test_the_upload_report_counts_each_outcome_and_the_grid_shows_the_new_image(
         ],
     )
     page.click("#upload-form button[type=submit]")
-    page.wait_for_selector("#upload-text[data-done='1']")
+    # The upload request encodes the new image with the real model (eager tasks), which
+    # loads it first: far slower than a page action on a busy machine.
+    page.wait_for_selector("#upload-text[data-done='1']", timeout=180_000)
 
     assert page.locator("#upload-text").inner_text() == "1 uploaded, 1 duplicate, 2 rejected."
     problems = page.locator("#upload-results li").all_inner_texts()
