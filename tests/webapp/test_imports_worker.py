@@ -31,11 +31,9 @@ def test_a_queued_import_is_run_by_a_worker_and_its_status_says_so(
     assert response.status_code == 202, response.json()
 
     start_worker(redis_server.url, media_root)
-    wait_for(
-        lambda: DatasetImport.objects.filter(pk=response.json()["id"], status="done").exists(),
-        timeout=90,
-        what="the worker to import the dataset",
-    )
+    # Done, and the upload removed (the worker's last step, after the status).
+    finished = DatasetImport.objects.filter(pk=response.json()["id"], status="done", file="")
+    wait_for(finished.exists, timeout=90, what="the worker to import the dataset")
 
     body = client.get(response.json()["url"]).json()
     assert body["result"]["images_created"] == 4
