@@ -85,3 +85,34 @@ export async function relabelAnnotation(
   });
   return (await response.json()) as Annotation;
 }
+
+/** An image's encoding status, as the images API reports it. */
+export interface ImageStatus {
+  readonly status: string;
+  readonly failure_reason: string;
+}
+
+export async function fetchImageStatus(url: string): Promise<ImageStatus> {
+  return (await (await request(url)).json()) as ImageStatus;
+}
+
+/** Reports a retry: the attempt about to be made (1, 2, ...). */
+export type OnRetry = (attempt: number) => void;
+
+/** The annotation endpoints an image's session uses (a fake one in tests). */
+export interface AnnotationStore {
+  list(url: string): Promise<Annotation[]>;
+  create(url: string, payload: AnnotationPayload, onRetry: OnRetry): Promise<Annotation>;
+  remove(url: string, version: number, onRetry: OnRetry): Promise<void>;
+  relabel(url: string, version: number, labelClass: number): Promise<Annotation>;
+  imageStatus(url: string): Promise<ImageStatus>;
+}
+
+/** The server's API; creating and deleting retry network failures and 5xx answers. */
+export const serverStore: AnnotationStore = {
+  list: (url) => listAll<Annotation>(url),
+  create: (url, payload, onRetry) => withRetry(() => createAnnotation(url, payload), onRetry),
+  remove: (url, version, onRetry) => withRetry(() => deleteAnnotation(url, version), onRetry),
+  relabel: relabelAnnotation,
+  imageStatus: fetchImageStatus,
+};

@@ -4,6 +4,8 @@
  * plus the build's worker and wasm files, which never change while the page lives.
  */
 
+import { HttpError } from "./cache";
+
 export interface ImageConfig {
   readonly imageId: number;
   readonly imageName: string;
@@ -44,6 +46,6 @@ export async function fetchImageConfig(url: string): Promise<ImageConfig> {
   const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
   // A session that expired is sent to the sign-in page, which is no configuration.
   if (response.redirected) throw new Error("you are signed out; reload the page to sign in");
-  if (!response.ok) throw new Error(`${response.status} from ${url}`);
+  if (!response.ok) throw new HttpError(url, response.status, await response.text());
   return (await response.json()) as ImageConfig;
 }

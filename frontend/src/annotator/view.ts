@@ -2,18 +2,31 @@
  * The drawing surface: the image, saved masks in their class colours, the live mask,
  * and the prompts, with wheel zoom and pan. Everything is drawn in image pixels under
  * one transform (screen = image × scale + offset), so masks stay aligned at every zoom.
+ * Each mask is a fill with an outline in its class colour along its pixels' edges; the
+ * outline's width is in screen pixels, so it stays crisp and thin at every zoom.
  */
 
-import { maskBounds } from "../lib/mask";
+import { maskBounds, modelFrameLogits } from "../lib/mask";
+import { maskOutline } from "../lib/outline";
 import type { Prompt } from "../lib/prompts";
-import type { Size } from "../lib/transform";
+import { decodeRle } from "../lib/rle";
+import type { Point, Size } from "../lib/transform";
+import type { Annotation } from "./api";
+import type { Box, Viewport } from "./input";
+
+/** Outline widths, in screen pixels. */
+const OUTLINE_PX = 2;
+const HIGHLIGHTED_OUTLINE_PX = 3;
 
 /** A mask painted on a canvas that covers its bounding box, whose top-left corner is
- * image pixel (x, y): memory grows with the objects' size, not the image's. */
+ * image pixel (x, y): memory grows with the objects' size, not the image's. ``outline``
+ * is its boundary in image pixels. */
 export interface PaintedMask {
   readonly canvas: OffscreenCanvas;
   readonly x: number;
   readonly y: number;
+  readonly outline: Path2D;
+  readonly color: string;
 }
 
 export interface Layer extends PaintedMask {
@@ -21,7 +34,7 @@ export interface Layer extends PaintedMask {
   readonly highlighted: boolean;
 }
 
-export class View {
+export class View implements Viewport {
   readonly canvas: HTMLCanvasElement;
   private readonly ctx: CanvasRenderingContext2D;
   private scale = 1;
@@ -34,6 +47,8 @@ export class View {
    * click's redraw costs the same with 3 saved masks or 300. Null: none is visible;
    * undefined: to be made again. */
   private composite: OffscreenCanvas | null | undefined = undefined;
+  /** The visible layers' outlines merged by colour and width, made with ``composite``. */
+  private outlines: { color: string; width: number; path: Path2D }[] = [];
   /** The live mask: the top-left ``width`` × ``height`` of ``canvas`` covers the image. */
   live: LiveMask | null = null;
   prompt: Prompt | null = null;
@@ -96,8 +111,18 @@ export class View {
     this.draw();
   }
 
+  /** Screen pixels per image pixel. */
+  get zoom(): number {
+    return this.scale;
+  }
+
+  showDragBox(box: Box | null): void {
+    this.dragBox = box;
+    this.draw();
+  }
+
   /** Screen (client) coordinates -> image pixels, x then y. */
-  toImage(clientX: number, clientY: number): [number, number] {
+  toImage(clientX: number, clientY: number): Point {
     const rect = this.canvas.getBoundingClientRect();
     return [
       (clientX - rect.left - this.offsetX) / this.scale,
@@ -105,7 +130,7 @@ export class View {
     ];
   }
 
-  inside([x, y]: readonly [number, number]): boolean {
+  inside([x, y]: Point): boolean {
     return x >= 0 && y >= 0 && x < this.size.width && y < this.size.height;
   }
 
@@ -134,13 +159,30 @@ export class View {
     ctx.imageSmoothingEnabled = false;
     const saved = this.savedComposite();
     if (saved) ctx.drawImage(saved, 0, 0, this.size.width, this.size.height);
-    ctx.globalAlpha = 0.55;
+    for (const { color, width, path } of this.outlines) this.stroke(path, color, width);
     if (this.live) {
-      const { canvas, width, height } = this.live;
+      const { canvas, width, height, outline, color } = this.live;
+      ctx.globalAlpha = 0.55;
       ctx.drawImage(canvas, 0, 0, width, height, 0, 0, this.size.width, this.size.height);
+      ctx.globalAlpha = 1;
+      this.stroke(outline, color, OUTLINE_PX);
     }
-    ctx.globalAlpha = 1;
     this.drawPrompt();
+    // The transform, for tests and people: screen = image × scale + offset.
+    const { dataset } = this.container;
+    dataset["scale"] = String(this.scale);
+    dataset["offsetX"] = String(this.offsetX);
+    dataset["offsetY"] = String(this.offsetY);
+    dataset["live"] = this.live ? "1" : "0";
+  }
+
+  /** Strokes ``path`` (image pixels) ``px`` screen pixels wide. */
+  private stroke(path: Path2D, color: string, px: number): void {
+    const { ctx } = this;
+    ctx.lineWidth = px / this.scale;
+    ctx.lineCap = "square";
+    ctx.strokeStyle = color;
+    ctx.stroke(path);
   }
 
   /** The visible layers drawn over each other, each with its own opacity; null when none
@@ -149,6 +191,15 @@ export class View {
   private savedComposite(): OffscreenCanvas | null {
     if (this.composite !== undefined) return this.composite;
     const visible = this.savedLayers.filter((layer) => layer.visible);
+    const outlines = new Map<string, { color: string; width: number; path: Path2D }>();
+    for (const layer of visible) {
+      const width = layer.highlighted ? HIGHLIGHTED_OUTLINE_PX : OUTLINE_PX;
+      const key = `${layer.color} ${width}`;
+      const merged = outlines.get(key) ?? { color: layer.color, width, path: new Path2D() };
+      merged.path.addPath(layer.outline);
+      outlines.set(key, merged);
+    }
+    this.outlines = [...outlines.values()];
     if (visible.length === 0) return (this.composite = null);
     const composite = new OffscreenCanvas(this.size.width, this.size.height);
     const ctx = composite.getContext("2d");
@@ -181,10 +232,39 @@ export class View {
   }
 }
 
+/** The live mask: the top-left ``width`` × ``height`` of ``canvas`` covers the image;
+ * ``outline`` is in image pixels. */
 export interface LiveMask {
   readonly canvas: OffscreenCanvas;
   readonly width: number;
   readonly height: number;
+  readonly outline: Path2D;
+  readonly color: string;
+}
+
+/** Segments [x0, y0, x1, y1, ...] as a path, each point scaled by (sx, sy), then moved
+ * by (dx, dy). */
+function outlinePath(segments: readonly number[], sx: number, sy: number, dx: number, dy: number): Path2D {
+  const path = new Path2D();
+  for (let i = 0; i + 3 < segments.length; i += 4) {
+    path.moveTo((segments[i] as number) * sx + dx, (segments[i + 1] as number) * sy + dy);
+    path.lineTo((segments[i + 2] as number) * sx + dx, (segments[i + 3] as number) * sy + dy);
+  }
+  return path;
+}
+
+/** The live mask of low-res logits (lowResSize square) for an image of ``size``: resized
+ * to the model frame (in scratch memory: painted at once, then not needed) and painted. */
+export function paintLive(
+  lowRes: Float32Array,
+  lowResSize: number,
+  size: Size,
+  modelSize: number,
+  at: number,
+  color: string,
+): LiveMask {
+  const { logits, size: frame } = modelFrameLogits(lowRes, lowResSize, size, modelSize, true);
+  return paintLogits(logits, frame, at, color, modelSize, size);
 }
 
 /**
@@ -192,7 +272,8 @@ export interface LiveMask {
  * pass, no intermediate mask, into one canvas kept for the page's life (creating a canvas
  * cost 40-50 ms in Chromium, on the first click of every image of another size). The
  * canvas is ``capacity`` square (the model frame's side, which every size fits in) and
- * only the top-left ``size`` of it is written.
+ * only the top-left ``size`` of it is written. The outline is scaled from ``size`` to
+ * ``imageSize``, the image the mask is drawn over.
  */
 export function paintLogits(
   logits: Float32Array,
@@ -200,6 +281,7 @@ export function paintLogits(
   at: number,
   color: string,
   capacity: number,
+  imageSize: Size = size,
 ): LiveMask {
   if (!livePaint || livePaint.canvas.width < size.width || livePaint.canvas.height < size.height) {
     const side = Math.max(capacity, size.width, size.height);
@@ -222,7 +304,9 @@ export function paintLogits(
     for (let x = 0; x < size.width; x++) words[to + x] = (logits[row + x] as number) > at ? on : 0;
   }
   ctx.putImageData(pixels, 0, 0, 0, 0, size.width, size.height);
-  return { canvas, width: size.width, height: size.height };
+  const segments = maskOutline(words, size.width, size.height, stride);
+  const outline = outlinePath(segments, imageSize.width / size.width, imageSize.height / size.height, 0, 0);
+  return { canvas, width: size.width, height: size.height, outline, color };
 }
 
 let livePaint: {
@@ -256,5 +340,22 @@ export function paintMask(mask: Uint8Array, maskSize: Size, color: string): Pain
     }
   }
   ctx.putImageData(pixels, 0, 0);
-  return { canvas, x: box.x, y: box.y };
+  const start = box.y * maskSize.width + box.x;
+  const segments = maskOutline(mask.subarray(start), box.width, box.height, maskSize.width);
+  return { canvas, x: box.x, y: box.y, outline: outlinePath(segments, 1, 1, box.x, box.y), color };
+}
+
+/** Saved annotations painted, by annotation (a relabelled one is a new object) and
+ * colour: a list redrawn, or classes that arrive, paint nothing twice. */
+const painted = new WeakMap<Annotation, PaintedMask>();
+
+/** ``annotation``'s mask painted in ``color``. */
+export function paintAnnotation(annotation: Annotation, color: string): PaintedMask {
+  const known = painted.get(annotation);
+  if (known?.color === color) return known;
+  const mask = decodeRle(annotation.rle);
+  const [height, width] = annotation.rle.size;
+  const layer = paintMask(mask, { height, width }, color);
+  painted.set(annotation, layer);
+  return layer;
 }

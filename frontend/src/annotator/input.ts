@@ -1,0 +1,297 @@
+/**
+ * The annotator's input: pointer and keyboard events on the page turned into intents
+ * (a point, a box, a rest of the cursor, save, undo, another image...). It knows nothing
+ * of masks or the server; the page says what each intent does. Listeners are added by
+ * the constructor and removed by ``release()``.
+ *
+ * The keys are a table (``KEY_BINDINGS``), and the key help the page shows is made from
+ * the same table, so that the help lists every key the page handles.
+ */
+
+import type { Point } from "../lib/transform";
+
+export type Box = readonly [number, number, number, number];
+
+/** What the user asked for. */
+export interface Intents {
+  /** A click: a positive (left) or negative (right, Alt+left) point, image pixels. */
+  point(at: Point, positive: boolean): void;
+  /** A dragged box, corners in image pixels (any order). */
+  box(box: Box): void;
+  /** The cursor rested at ``at`` (image pixels, on the image). */
+  hover(at: Point): void;
+  clear(): void;
+  save(): void;
+  undo(): void;
+  redo(): void;
+  nextCandidate(): void;
+  /** Candidate 1-3; false when the prompt has no candidates (the key may be a class's). */
+  chooseCandidate(index: number): boolean;
+  /** ``at``: the key press's time stamp, for the timings. */
+  step(direction: "next" | "previous", at: number): void;
+  deleteSelected(): void;
+  /** Chooses the class whose shortcut is ``key``; false when none has it. */
+  chooseClass(key: string): boolean;
+}
+
+/** Screen <-> image, and the view's pan, zoom and drag box (the page's View). */
+export interface Viewport {
+  /** Client (screen) coordinates -> image pixels, x then y. */
+  toImage(clientX: number, clientY: number): Point;
+  inside(point: Point): boolean;
+  /** Screen pixels per image pixel. */
+  readonly zoom: number;
+  panBy(dx: number, dy: number): void;
+  zoomAt(clientX: number, clientY: number, factor: number): void;
+  showDragBox(box: Box | null): void;
+}
+
+/** The fields of a keyboard event the bindings read. */
+export interface KeyInput {
+  readonly key: string;
+  readonly ctrlKey: boolean;
+  readonly metaKey: boolean;
+  readonly shiftKey: boolean;
+  readonly altKey: boolean;
+  readonly timeStamp: number;
+}
+
+export interface KeyBinding {
+  /** The keys as the help shows them. */
+  readonly keys: string;
+  readonly does: string;
+  /** Acts on ``event`` if it is this binding's; true when it did (the browser's own
+   * action for the key is then prevented). */
+  readonly handle: (event: KeyInput, intents: Intents) => boolean;
+}
+
+const command = (e: KeyInput): boolean => e.ctrlKey || e.metaKey;
+
+export const KEY_BINDINGS: readonly KeyBinding[] = [
+  {
+    keys: "Ctrl+Z / Ctrl+Shift+Z",
+    does: "undo / redo prompts, saves and deletes",
+    handle: (e, intents) => {
+      if (!command(e) || e.key.toLowerCase() !== "z") return false;
+      if (e.shiftKey) intents.redo();
+      else intents.undo();
+      return true;
+    },
+  },
+  {
+    keys: "Enter",
+    does: "save the mask under the class selected",
+    handle: (e, intents) => e.key === "Enter" && (intents.save(), true),
+  },
+  {
+    keys: "Esc",
+    does: "clear the prompt",
+    handle: (e, intents) => e.key === "Escape" && (intents.clear(), true),
+  },
+  {
+    // Tab never moves the keyboard focus (to a class button that Enter would then
+    // press): it only cycles the candidates.
+    keys: "Tab",
+    does: "next of SAM's candidates, after a single click",
+    handle: (e, intents) => e.key === "Tab" && (intents.nextCandidate(), true),
+  },
+  {
+    keys: "1–3",
+    does: "choose one of SAM's candidates, after a single click",
+    handle: (e, intents) => ["1", "2", "3"].includes(e.key) && intents.chooseCandidate(Number(e.key)),
+  },
+  {
+    keys: "← / →",
+    does: "previous / next image",
+    handle: (e, intents) => {
+      // Alt+← is the browser's own back, which the page follows too.
+      if ((e.key !== "ArrowLeft" && e.key !== "ArrowRight") || e.altKey || command(e)) return false;
+      intents.step(e.key === "ArrowRight" ? "next" : "previous", e.timeStamp);
+      return true;
+    },
+  },
+  {
+    keys: "Delete / Backspace",
+    does: "delete the annotation selected in the list",
+    handle: (e, intents) => (e.key === "Delete" || e.key === "Backspace") && (intents.deleteSelected(), true),
+  },
+  {
+    keys: "a class's key",
+    does: "choose that class (shown beside its name)",
+    handle: (e, intents) => !command(e) && !e.altKey && e.key.length === 1 && intents.chooseClass(e.key),
+  },
+];
+
+/** The pointer's part of the help. */
+export const POINTER_HELP: readonly { readonly keys: string; readonly does: string }[] = [
+  { keys: "Click", does: "add a positive point" },
+  { keys: "Right click / Alt+click", does: "add a negative point" },
+  { keys: "Drag", does: "draw a box" },
+  { keys: "Wheel", does: "zoom" },
+  { keys: "Space+drag / middle drag", does: "pan" },
+];
+
+/** The key help, pointer first. */
+export function keyHelp(): readonly { readonly keys: string; readonly does: string }[] {
+  return [...POINTER_HELP, ...KEY_BINDINGS.map(({ keys, does }) => ({ keys, does }))];
+}
+
+/** How long the cursor rests before the mask under it is decoded: a decode started for a
+ * point the cursor already left would only delay the click that follows. */
+export const HOVER_REST_MS = 40;
+/** A press that moves less than this (screen pixels) before release is a click. */
+const DRAG_THRESHOLD_PX = 4;
+
+/** The fields of a pointer or wheel event read here. */
+interface PointerInput {
+  readonly button: number;
+  readonly clientX: number;
+  readonly clientY: number;
+  readonly altKey: boolean;
+  readonly deltaY: number;
+  preventDefault(): void;
+}
+
+type Listener = (event: Event) => void;
+
+/** Whether keys typed into ``target`` are text or a form's (a relabel menu), not ours. */
+function typingInto(target: EventTarget | null): boolean {
+  const tag = (target as { tagName?: unknown } | null)?.tagName;
+  return tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA";
+}
+
+export class InputHandler {
+  private hoverTimer: ReturnType<typeof setTimeout> | undefined;
+  private dragStart: Point | null = null;
+  private dragging = false;
+  private panning: { x: number; y: number } | null = null;
+  private spaceDown = false;
+  private readonly listeners: [EventTarget, string, Listener, AddEventListenerOptions?][] = [];
+
+  /** ``surface``: the canvas (pointer events); ``keys``: the window (key events). */
+  constructor(
+    surface: EventTarget,
+    keys: EventTarget,
+    private readonly viewport: Viewport,
+    private readonly intents: Intents,
+  ) {
+    const pointer = (handle: (e: PointerInput) => void): Listener => (event) => handle(event as unknown as PointerInput);
+    this.listen(surface, "contextmenu", (event) => event.preventDefault());
+    this.listen(surface, "pointerdown", pointer((e) => this.down(e)));
+    this.listen(surface, "pointermove", pointer((e) => this.move(e)));
+    this.listen(surface, "pointerup", pointer((e) => this.up(e)));
+    this.listen(surface, "pointerleave", () => this.cancelHover());
+    this.listen(surface, "wheel", pointer((e) => this.wheel(e)), { passive: false });
+    this.listen(keys, "keydown", (event) => this.keyDown(event as unknown as KeyInput & Event));
+    this.listen(keys, "keyup", (event) => {
+      if ((event as unknown as KeyInput).key === " ") this.spaceDown = false;
+    });
+  }
+
+  /** Removes every listener and forgets any gesture under way. */
+  release(): void {
+    for (const [target, type, listener, options] of this.listeners) {
+      target.removeEventListener(type, listener, options);
+    }
+    this.listeners.length = 0;
+    this.cancelHover();
+    this.dragStart = null;
+    this.panning = null;
+    if (this.dragging) this.viewport.showDragBox(null);
+    this.dragging = false;
+  }
+
+  /** Whether a rest of the cursor is being timed (its hover decode not yet asked). */
+  get hoverPending(): boolean {
+    return this.hoverTimer !== undefined;
+  }
+
+  private listen(target: EventTarget, type: string, listener: Listener, options?: AddEventListenerOptions): void {
+    target.addEventListener(type, listener, options);
+    this.listeners.push(options ? [target, type, listener, options] : [target, type, listener]);
+  }
+
+  private cancelHover(): void {
+    if (this.hoverTimer !== undefined) clearTimeout(this.hoverTimer);
+    this.hoverTimer = undefined;
+  }
+
+  private down(e: PointerInput): void {
+    if (e.button === 1 || (e.button === 0 && this.spaceDown)) {
+      this.panning = { x: e.clientX, y: e.clientY };
+      return;
+    }
+    if (e.button === 0) {
+      this.dragStart = this.viewport.toImage(e.clientX, e.clientY);
+      this.dragging = false;
+    }
+  }
+
+  private move(e: PointerInput): void {
+    if (this.panning) {
+      this.viewport.panBy(e.clientX - this.panning.x, e.clientY - this.panning.y);
+      this.panning = { x: e.clientX, y: e.clientY };
+      return;
+    }
+    const point = this.viewport.toImage(e.clientX, e.clientY);
+    const start = this.dragStart;
+    if (start) {
+      const moved = Math.hypot(point[0] - start[0], point[1] - start[1]) * this.viewport.zoom;
+      if (this.dragging || moved > DRAG_THRESHOLD_PX) {
+        this.dragging = true;
+        this.viewport.showDragBox([start[0], start[1], point[0], point[1]]);
+      }
+      return;
+    }
+    this.cancelHover();
+    if (this.viewport.inside(point)) {
+      this.hoverTimer = setTimeout(() => {
+        this.hoverTimer = undefined;
+        this.intents.hover(point);
+      }, HOVER_REST_MS);
+    }
+  }
+
+  private up(e: PointerInput): void {
+    this.cancelHover();
+    if (this.panning) {
+      this.panning = null;
+      return;
+    }
+    const point = this.viewport.toImage(e.clientX, e.clientY);
+    if (e.button === 2) {
+      if (this.viewport.inside(point)) this.intents.point(point, false);
+      return;
+    }
+    const start = this.dragStart;
+    if (e.button !== 0 || !start) return;
+    const dragged = this.dragging;
+    this.dragStart = null;
+    this.dragging = false;
+    if (dragged) {
+      this.viewport.showDragBox(null);
+      this.intents.box([start[0], start[1], point[0], point[1]]);
+    } else if (this.viewport.inside(point)) this.intents.point(point, !e.altKey);
+  }
+
+  private wheel(e: PointerInput): void {
+    e.preventDefault();
+    this.viewport.zoomAt(e.clientX, e.clientY, Math.exp(-e.deltaY / 500));
+  }
+
+  private keyDown(event: KeyInput & Event): void {
+    if (typingInto(event.target)) return;
+    if (event.key === " ") {
+      // Held for panning; its default (scrolling, pressing a focused button) is not ours.
+      this.spaceDown = true;
+      event.preventDefault();
+      return;
+    }
+    for (const binding of KEY_BINDINGS) {
+      if (binding.handle(event, this.intents)) {
+        event.preventDefault();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The side panel's lists: the label classes, the image's saved annotations and the key
+ * help. Their buttons never take the keyboard focus (neither Tab nor a click gives it
+ * them), so that Enter and Space always act on the image, never on a focused button.
+ */
+
+import type { LabelClass } from "./api";
+import type { LabelClasses } from "./classes";
+import type { SavedAnnotation } from "./session";
+
+/** A button that acts on click but is never focused. */
+function button(text: string, onClick: () => void, className = ""): HTMLButtonElement {
+  const item = document.createElement("button");
+  item.type = "button";
+  item.tabIndex = -1;
+  item.className = className;
+  item.textContent = text;
+  item.addEventListener("mousedown", (event) => event.preventDefault()); // keeps the focus where it was
+  item.addEventListener("click", onClick);
+  return item;
+}
+
+export function renderClasses(list: HTMLElement, classes: LabelClasses, choose: (label: LabelClass) => void): void {
+  const current = classes.current;
+  list.replaceChildren(
+    ...classes.all.map((label) => {
+      const text = label.shortcut ? `${label.name} (${label.shortcut})` : label.name;
+      const item = button(text, () => choose(label), label.id === current?.id ? "label current" : "label");
+      item.dataset["labelClass"] = String(label.id);
+      item.setAttribute("aria-pressed", String(label.id === current?.id));
+      item.style.borderLeftColor = label.color;
+      return item;
+    }),
+  );
+}
+
+/** What the annotation rows do. */
+export interface AnnotationActions {
+  select(id: number): void;
+  relabel(id: number, labelId: number): void;
+  toggleVisible(id: number): void;
+  remove(id: number): void;
+}
+
+export function renderAnnotations(
+  list: HTMLElement,
+  saved: readonly SavedAnnotation[],
+  selected: number | null,
+  classes: LabelClasses,
+  actions: AnnotationActions,
+): void {
+  list.replaceChildren(
+    ...saved.map(({ annotation, visible }) => {
+      const row = document.createElement("li");
+      row.dataset["annotationId"] = String(annotation.id);
+      row.dataset["labelClass"] = String(annotation.label_class);
+      row.className = annotation.id === selected ? "selected" : "";
+      const name = document.createElement("span");
+      name.textContent = `#${annotation.id} · ${annotation.area.toLocaleString()} px`;
+      name.style.borderLeftColor = classes.colorOf(annotation.label_class);
+      name.onclick = () => actions.select(annotation.id);
+      const select = document.createElement("select");
+      select.setAttribute("aria-label", "class");
+      for (const label of classes.all) {
+        select.add(new Option(label.name, String(label.id), false, label.id === annotation.label_class));
+      }
+      select.onchange = () => {
+        actions.relabel(annotation.id, Number(select.value));
+        select.blur(); // the keys act on the image again
+      };
+      const toggle = button(visible ? "hide" : "show", () => actions.toggleVisible(annotation.id));
+      const del = button("delete", () => actions.remove(annotation.id));
+      row.append(name, select, toggle, del);
+      return row;
+    }),
+  );
+}
+
+export function renderKeyHelp(list: HTMLElement, help: readonly { keys: string; does: string }[]): void {
+  list.replaceChildren(
+    ...help.flatMap(({ keys, does }) => {
+      const term = document.createElement("dt");
+      term.textContent = keys;
+      const description = document.createElement("dd");
+      description.textContent = does;
+      return [term, description];
+    }),
+  );
+}
