@@ -55,10 +55,10 @@ def _trace_loops_in_box(mask: np.ndarray) -> list[np.ndarray]:
         (padded[2:, 1:-1], (1, 1), 2),  # bottom edge, walking left
         (padded[1:-1, :-2], (0, 1), 3),  # left edge, walking up
     )
-    for neighbour, (ox, oy), direction in sides:
+    for neighbour, (ox, oy), side in sides:
         ys, xs = np.nonzero(inner & ~neighbour)
         starts.append((ys + oy) * stride + (xs + ox))
-        directions.append(np.full(ys.size, direction, dtype=np.int64))
+        directions.append(np.full(ys.size, side, dtype=np.int64))
     start = np.concatenate(starts).astype(np.int64)
     if start.size == 0:
         return []

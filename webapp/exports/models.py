@@ -25,10 +25,11 @@ class MaskFormat(models.TextChoices):
 
 
 class ImageScope(models.TextChoices):
-    """Which of the chosen images an export holds."""
+    """Which of the chosen images an export holds: only those with at least one
+    non-empty annotation of a chosen class, or all of them."""
 
-    ANNOTATED = "annotated", "Only images with annotations"
-    ALL = "all", "All images, also those without annotations"
+    ANNOTATED = "annotated"
+    ALL = "all"
 
 
 class ExportStatus(models.TextChoices):

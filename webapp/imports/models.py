@@ -189,4 +189,4 @@ class DatasetImport(models.Model):
             name = self.file.name
             DatasetImport.objects.filter(pk=self.pk).update(file="")
             self.file.storage.delete(name)
-            self.file = ""  # type: ignore[assignment]
+            self.file = ""
