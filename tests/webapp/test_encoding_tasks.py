@@ -199,8 +199,10 @@ def test_an_image_of_a_model_without_weights_fails_at_once_saying_how_to_fetch_t
     assert image.status == EncodingStatus.FAILED
     assert image.failure_reason == (
         "The weights of sam_vit_b are not on this machine; "
-        "run `.venv/bin/python -m inference.fetch sam_vit_b`."
+        "run `.venv/bin/python -m inference.fetch sam_vit_b`. The image is encoded once "
+        "they are there."
     )
+    assert image.awaits_weights
     assert not ImageEmbedding.objects.exists()
 
 

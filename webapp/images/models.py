@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,27 @@ class ImageQuerySet(models.QuerySet["Image"]):
                 image.delete_with_files()
         return ids
 
+    def requeue_awaiting_weights(self, weights_ready: Callable[[str], bool]) -> list[int]:
+        """Put back to pending the images that failed for want of their model's weights
+        (:meth:`Image.fail_for_want_of_weights`) where ``weights_ready(model)`` now says
+        they are here; the ids this caller moved (conditional updates, as above)."""
+        waiting = self.filter(status=EncodingStatus.FAILED, awaits_weights=True)
+        moved = []
+        for model in set(waiting.values_list("project__model", flat=True)):
+            if not weights_ready(model):
+                continue
+            for pk in waiting.filter(project__model=model).values_list("pk", flat=True):
+                if Image.objects.filter(
+                    pk=pk, status=EncodingStatus.FAILED, awaits_weights=True
+                ).update(
+                    status=EncodingStatus.PENDING,
+                    failure_reason="",
+                    awaits_weights=False,
+                    status_changed_at=timezone.now(),
+                ):
+                    moved.append(pk)
+        return moved
+
     def progress(self) -> dict[str, int]:
         """``{"total", "pending", "encoding", "ready", "failed"}`` counts."""
         counts = self.aggregate(
@@ -117,6 +139,9 @@ class Image(models.Model):
         max_length=10, choices=EncodingStatus.choices, default=EncodingStatus.PENDING
     )
     failure_reason = models.TextField(blank=True)
+    # Failed because the model's weights were not on the worker: queued again by the sweep
+    # once they are (ImageQuerySet.requeue_awaiting_weights).
+    awaits_weights = models.BooleanField(default=False)
     status_changed_at = models.DateTimeField(default=timezone.now)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -182,6 +207,15 @@ class Image(models.Model):
             )
             unused = names + [n for n in embedding_names if n not in still_used]
             transaction.on_commit(lambda: [storage.delete(n) for n in unused])
+
+    def fail_for_want_of_weights(self, reason: str) -> None:
+        """Fail with ``reason`` until the model's weights are here; then the sweep queues
+        this image again."""
+        self.status = EncodingStatus.FAILED
+        self.failure_reason = reason
+        self.awaits_weights = True
+        self.status_changed_at = timezone.now()
+        self.save(update_fields=["status", "failure_reason", "awaits_weights", "status_changed_at"])
 
     def set_status(self, status: str, reason: str = "") -> None:
         """Move to ``status`` (an :class:`EncodingStatus`) with ``reason`` for a failure."""

@@ -48,12 +48,14 @@ def encode_claimed(images: list[Image], model: str) -> None:
 
     An image that cannot be read is marked failed with the reason; the others go on.
     When the model's weights are not on this machine, every image fails at once with that
-    reason: nothing is downloaded here, and no retry could help.
+    reason: nothing is downloaded here, and no retry could help until someone fetches
+    them; the sweep then queues the images again.
     """
     problem = weights_problem(model)
     if problem is not None:
+        reason = f"{problem} The image is encoded once they are there."
         for image in images:
-            image.set_status(EncodingStatus.FAILED, problem)
+            image.fail_for_want_of_weights(reason)
         log.warning("cannot encode images %s: %s", [i.pk for i in images], problem)
         return
     from inference.encode import encode
@@ -126,13 +128,17 @@ def queue_encoding(image_id: int) -> None:
 @shared_task(name="webapp.images.tasks.sweep_stuck_images")
 def sweep_stuck_images() -> list[int]:
     """Queue again the images pending or encoding for longer than
-    SAMLABEL_STUCK_AFTER_SECONDS (a lost message, a killed worker); their ids."""
+    SAMLABEL_STUCK_AFTER_SECONDS (a lost message, a killed worker), and those that failed
+    for want of their model's weights once the weights are here; their ids."""
     requeued = Image.objects.requeue_stuck()
-    for image_id in requeued:
-        queue_encoding(image_id)
     if requeued:
         log.warning("queued %d stuck image(s) again: %s", len(requeued), requeued)
-    return requeued
+    fetched = Image.objects.requeue_awaiting_weights(lambda m: weights_problem(m) is None)
+    if fetched:
+        log.info("the weights of %d image(s) are here now; queued: %s", len(fetched), fetched)
+    for image_id in requeued + fetched:
+        queue_encoding(image_id)
+    return requeued + fetched
 
 
 @shared_task(name="webapp.images.tasks.build_decoder")
