@@ -47,7 +47,8 @@ from webapp.annotations import rle as rle_codec
 from webapp.annotations.models import Annotation
 from webapp.annotations.services import AnnotationRejected, mask_fields
 from webapp.images.models import Image
-from webapp.images.uploads import EXTENSIONS, make_thumbnail, queue_encoding, safe_original_name
+from webapp.images.tasks import queue_encoding
+from webapp.images.uploads import EXTENSIONS, make_thumbnail, safe_original_name
 from webapp.imports.archives import SafeArchive, max_import_bytes, open_archive
 from webapp.imports.formats import FORMATS, READERS
 from webapp.imports.models import SERVER_FAILURE, DatasetImport, ImportLost
