@@ -75,14 +75,14 @@ _TURNED_A_QUARTER = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
 
 class ImportStage:
-    """The two long stages, as reported to ``on_progress``."""
+    """The long stages of an import, in order, as reported to ``on_progress``."""
 
     CHECKING = "checking"  # reading each image's header (and hashing its bytes)
     MASKS = "masks"  # checking each annotation's mask against its image
     STORING = "storing"  # decoding each new image, writing it and its thumbnail
 
 
-# (stage, images done, images in all in that stage)
+# (stage, items done, items in all in that stage): images, or annotations for "masks"
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -128,8 +128,8 @@ def import_dataset(
     """Import ``source`` (a ``.json`` COCO file, or a ``.zip`` archive, by ``file_name``)
     into ``project``; raise :class:`ImportRejected` with every problem, storing nothing.
 
-    ``on_progress(stage, done, total)`` follows the images through both stages (see
-    :class:`ImportStage`). ``before_commit(counts)`` runs inside the transaction that
+    ``on_progress(stage, done, total)`` follows the images, then the masks, then the new
+    images again through the stages of :class:`ImportStage`. ``before_commit(counts)`` runs inside the transaction that
     stores the rows, last: if it raises, nothing is stored (a worker uses it to record
     the outcome on its status row only if it still holds the claim).
     """
