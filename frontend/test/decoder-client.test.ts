@@ -1,29 +1,8 @@
 import { describe, expect, it } from "vitest";
 
-import { DecoderClient, type DecodeInput, type WorkerPort } from "../src/annotator/decoder-client";
-import type { DecodeRequest, WorkerReply, WorkerRequest } from "../src/annotator/protocol";
-
-/** A worker that records requests and answers when told to. */
-class FakeWorker implements WorkerPort {
-  onmessage: Worker["onmessage"] = null;
-  onerror: Worker["onerror"] = null;
-  readonly sent: WorkerRequest[] = [];
-
-  postMessage(message: WorkerRequest): void {
-    this.sent.push(message);
-  }
-
-  decodes(): DecodeRequest[] {
-    return this.sent.filter((m): m is DecodeRequest => m.type === "decode");
-  }
-
-  answer(request: DecodeRequest, error = false): void {
-    const reply: WorkerReply = error
-      ? { type: "error", id: request.id, message: "failed" }
-      : { type: "result", id: request.id, iou: new Float32Array(4), lowRes: new Float32Array(1), ms: request.labels[0] ?? 0 };
-    this.onmessage?.call(null as unknown as Worker, { data: reply } as MessageEvent<WorkerReply>);
-  }
-}
+import { DecoderClient, type DecodeInput } from "../src/annotator/decoder-client";
+import type { DecodeRequest } from "../src/annotator/protocol";
+import { FakeWorker } from "./fake-worker";
 
 /** A decode input told apart by its first label. */
 function input(tag: number): DecodeInput {
