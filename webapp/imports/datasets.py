@@ -129,9 +129,10 @@ def import_dataset(
     into ``project``; raise :class:`ImportRejected` with every problem, storing nothing.
 
     ``on_progress(stage, done, total)`` follows the images, then the masks, then the new
-    images again through the stages of :class:`ImportStage`. ``before_commit(counts)`` runs inside the transaction that
-    stores the rows, last: if it raises, nothing is stored (a worker uses it to record
-    the outcome on its status row only if it still holds the claim).
+    images again through the stages of :class:`ImportStage`. ``before_commit(counts)``
+    runs inside the transaction that stores the rows, last: if it raises, nothing is
+    stored (a worker uses it to record the outcome on its status row only if it still
+    holds the claim).
     """
     reader = READERS.get(dataset_format)
     if reader is None:
