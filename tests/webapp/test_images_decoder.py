@@ -4,6 +4,7 @@ worker when the weights are here, and a later build served without a restart."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -165,6 +166,8 @@ def test_the_image_encoder_and_unlisted_files_are_not_served(
         ("delete", "decoder file image_stage_fp32.onnx of mobile_sam is missing or damaged"),
         ("old build", f"another version of samlabel (build {BUILD_VERSION - 1}"),
         ("garbage", "decoder manifest of mobile_sam is unreadable"),
+        ("entry without a size", "decoder manifest of mobile_sam is unreadable"),
+        ("a list", "decoder manifest of mobile_sam is unreadable"),
     ],
 )
 def test_a_damaged_or_outdated_build_is_503_not_500(
@@ -189,6 +192,12 @@ def test_a_damaged_or_outdated_build_is_503_not_500(
         (folder / "image_stage_fp32.onnx").unlink()
     elif damage == "garbage":
         (folder / "manifest.json").write_text("{not json")
+    elif damage == "entry without a size":
+        manifest = json.loads((folder / "manifest.json").read_text())
+        del manifest["decoders"]["split_int8"]["image_stage"]["size"]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    elif damage == "a list":
+        (folder / "manifest.json").write_text("[1, 2]")
     client = api_client(user_in(project, "annotator"))
 
     response = get_manifest(client, project, django_capture_on_commit_callbacks)

@@ -95,9 +95,13 @@ def _read_build(model: str, folder: Path) -> BrowserDecoder | str:
         return f"{model} is not a model registered on this server"
     try:
         manifest = json.loads((folder / "manifest.json").read_bytes())
-        files = decoder_files(manifest)
+        files = {
+            name: (int(entry["size"]), str(entry["sha256"]))
+            for name, entry in decoder_files(manifest).items()
+        }
+        shipped = {manifest.get("browser_decoder"), manifest.get("exact_decoder")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        return f"the decoder manifest of {model} is unreadable ({exc})"
+        return f"the decoder manifest of {model} is unreadable ({exc!r})"
     if (
         manifest.get("format") != MANIFEST_FORMAT
         or manifest.get("build_version") != BUILD_VERSION
@@ -109,19 +113,19 @@ def _read_build(model: str, folder: Path) -> BrowserDecoder | str:
         )
     if manifest.get("checkpoint_sha256") != spec.sha256:
         return f"the decoder files of {model} were built from other weights"
-    for name in (manifest.get("browser_decoder"), manifest.get("exact_decoder")):
+    for name in sorted(map(str, shipped)):
         if name not in manifest["decoders"]:
             return f"the decoder manifest of {model} lacks its decoder {name!r}"
-    for name, entry in files.items():
+    for name, (size, sha256) in files.items():
         path = folder / name
         try:
-            intact = path.stat().st_size == entry["size"] and file_sha256(path) == entry["sha256"]
+            intact = path.stat().st_size == size and file_sha256(path) == sha256
         except OSError:
             intact = False
         if not intact:
             return f"the decoder file {name} of {model} is missing or damaged"
     content = json.dumps(manifest).encode()
-    hashes = {name: str(entry["sha256"]) for name, entry in files.items()}
+    hashes = {name: sha256 for name, (_, sha256) in files.items()}
     return BrowserDecoder(model, folder, manifest, content, hashes)
 
 
