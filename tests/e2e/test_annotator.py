@@ -123,6 +123,20 @@ def requests(page: Any) -> int:
     return int(page.locator("#annotator-stage").get_attribute("data-requests") or 0)
 
 
+def wait_for_requests_above(page: Any, count: int) -> None:
+    """Until the page has asked its worker for more than ``count`` decodes."""
+    page.wait_for_function(
+        f"Number(document.getElementById('annotator-stage').dataset.requests || 0) > {count}"
+    )
+
+
+def wait_until_no_decode_is_under_way(page: Any) -> None:
+    """Until every decode the page asked for (hover included) is answered."""
+    page.wait_for_function(
+        "(document.getElementById('annotator-stage').dataset.decoding || '0') === '0'"
+    )
+
+
 def test_a_click_where_the_cursor_rested_needs_no_new_decode(scene, signed_in):
     _, image, page = annotate(scene, signed_in, "coffee")
     point = screen_point(page, image, 290, 150)
@@ -143,14 +157,16 @@ def test_a_click_where_the_cursor_rested_needs_no_new_decode(scene, signed_in):
     # for it instead of asking again. Whether the page had started it or not (the click
     # cancels a decode not yet started), the move and the click cost one decode.
     other = screen_point(page, image, 200, 120)
+    asked = requests(page)
     page.mouse.move(other[0] - 20, other[1] - 20)
-    page.wait_for_timeout(1000)  # the decode where this move rested is over
+    wait_for_requests_above(page, asked)  # the cursor rested there
+    wait_until_no_decode_is_under_way(page)
     asked, shown = requests(page), decodes(page)
     page.mouse.move(*other)
-    page.wait_for_timeout(45)  # about when the page starts decoding where the cursor rests
+    wait_for_requests_above(page, asked)  # the page started decoding where the cursor rests
     page.mouse.click(*other)
     wait_for_mask_after(page, shown)
-    page.wait_for_timeout(500)
+    wait_until_no_decode_is_under_way(page)
     assert requests(page) - asked == 1
 
 
@@ -172,7 +188,8 @@ def test_saved_masks_are_drawn_in_their_class_colour_and_can_be_hidden(scene, si
     plain_in, plain_out = canvas_rgb(page, image, *inside), canvas_rgb(page, image, *outside)
     click(page, image, *inside)
     save(page)
-    page.wait_for_timeout(200)  # the live mask is gone; the saved one is drawn
+    # The live mask is gone; the saved one is drawn.
+    page.wait_for_function("document.getElementById('annotator-stage').dataset.live === '0'")
     assert Annotation.objects.get(image=image).area > 0
     label = np.array([0x00, 0xA0, 0xFF], dtype=float)  # the scene's class colour
     tinted = canvas_rgb(page, image, *inside)
@@ -182,10 +199,10 @@ def test_saved_masks_are_drawn_in_their_class_colour_and_can_be_hidden(scene, si
 
     row = page.locator("#annotator-annotations li").first
     row.get_by_role("button", name="hide").click()
-    page.wait_for_timeout(100)
+    row.get_by_role("button", name="show").wait_for()  # the list and the canvas are redrawn
     assert np.abs(canvas_rgb(page, image, *inside) - plain_in).max() <= 1
     row.get_by_role("button", name="show").click()
-    page.wait_for_timeout(100)
+    row.get_by_role("button", name="hide").wait_for()
     assert np.abs(canvas_rgb(page, image, *inside) - tinted).max() <= 1
 
 
@@ -310,6 +327,9 @@ def test_undo_removes_a_saved_annotation_and_redo_brings_it_back(scene, signed_i
     page.keyboard.press("Control+z")
     page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 0")
     assert not Annotation.objects.filter(image=image).exists()
+    # The status says what the undo did, no longer that the mask is saved.
+    status = page.locator("#annotator-status").text_content()
+    assert not status.startswith("Saved") and "undone" in status
     page.keyboard.press("Control+Shift+z")
     page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
     again = Annotation.objects.get(image=image)
@@ -437,8 +457,11 @@ def test_the_arrow_keys_switch_images_in_place_with_the_same_decoder(scene, sign
     # A reload would lose this; switching in place keeps the page and its worker.
     page.evaluate("window.samlabelSamePage = true")
 
+    assert "decode" in page.locator("#annotator-decode-time").text_content()
     page.keyboard.press("ArrowRight")
     wait_for_image(page, s.url, s.project, astronaut)
+    # Nothing was decoded on this image yet: the coffee's decode time is gone.
+    assert page.locator("#annotator-decode-time").text_content() == ""
     assert page.title().startswith(astronaut.original_name)
     assert page.locator("#annotator-image-name").text_content() == astronaut.original_name
     assert page.locator("#annotator-annotations li").count() == 0
@@ -476,6 +499,14 @@ def test_the_arrow_keys_switch_images_in_place_with_the_same_decoder(scene, sign
     assert len(wasm_requests) == 1, wasm_requests
 
 
+def wait_until_no_write_is_under_way(page: Any) -> None:
+    """Until every save, delete and relabel the page began has finished."""
+    page.wait_for_function(
+        "(document.getElementById('annotator-stage').dataset.writes || '0') === '0'",
+        timeout=30_000,
+    )
+
+
 def test_enter_then_the_next_image_at_once_saves_on_the_first_one(scene, signed_in):
     """Enter waits for the fp32 mask; the page may have moved on meanwhile."""
     s = scene("coffee", "astronaut")
@@ -486,15 +517,11 @@ def test_enter_then_the_next_image_at_once_saves_on_the_first_one(scene, signed_
     page.keyboard.press("Enter")
     page.keyboard.press("ArrowRight")
     wait_for_image(page, s.url, s.project, astronaut)
-    for _ in range(100):
-        if Annotation.objects.filter(image=coffee).exists():
-            break
-        page.wait_for_timeout(100)
+    wait_until_no_write_is_under_way(page)
     annotation = Annotation.objects.get(image=coffee)
     assert not Annotation.objects.filter(image=astronaut).exists()
     want = reference_mask(coffee, annotation.prompts["points"], [1])
     assert iou(rle.decode(annotation.rle), want) >= 0.99
-    page.wait_for_timeout(300)
     assert page.locator("#annotator-annotations li").count() == 0  # not the astronaut's
 
 
@@ -513,7 +540,10 @@ def test_two_quick_presses_end_on_the_second_image_after(scene, signed_in):
     assert iou(rle.decode(annotation.rle), want) >= 0.99
     # Pressing on at the last image stays there.
     page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "(d => d.switchesSettled === d.switchRequests)"
+        "(document.getElementById('annotator-stage').dataset)"
+    )
     assert page.url.endswith(f"/images/{chelsea.pk}/annotate/")
     assert page.locator("#annotator-annotations li").count() == 1
 
