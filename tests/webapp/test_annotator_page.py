@@ -42,6 +42,18 @@ def test_members_open_the_annotator_with_cross_origin_isolation(
     assert read_only == (role == "viewer")
 
 
+def test_the_page_names_its_project_and_user_so_the_class_chosen_is_remembered_per_pair(
+    make_project, make_image_row, user_in
+):
+    project = make_project()
+    image = make_image_row(project, status="ready")
+    member = user_in(project, "annotator")
+    page = page_of(Client(), member, project, image).content.decode()
+    assert f'data-project-id="{project.pk}"' in page
+    assert f'data-user-id="{member.pk}"' in page
+    assert 'id="annotator-keys"' in page  # the key help, listed from the page's key table
+
+
 def test_anonymous_visitors_are_sent_to_sign_in(make_project, make_image_row):
     project = make_project()
     image = make_image_row(project)

@@ -17,16 +17,16 @@
 
 import type { Size } from "../lib/transform";
 import { type LabelClass, listAll, serverStore } from "./api";
-import { HttpError, fetchImmutable } from "./cache";
+import { fetchImmutable } from "./cache";
 import { FALLBACK_COLOR, LabelClasses, storedClassMemory } from "./classes";
-import { type ImageConfig, fetchImageConfig, readPageConfig } from "./config";
+import { type ImageConfig, readPageConfig } from "./config";
 import { DecoderClient } from "./decoder-client";
 import { EmbeddingLoader } from "./embeddings";
 import { describe } from "./errors";
 import { InputHandler, type Intents, keyHelp } from "./input";
 import { type Manifest, chooseDecoders, modelFrame } from "./manifest";
+import { ImageNavigator, type LoadedImage, historyState, loadBitmap } from "./navigation";
 import { renderAnnotations, renderClasses, renderKeyHelp } from "./panel";
-import { Prefetched } from "./prefetched";
 import {
   type CandidateShown,
   type DecodeTiming,
@@ -37,12 +37,6 @@ import {
   type WriteGuard,
 } from "./session";
 import { View, paintAnnotation, paintLive } from "./view";
-
-/** An image ready to be shown: its configuration and its decoded pixels. */
-interface LoadedImage {
-  readonly config: ImageConfig;
-  readonly bitmap: ImageBitmap;
-}
 
 // The fp32 decoder's first decode also starts its session, a few hundred ms of the
 // worker's time: it is done this long after the first image is clickable, while a person
@@ -69,9 +63,12 @@ let session: ImageSession | null = null;
 let context: SessionContext | null = null;
 let frame: ModelFrame | null = null;
 let client: DecoderClient | null = null;
+let embeddings: EmbeddingLoader | null = null;
+/** Switches images in place, once the worker is ready (before, the arrow keys load
+ * another page). */
+let imageNavigator: ImageNavigator | null = null;
 let refining = false;
 let exactStarted = false; // an fp32 decode was asked for
-let started = false; // the worker is ready: switching happens in place from then on
 let readyMessage = "Ready. Click an object.";
 
 function say(message: string, isError = false): void {
@@ -186,7 +183,7 @@ function showTiming(timing: DecodeTiming): void {
 
 /** Shows everything of the session on screen, as it is now. */
 function renderSession(): void {
-  decodeLine.textContent = "";
+  decodeLine.textContent = ""; // nothing decoded on this image yet
   drawLive();
   renderSaved();
 }
@@ -237,82 +234,19 @@ async function makeClickable(s: ImageSession, pressedAt?: number): Promise<void>
   }, PREFETCH_AFTER_MS);
 }
 
-async function loadBitmap(url: string): Promise<ImageBitmap> {
-  const response = await fetch(url, { credentials: "same-origin" });
-  if (!response.ok) throw new HttpError(url, response.status, await response.text());
-  return createImageBitmap(await response.blob(), { imageOrientation: "from-image" });
-}
-
-async function loadImageAndConfig(configUrl: string): Promise<LoadedImage> {
-  const image = await fetchImageConfig(configUrl);
-  return { config: image, bitmap: await loadBitmap(image.imageUrl) };
-}
-
-// The current image and its neighbours, so that a switch waits for no download.
-const images = new Prefetched<LoadedImage>(loadImageAndConfig, (loaded) => loaded.bitmap.close());
-let embeddings: EmbeddingLoader | null = null;
-
-/** Loads the previous and next images' configurations and bitmaps ahead of need, and
- * hands the next images' embeddings to the worker. A failure is forgotten here and
- * reported if the user goes there. */
+/** Hands the next images' embeddings to the worker, and has their configurations and
+ * bitmaps loaded. */
 function prefetchAround(image: ImageConfig): void {
-  for (const url of [image.nextConfigUrl, image.previousConfigUrl]) {
-    if (url) images.get(url).catch(() => undefined);
-  }
+  imageNavigator?.prefetchAround(image);
   for (const url of image.prefetchEmbeddingUrls) embeddings?.prefetch(url, image.embeddingSha256s[url] ?? null);
 }
 
-/** What the browser keeps with each history entry: which image it shows. */
-function historyState(image: ImageConfig): { configUrl: string } {
-  return { configUrl: image.configUrl };
-}
-
-// Switching images. Only the latest key press or history move may show its image, so
-// two quick presses end on the second press's image; ``heading`` is the image on screen
-// or the one the page is switching to, which arrow keys step from.
-let switchRequests = 0;
-let switchesSettled = 0;
-let heading: Promise<ImageConfig> = Promise.resolve(pageConfig);
-
-/** The arrow keys: the image after or before the one the page shows or is going to. */
+/** The arrow keys. */
 function step(direction: "next" | "previous", pressedAt: number): void {
-  if (!started) {
-    // The worker is still starting: a new page loses nothing.
-    const url = direction === "next" ? pageConfig.nextUrl : pageConfig.previousUrl;
-    if (url) window.location.href = url + window.location.search;
-    return;
-  }
-  const target = heading.then((from) => {
-    const url = direction === "next" ? from.nextConfigUrl : from.previousConfigUrl;
-    return images.get(url ?? from.configUrl); // at either end: stay
-  });
-  switchTo(target, true, pressedAt);
-}
-
-/** Shows ``target`` once loaded, unless a newer request came meanwhile; ``push`` adds
- * a history entry (false when the browser's back or forward asked for it). */
-function switchTo(target: Promise<LoadedImage>, push: boolean, pressedAt: number): void {
-  const mine = ++switchRequests;
-  mark("switchRequests", switchRequests);
-  heading = target.then(
-    (loaded) => loaded.config,
-    () => session?.image ?? pageConfig,
-  );
-  target
-    .then(
-      (loaded) => {
-        if (mine === switchRequests && loaded.config.configUrl !== session?.image.configUrl) {
-          showImage(loaded, push, pressedAt);
-        }
-      },
-      (error: unknown) => {
-        if (mine !== switchRequests) return;
-        // The address bar already shows the image the browser went back or forward to.
-        if (!push) window.location.reload();
-        else say(`Cannot open that image: ${describe(error)}`, true);
-      },
-    )
-    .finally(() => mark("switchesSettled", ++switchesSettled));
+  if (imageNavigator) return imageNavigator.step(direction, pressedAt);
+  // The worker is still starting: a new page loses nothing.
+  const url = direction === "next" ? pageConfig.nextUrl : pageConfig.previousUrl;
+  if (url) window.location.href = url + window.location.search;
 }
 
 /** Shows another image, with a session of its own; the worker, its session and the
@@ -327,9 +261,7 @@ function showImage({ config: image, bitmap }: LoadedImage, push: boolean, presse
   // Keep the query (?decoder=…&threads=…), so that a reload keeps the same decoder.
   if (push) window.history.pushState(historyState(image), "", image.pageUrl + window.location.search);
   say("Loading…");
-  // Lets go of images other than this one's neighbours (closing their bitmaps). Only
-  // the latest switch gets here, so no switch in flight waits for one of them.
-  images.keepOnly([image.configUrl, image.previousConfigUrl, image.nextConfigUrl]);
+  imageNavigator?.keepAround(image);
   Promise.all([opened.loadAnnotations(), makeClickable(opened, pressedAt)]).catch((error: unknown) => {
     if (!opened.isClosed) say(`Cannot open this image: ${describe(error)}`, true);
   });
@@ -338,8 +270,8 @@ function showImage({ config: image, bitmap }: LoadedImage, push: boolean, presse
 window.addEventListener("popstate", (event) => {
   const state = event.state as { configUrl?: unknown } | null;
   if (typeof state?.configUrl !== "string") return;
-  if (!started) return window.location.reload();
-  switchTo(images.get(state.configUrl), false, event.timeStamp);
+  if (!imageNavigator) return window.location.reload();
+  imageNavigator.follow(state.configUrl, event.timeStamp);
 });
 
 // ---------------------------------------------------------------- start
@@ -407,10 +339,17 @@ async function start(): Promise<void> {
     firstSession.loadAnnotations(),
   ]);
   performance.mark("samlabel:decoder-ready", { detail: timings });
-  images.put(first.configUrl, { config: first, bitmap });
   view.image = bitmap;
   view.draw();
-  started = true;
+  imageNavigator = new ImageNavigator(
+    { config: first, bitmap },
+    {
+      current: () => session?.image ?? pageConfig,
+      show: showImage,
+      say,
+      mark,
+    },
+  );
   await makeClickable(firstSession);
   setTimeout(warmUpDrawing, 0);
   setTimeout(warmUpExact, WARM_EXACT_AFTER_MS);

@@ -298,14 +298,28 @@ export function paintLogits(
   const b = Number.parseInt(color.slice(5, 7), 16);
   // RGBA bytes as one little-endian word (every browser that runs wasm is little-endian).
   const on = ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
+  // The first and last rows with a pixel set: the outline is looked for between them.
+  let top = -1;
+  let bottom = -1;
   for (let y = 0; y < size.height; y++) {
     const row = y * size.width;
     const to = y * stride;
-    for (let x = 0; x < size.width; x++) words[to + x] = (logits[row + x] as number) > at ? on : 0;
+    let any = 0;
+    for (let x = 0; x < size.width; x++) {
+      const word = (logits[row + x] as number) > at ? on : 0;
+      words[to + x] = word;
+      any |= word;
+    }
+    if (any !== 0) {
+      if (top < 0) top = y;
+      bottom = y;
+    }
   }
   ctx.putImageData(pixels, 0, 0, 0, 0, size.width, size.height);
-  const segments = maskOutline(words, size.width, size.height, stride);
-  const outline = outlinePath(segments, imageSize.width / size.width, imageSize.height / size.height, 0, 0);
+  const segments = top < 0 ? [] : maskOutline(words.subarray(top * stride), size.width, bottom - top + 1, stride);
+  const sx = imageSize.width / size.width;
+  const sy = imageSize.height / size.height;
+  const outline = outlinePath(segments, sx, sy, 0, Math.max(top, 0) * sy);
   return { canvas, width: size.width, height: size.height, outline, color };
 }
 
