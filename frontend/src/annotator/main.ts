@@ -365,18 +365,21 @@ function warmUpExact(): void {
   void client.exact(s.image.embeddingUrl, { ...dummy, origSize: [s.size.height, s.size.width] });
 }
 
-/** Runs the live mask's resize and paint loops a few times on blank logits, once the page
- * is ready: the first calls of these million-pixel loops, before the JavaScript engine
- * optimises them, took 30-50 ms each, and making the canvas 40-50 ms, which the first
- * clicks would otherwise pay. */
+/** Runs the live mask's resize, paint and outline loops a few times on dummy logits (the
+ * top half set), once the page is ready: the first calls of these million-pixel loops,
+ * before the JavaScript engine optimises them, took 30-50 ms each, and making the canvas
+ * 40-50 ms, which the first clicks would otherwise pay. */
 function warmUpDrawing(): void {
   const s = session;
   if (!frame || !s) return;
   const size: Size = s.size;
-  const blank = new Float32Array(frame.lowResMaskSize * frame.lowResMaskSize);
+  const cells = frame.lowResMaskSize * frame.lowResMaskSize;
+  const dummy = new Float32Array(cells).fill(frame.maskThreshold + 1, 0, cells / 2);
   for (let i = 0; i < 3; i++) {
-    paintLive(blank, frame.lowResMaskSize, size, frame.imageSize, frame.maskThreshold, "#000000");
+    paintLive(dummy, frame.lowResMaskSize, size, frame.imageSize, frame.maskThreshold, "#000000");
   }
+  // The live mask's canvas is shared: paint again whatever mask was on it.
+  if (s.liveLogits) drawLive();
 }
 
 start().catch((error: unknown) => say(`Cannot start the annotator: ${describe(error)}`, true));
