@@ -140,14 +140,22 @@ def get_encoder(
     choice = choose_encoder(_resolve_device(device), backend, precision)
     if choice.backend == "onnx":
         try:
-            return OnnxEncoder(model, device=choice.device)
+            encoder: Encoder = OnnxEncoder(model, device=choice.device)
         except OnnxEncoderMissing as exc:
             if backend == "onnx":
                 raise
             log.warning("%s; encoding with PyTorch, about half as fast on a CPU", exc)
             choice = EncoderChoice("torch", choice.device, "fp32")
-    log.info("encoding %s with %s on %s", model, choice.backend, choice.device)
-    return get_torch_encoder(model, choice.device, choice.precision)
+    if choice.backend == "torch":
+        encoder = get_torch_encoder(model, choice.device, choice.precision)
+    log.info(
+        "encoding %s with %s %s on %s",
+        model,
+        "onnxruntime" if choice.backend == "onnx" else "PyTorch",
+        choice.precision or "fp32",
+        choice.device,
+    )
+    return encoder
 
 
 def encode(
