@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.webapp.conftest import ApiClientFor, MakeImageRow, MakeProject, MakeUser, UserIn
@@ -208,3 +209,32 @@ def test_another_projects_class_ids_are_404(
     assert (patched.status_code, deleted.status_code) == (404, 404)
     their_cat.refresh_from_db()
     assert their_cat.name == "cat"
+
+
+def test_new_classes_without_a_colour_each_get_one_their_project_does_not_use(
+    project: Project, owner_client: APIClient
+) -> None:
+    LabelClass.objects.create(project=project, name="first", color="#E6194B")
+    colors = []
+    for name in ("dog", "bird", "fish"):
+        response = owner_client.post(classes_url(project.pk), {"name": name}, format="json")
+        assert response.status_code == 201, response.json()
+        colors.append(response.json()["color"])
+
+    used = [c.lower() for c in project.label_classes.values_list("color", flat=True)]
+    assert len(set(used)) == len(used) == 5
+    assert colors == ["#3cb44b", "#4363d8", "#ffe119"]
+
+
+def test_the_project_page_offers_a_colour_no_class_uses_yet(
+    project: Project, user_in: UserIn
+) -> None:
+    client = Client()
+    client.force_login(user_in(project, "manager"))
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+
+    # The project's one class is #ff0000, so the palette's first colour is free.
+    assert 'type="color" name="color" value="#e6194b"' in page
+    LabelClass.objects.create(project=project, name="dog", color="#e6194b")
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert 'type="color" name="color" value="#3cb44b"' in page

@@ -219,7 +219,10 @@ class LabelClassViewSet(ProjectScopedViewSet):
         return classes.order_by("order", "id")
 
     def perform_create(self, serializer: BaseSerializer[LabelClass]) -> None:
-        self._save(serializer, project=self.project)
+        fields: dict[str, Any] = {"project": self.project}
+        if "color" not in serializer.validated_data:
+            fields["color"] = LabelClass.color_for_new(self.project)
+        self._save(serializer, **fields)
 
     def perform_update(self, serializer: BaseSerializer[LabelClass]) -> None:
         self._save(serializer)

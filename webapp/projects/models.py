@@ -204,6 +204,21 @@ class Membership(models.Model):
 
 color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give a colour as #rrggbb.")
 
+# Colours that stay apart on photos and from each other, in the order new label classes
+# get them: each new class takes the first one its project does not use yet.
+LABEL_PALETTE = (
+    "#e6194b", "#3cb44b", "#4363d8", "#ffe119", "#f58231", "#911eb4", "#46f0f0",
+    "#f032e6", "#bcf60c", "#008080", "#9a6324", "#800000", "#aaffc3", "#808000",
+    "#000075", "#fabebe", "#e6beff", "#ffd8b1", "#fffac8", "#808080",
+)  # fmt: skip
+
+
+def next_label_color(used: set[str]) -> str:
+    """The first palette colour (#rrggbb, lower case) not in ``used``; when all are
+    taken, they come round again in order."""
+    free = [color for color in LABEL_PALETTE if color not in {c.lower() for c in used}]
+    return free[0] if free else LABEL_PALETTE[len(used) % len(LABEL_PALETTE)]
+
 
 class LabelClass(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="label_classes")
@@ -225,6 +240,12 @@ class LabelClass(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def color_for_new(cls, project: Project) -> str:
+        """The colour a new class of ``project`` gets unless one is chosen."""
+        used = set(cls.objects.filter(project=project).values_list("color", flat=True))
+        return next_label_color(used)
 
 
 # How long an invitation link stays usable.

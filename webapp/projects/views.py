@@ -15,7 +15,7 @@ from webapp.projects import services
 from webapp.projects.access import project_for
 from webapp.projects.filters import GalleryFilter
 from webapp.projects.forms import ProjectForm
-from webapp.projects.models import Action, Project, Role, role_allows
+from webapp.projects.models import Action, Project, Role, next_label_color, role_allows
 
 # The images API's page size, so that the page and its polling see the same images.
 IMAGES_PER_PAGE = int(settings.REST_FRAMEWORK["PAGE_SIZE"])
@@ -72,6 +72,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             project.invitations.open().select_related("invited_by") if can_manage else []
         ),
         "label_classes": label_classes,
+        "new_label_color": next_label_color({c.color for c in label_classes}),
         "annotation_total": sum(c.annotation_count for c in label_classes),
         "grantable_roles": grantable_roles,
     }
