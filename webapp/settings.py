@@ -220,6 +220,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a field named "status": name each set of choices. Exports and
+    # imports share one (pending, running, done, failed).
+    "ENUM_NAME_OVERRIDES": {
+        "EncodingStatusEnum": "webapp.images.models.EncodingStatus",
+        "JobStatusEnum": "webapp.exports.models.ExportStatus",
+    },
 }
 
 
