@@ -18,6 +18,7 @@ The ONNX parts need ``python -m export_onnx`` to have run.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
 import statistics
@@ -112,6 +113,52 @@ def bench_encoding(images: Sequence[Image.Image], model: str, repeat: int) -> li
             times = _timed(run, repeat, warmup=1)
             per_s = batch / statistics.median(times)
             rows.append(f"| {backend} {precision} {device or ''} | {batch} | {per_s:.2f} |")
+    return rows
+
+
+def camera_jpeg(width: int = 4000, height: int = 3000) -> bytes:
+    """A 12-megapixel JPEG (quality 90): a photo enlarged, with sensor-like noise."""
+    from skimage import data
+
+    enlarged = Image.fromarray(data.astronaut()).resize((width, height), Image.Resampling.BICUBIC)
+    noise = np.random.default_rng(0).integers(-8, 9, (height, width, 1))
+    pixels = np.clip(np.asarray(enlarged, np.int16) + noise, 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def bench_image_reading(repeat: int) -> list[str]:
+    """ms to turn a camera JPEG into the model's input and into a thumbnail, decoding it
+    in full against at the reduced scale (:func:`inference.images.load_image_reduced`)."""
+    from inference.images import load_image, load_image_reduced
+    from inference.transforms import to_model_input
+
+    content = camera_jpeg()
+
+    def full_input() -> object:
+        return to_model_input(load_image(content))
+
+    def reduced_input() -> object:
+        picture = load_image_reduced(content)
+        return to_model_input(picture.pixels, (picture.height, picture.width))
+
+    def thumbnail(picture: Image.Image) -> None:
+        small = picture.copy()
+        small.thumbnail((256, 256))
+        small.save(io.BytesIO(), "JPEG", quality=85)
+
+    rows = []
+    for label, full, reduced in (
+        ("model input (3, 1024, 1024)", full_input, reduced_input),
+        (
+            "thumbnail, 256 px",
+            lambda: thumbnail(load_image(content)),
+            lambda: thumbnail(load_image_reduced(content, 256).pixels),
+        ),
+    ):
+        ms = [1000 * statistics.median(_timed(fn, repeat, warmup=1)) for fn in (full, reduced)]
+        rows.append(f"| {label} | {ms[0]:.0f} | {ms[1]:.0f} |")
     return rows
 
 
@@ -287,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
 
     photos = [Image.fromarray(getattr(data, n)()) for n in ("astronaut", "coffee", "chelsea")]
     if not args.skip_speed:
+        print("| 4000×3000 JPEG to | ms, full decode | ms, reduced decode |\n|---|---|---|")
+        print("\n".join(bench_image_reading(args.repeat)) + "\n")
         if not args.skip_encoding:
             print("| encoder | batch | images/s |\n|---|---|---|")
             print("\n".join(bench_encoding(photos, args.model, args.repeat)))

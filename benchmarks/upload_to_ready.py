@@ -134,8 +134,24 @@ def celery_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[b
             worker.wait(10)
 
 
-def photos(folder: Path, limit: int | None) -> list[Path]:
-    return sorted(p for p in (folder / "images").iterdir() if p.is_file())[:limit]
+def photos(folder: Path, limit: int | None, enlarge: int) -> list[tuple[str, bytes]]:
+    """(file name, content) of the first ``limit`` photos of ``folder/images``; with
+    ``enlarge`` > 1, each enlarged that many times (bicubic) and saved as a JPEG of
+    quality 90, as a camera's photos are large JPEGs."""
+    from PIL import Image as PILImage
+
+    chosen = sorted(p for p in (folder / "images").iterdir() if p.is_file())[:limit]
+    if enlarge <= 1:
+        return [(p.name, p.read_bytes()) for p in chosen]
+    enlarged = []
+    for path in chosen:
+        with PILImage.open(path) as picture:
+            size = (picture.width * enlarge, picture.height * enlarge)
+            big = picture.convert("RGB").resize(size, PILImage.Resampling.BICUBIC)
+        out = io.BytesIO()
+        big.save(out, "JPEG", quality=90)
+        enlarged.append((f"{path.stem}.jpg", out.getvalue()))
+    return enlarged
 
 
 def warm_up_picture() -> bytes:
@@ -149,7 +165,7 @@ def warm_up_picture() -> bytes:
     return out.getvalue()
 
 
-def run(folder: Path, limit: int | None, worker_env: dict[str, str], log: Path) -> list[Timing]:
+def run(uploads: list[tuple[str, bytes]], worker_env: dict[str, str], log: Path) -> list[Timing]:
     """Upload each photo and wait for it to be ready, one after another."""
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -195,12 +211,12 @@ def run(folder: Path, limit: int | None, worker_env: dict[str, str], log: Path) 
     with celery_worker(worker_env, log):
         _, cold_s = upload("warm-up.jpg", warm_up_picture())
         print(f"Warm-up upload (the worker loads the model): {cold_s:.2f} s\n", flush=True)
-        for path in photos(folder, limit):
-            with PILImage.open(path) as picture:
+        for name, content in uploads:
+            with PILImage.open(io.BytesIO(content)) as picture:
                 size = picture.size
-            request_s, ready_s = upload(path.name, path.read_bytes())
-            timings.append(Timing(path.name, size, request_s, ready_s))
-            print(f"  {len(timings)}: {path.name} {ready_s:.2f} s", file=sys.stderr, flush=True)
+            request_s, ready_s = upload(name, content)
+            timings.append(Timing(name, size, request_s, ready_s))
+            print(f"  {len(timings)}: {name} {ready_s:.2f} s", file=sys.stderr, flush=True)
     return timings
 
 
@@ -257,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--limit", type=int, help="only the first N photos")
     parser.add_argument(
+        "--enlarge",
+        type=int,
+        default=1,
+        help="upload each photo enlarged N times, as a JPEG (camera-sized uploads)",
+    )
+    parser.add_argument(
         "--backend",
         choices=["auto", "torch", "onnx"],
         default=None,
@@ -295,13 +317,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{settings.SAMLABEL_ENCODER_BACKEND}; model {settings.SAMLABEL_MODEL}"
             )
             log = folder / "worker.log"
-            timings = with_task_times(run(args.grabcut, args.limit, env, log), log.read_text())
+            uploads = photos(args.grabcut, args.limit, args.enlarge)
+            timings = with_task_times(run(uploads, env, log), log.read_text())
             if args.worker_log:
                 shutil.copyfile(log, args.worker_log)
             chosen = [line for line in log.read_text().splitlines() if "] encoding " in line]
             if chosen:
                 print(f"Encoder: {chosen[0].split('] ', 1)[-1]}")
-    print()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nLoad average at the end: {load}\n")
     print(table(timings))
     return 0
 
