@@ -1,5 +1,5 @@
 /**
- * The decoder manifest (written by the ONNX export) and the decoders the page runs: the
+ * The decoder manifest (written by the ONNX build) and the decoders the page runs: the
  * manifest's browser decoder for clicks and its exact decoder to refine them, unless the
  * page's query asks for others (``?decoder=NAME&threads=N&refine=0``, for benchmarks).
  */

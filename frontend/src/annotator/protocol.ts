@@ -13,7 +13,7 @@ export interface DecoderSpec {
   readonly inputNames: readonly string[];
   /** A split decoder's graph to run once per image, on the embedding. */
   readonly imageStage: { readonly url: string; readonly sha256: string } | null;
-  /** onnxruntime's graphOptimizationLevel: "basic" for files optimized at export. */
+  /** onnxruntime's graphOptimizationLevel: "basic" for files optimized at build time. */
   readonly graphOptimization: "disabled" | "basic" | "extended" | "all";
 }
 
