@@ -36,7 +36,7 @@ from inference.encode import (
     write_embeddings,
 )
 from inference.encode import get_encoder as get_torch_encoder
-from inference.registry import DEFAULT_MODEL, onnx_dir
+from inference.registry import DEFAULT_MODEL, get_model, onnx_dir
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,19 @@ class OnnxEncoderMissing(FileNotFoundError):
 
 def onnx_encoder_path(model: str = DEFAULT_MODEL) -> Path:
     """The image encoder file of ``model``'s ONNX build; :class:`OnnxEncoderMissing` if
-    the build or its encoder is not there."""
+    the build or its encoder is not there, or was built from another checkpoint."""
     manifest_path = onnx_dir(model) / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     entry = manifest.get("image_encoder")
+    fix = f"run `python -m export_onnx --model {model}` first"
     if not entry or not (manifest_path.parent / entry["file"]).is_file():
         raise OnnxEncoderMissing(
-            f"no ONNX image encoder of {model} in {manifest_path.parent}; "
-            f"run `python -m export_onnx --model {model}` first"
+            f"no ONNX image encoder of {model} in {manifest_path.parent}; {fix}"
+        )
+    if manifest.get("checkpoint_sha256") != get_model(model).sha256:
+        raise OnnxEncoderMissing(
+            f"the ONNX image encoder in {manifest_path.parent} was built from another "
+            f"checkpoint of {model}; {fix}"
         )
     return manifest_path.parent / entry["file"]
 

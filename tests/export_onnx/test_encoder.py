@@ -3,6 +3,7 @@ when forced; and the onnxruntime encoder giving PyTorch's embeddings and masks."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,20 @@ def test_without_an_onnx_build_a_forced_onnx_backend_says_what_to_run(
     no_onnx_build: Path,
 ) -> None:
     with pytest.raises(OnnxEncoderMissing, match="run `python -m export_onnx --model mobile_sam`"):
+        get_encoder("mobile_sam", "onnx", "cpu")
+
+
+def test_an_onnx_encoder_built_from_another_checkpoint_is_not_used(
+    mobile_sam_build, no_onnx_build: Path
+) -> None:
+    folder = no_onnx_build / "mobile_sam"
+    folder.mkdir()
+    encoder_file = mobile_sam_build.out_dir / mobile_sam_build.manifest["image_encoder"]["file"]
+    (folder / encoder_file.name).symlink_to(encoder_file)
+    manifest = {**mobile_sam_build.manifest, "checkpoint_sha256": "0" * 64}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(OnnxEncoderMissing, match="built from another checkpoint"):
         get_encoder("mobile_sam", "onnx", "cpu")
 
 
