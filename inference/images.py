@@ -172,7 +172,11 @@ def load_image_reduced(
     """
     with _opened(source, max_pixels) as (image, name):
         width, height = image.size
-        if image.getexif().get(ExifTags.Base.Orientation) in QUARTER_TURNS:
+        try:
+            orientation = image.getexif().get(ExifTags.Base.Orientation)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageRejected(f"{name}: the image data is corrupt or truncated") from exc
+        if orientation in QUARTER_TURNS:
             width, height = height, width
         if max(image.size) > long_side:
             # draft() picks the largest reduction that keeps both sides at least the
