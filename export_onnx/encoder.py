@@ -130,37 +130,63 @@ def _resolve_device(device: str | None) -> str:
     return str(choose_device(device))
 
 
+def _describe(choice: EncoderChoice) -> str:
+    backend = "onnxruntime" if choice.backend == "onnx" else "PyTorch"
+    return f"{backend} {choice.precision or 'fp32'} on {choice.device}"
+
+
 @lru_cache(maxsize=4)
+def _onnx_encoder(path: Path, device: str, version: tuple[int, int]) -> OnnxEncoder:
+    """One onnxruntime session per file and ``version`` (its size and modification time,
+    so that a rebuilt file gets a new session)."""
+    log.info("encoding with %s (%s)", _describe(EncoderChoice("onnx", device, None)), path)
+    return OnnxEncoder(path=path, device=device)
+
+
+@lru_cache(maxsize=4)
+def _torch_encoder(model: str, device: str, precision: Precision | None) -> Encoder:
+    log.info("encoding %s with %s", model, _describe(EncoderChoice("torch", device, precision)))
+    return get_torch_encoder(model, device, precision)
+
+
+_reported_missing: set[str] = set()  # models whose missing ONNX encoder was logged
+
+
 def get_encoder(
     model: str = DEFAULT_MODEL,
     backend: BackendSetting = "auto",
     device: str | None = None,
     precision: Precision | None = None,
 ) -> Encoder:
-    """The encoder :func:`choose_encoder` picks, built once per process and argument set.
+    """The encoder :func:`choose_encoder` picks; each is built once per process.
 
-    With ``auto``, a missing ONNX image encoder falls back to PyTorch with a warning (a
-    slower encoder rather than none); with ``onnx`` it raises :class:`OnnxEncoderMissing`.
+    With ``auto``, a missing ONNX image encoder falls back to PyTorch, with a warning the
+    first time (a slower encoder rather than none), until the build appears; with
+    ``onnx`` it raises :class:`OnnxEncoderMissing`. Costs a read of the small manifest
+    per call, so a worker picks up a build made after it started.
     """
     choice = choose_encoder(_resolve_device(device), backend, precision)
     if choice.backend == "onnx":
         try:
-            encoder: Encoder = OnnxEncoder(model, device=choice.device)
+            path = onnx_encoder_path(model)
         except OnnxEncoderMissing as exc:
             if backend == "onnx":
                 raise
-            log.warning("%s; encoding with PyTorch, about half as fast on a CPU", exc)
+            if model not in _reported_missing:
+                _reported_missing.add(model)
+                log.warning("%s; encoding with PyTorch, about half as fast on a CPU", exc)
             choice = EncoderChoice("torch", choice.device, "fp32")
-    if choice.backend == "torch":
-        encoder = get_torch_encoder(model, choice.device, choice.precision)
-    log.info(
-        "encoding %s with %s %s on %s",
-        model,
-        "onnxruntime" if choice.backend == "onnx" else "PyTorch",
-        choice.precision or "fp32",
-        choice.device,
-    )
-    return encoder
+        else:
+            stat = path.stat()
+            return _onnx_encoder(path, choice.device, (stat.st_size, stat.st_mtime_ns))
+    return _torch_encoder(model, choice.device, choice.precision)
+
+
+def forget_encoders() -> None:
+    """Drop the encoders built so far (tests, or to free memory)."""
+    _onnx_encoder.cache_clear()
+    _torch_encoder.cache_clear()
+    _reported_missing.clear()
 
 
 def encode(

@@ -20,6 +20,7 @@ from export_onnx.encoder import (
     backend_setting,
     choose_encoder,
     encode,
+    forget_encoders,
     get_encoder,
 )
 from inference.encode import TorchEncoder
@@ -33,9 +34,9 @@ def fresh_encoders(monkeypatch: pytest.MonkeyPatch):
     """No encoder setting from the environment, and encoders built anew for each test."""
     for variable in ("SAMLABEL_ENCODER_BACKEND", "SAMLABEL_DEVICE", "SAMLABEL_PRECISION"):
         monkeypatch.delenv(variable, raising=False)
-    get_encoder.cache_clear()
+    forget_encoders()
     yield
-    get_encoder.cache_clear()
+    forget_encoders()
 
 
 def test_on_a_cpu_the_default_is_onnxruntime() -> None:
@@ -82,13 +83,13 @@ def test_a_bad_backend_setting_is_refused_naming_the_variable(
 def test_the_cpu_gets_an_onnxruntime_encoder_and_the_override_a_pytorch_one(
     mobile_sam_build, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert isinstance(get_encoder("mobile_sam", "auto", "cpu"), OnnxEncoder)
+    onnx_encoder = get_encoder("mobile_sam", "auto", "cpu")
+    assert isinstance(onnx_encoder, OnnxEncoder)
+    assert get_encoder("mobile_sam", "auto", "cpu") is onnx_encoder  # built once
 
     monkeypatch.setenv("SAMLABEL_ENCODER_BACKEND", "torch")
     encode([Image.new("RGB", (17, 9))], "mobile_sam", device="cpu")
 
-    built = get_encoder.cache_info()
-    assert built.currsize == 2  # the onnxruntime one above, then a PyTorch one for the override
     torch_encoder = get_encoder("mobile_sam", "torch", "cpu")
     assert isinstance(torch_encoder, TorchEncoder) and torch_encoder.precision == "fp32"
 
@@ -123,6 +124,19 @@ def test_without_an_onnx_build_auto_falls_back_to_pytorch_with_a_warning(
 
     assert isinstance(encoder, TorchEncoder)
     assert "python -m export_onnx --model mobile_sam" in caplog.text
+
+
+def test_a_build_made_after_the_fallback_is_used_without_a_restart(
+    mobile_sam_build, no_onnx_build: Path
+) -> None:
+    assert isinstance(get_encoder("mobile_sam", "auto", "cpu"), TorchEncoder)
+
+    built = no_onnx_build / "mobile_sam"  # the build appears, as a worker would make it
+    built.mkdir()
+    for file in mobile_sam_build.out_dir.iterdir():
+        (built / file.name).symlink_to(file)
+
+    assert isinstance(get_encoder("mobile_sam", "auto", "cpu"), OnnxEncoder)
 
 
 def test_without_an_onnx_build_a_forced_onnx_backend_says_what_to_run(
