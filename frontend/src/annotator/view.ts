@@ -49,6 +49,16 @@ export class View implements Viewport {
   private composite: OffscreenCanvas | null | undefined = undefined;
   /** The visible layers' outlines merged by colour and width, made with ``composite``. */
   private outlines: { color: string; width: number; path: Path2D }[] = [];
+  /** The saved masks and their outlines as the screen shows them (the canvas's size, under
+   * the transform in ``key``), from ``source``: a redraw for a click or a hover copies it
+   * in one call, where stroking the outlines again would cost more with every mask saved.
+   * Made again when the layers, the zoom, the pan or the stage's size change. */
+  private savedOnScreen: {
+    canvas: OffscreenCanvas;
+    ctx: OffscreenCanvasRenderingContext2D;
+    key: string;
+    source: OffscreenCanvas | null;
+  } | null = null;
   /** The live mask: the top-left ``width`` × ``height`` of ``canvas`` covers the image. */
   live: LiveMask | null = null;
   prompt: Prompt | null = null;
@@ -157,15 +167,13 @@ export class View implements Viewport {
     ctx.imageSmoothingEnabled = this.scale < 1;
     if (this.image) ctx.drawImage(this.image, 0, 0, this.size.width, this.size.height);
     ctx.imageSmoothingEnabled = false;
-    const saved = this.savedComposite();
-    if (saved) ctx.drawImage(saved, 0, 0, this.size.width, this.size.height);
-    for (const { color, width, path } of this.outlines) this.stroke(path, color, width);
+    this.drawSaved();
     if (this.live) {
       const { canvas, width, height, outline, color } = this.live;
       ctx.globalAlpha = 0.55;
       ctx.drawImage(canvas, 0, 0, width, height, 0, 0, this.size.width, this.size.height);
       ctx.globalAlpha = 1;
-      this.stroke(outline, color, OUTLINE_PX);
+      this.stroke(ctx, outline, color, OUTLINE_PX);
     }
     this.drawPrompt();
     // The transform, for tests and people: screen = image × scale + offset.
@@ -176,9 +184,47 @@ export class View implements Viewport {
     dataset["live"] = this.live ? "1" : "0";
   }
 
-  /** Strokes ``path`` (image pixels) ``px`` screen pixels wide. */
-  private stroke(path: Path2D, color: string, px: number): void {
+  /** The saved masks with their outlines, from the copy made for the current view (made
+   * first if the layers or the view changed). The context is left under the view's
+   * transform. */
+  private drawSaved(): void {
+    const saved = this.savedComposite();
+    if (!saved && this.outlines.length === 0) return;
+    const { width, height } = this.canvas;
+    const key = `${this.scale} ${this.offsetX} ${this.offsetY} ${width} ${height}`;
+    let cached = this.savedOnScreen;
+    if (!cached || cached.key !== key || cached.source !== saved) {
+      if (!cached || cached.canvas.width !== width || cached.canvas.height !== height) {
+        const canvas = new OffscreenCanvas(width, height);
+        const ctx = canvas.getContext("2d");
+        if (!ctx) throw new Error("this browser cannot draw on a canvas");
+        cached = { canvas, ctx, key, source: saved };
+      }
+      const { ctx } = cached;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, width, height);
+      ctx.setTransform(this.scale, 0, 0, this.scale, this.offsetX, this.offsetY);
+      ctx.imageSmoothingEnabled = false;
+      if (saved) ctx.drawImage(saved, 0, 0, this.size.width, this.size.height);
+      for (const outline of this.outlines) this.stroke(ctx, outline.path, outline.color, outline.width);
+      cached.key = key;
+      cached.source = saved;
+      this.savedOnScreen = cached;
+    }
     const { ctx } = this;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(cached.canvas, 0, 0);
+    ctx.setTransform(this.scale, 0, 0, this.scale, this.offsetX, this.offsetY);
+  }
+
+  /** Strokes ``path`` (image pixels) ``px`` screen pixels wide on ``ctx``, which is under
+   * the view's transform. */
+  private stroke(
+    ctx: CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D,
+    path: Path2D,
+    color: string,
+    px: number,
+  ): void {
     ctx.lineWidth = px / this.scale;
     ctx.lineCap = "square";
     ctx.strokeStyle = color;
