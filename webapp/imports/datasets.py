@@ -42,13 +42,18 @@ from django.db.models import Max
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from inference.images import ImageRejected, check_dimensions, load_image
+from inference.images import ImageRejected, check_dimensions, load_image_reduced
 from webapp.annotations import rle as rle_codec
 from webapp.annotations.models import Annotation
 from webapp.annotations.services import AnnotationRejected, mask_fields
 from webapp.images.models import Image
 from webapp.images.tasks import queue_encoding
-from webapp.images.uploads import EXTENSIONS, make_thumbnail, safe_original_name
+from webapp.images.uploads import (
+    EXTENSIONS,
+    THUMBNAIL_SIDE,
+    make_thumbnail,
+    safe_original_name,
+)
 from webapp.imports.archives import SafeArchive, max_import_bytes, open_archive
 from webapp.imports.formats import FORMATS, READERS
 from webapp.imports.models import SERVER_FAILURE, DatasetImport, ImportLost
@@ -412,18 +417,20 @@ def _write_new_images(
             content = archive.read(image.member)
             record = dataset.images[index].record
             try:
-                picture = load_image(content)
+                # Every byte is checked, as an upload's are, but a large JPEG is decoded
+                # only at the thumbnail's scale.
+                picture = load_image_reduced(content, long_side=THUMBNAIL_SIDE)
             except ImageRejected as exc:
                 reason = str(exc).removeprefix("the upload: ")
                 problems.append(Problem(record, "file_name", f"{image.member}: {reason}"))
                 continue
-            if picture.size != (image.width, image.height):
+            if (picture.width, picture.height) != (image.width, image.height):
                 problems.append(
                     Problem(
                         record,
                         "file_name",
                         f"{image.member}: its header says {image.width}×{image.height} but "
-                        f"its pixels are {picture.width}×{picture.height}",
+                        f"it decodes as {picture.width}×{picture.height}",
                     )
                 )
                 continue
@@ -439,7 +446,9 @@ def _write_new_images(
             )
             images[sha256] = row
             row.file.save(f"original.{extension}", ContentFile(content), save=False)
-            row.thumbnail.save("thumbnail.jpg", ContentFile(make_thumbnail(picture)), save=False)
+            row.thumbnail.save(
+                "thumbnail.jpg", ContentFile(make_thumbnail(picture.pixels)), save=False
+            )
             del content, picture
             report(ImportStage.STORING, done + 1, len(new))
         if problems:
