@@ -162,6 +162,8 @@ def test_the_grid_follows_new_images_and_status_changes_then_stops_polling(
     assert badge_of(page, doomed).inner_text() == "failed"
     assert badge_of(page, doomed).get_attribute("title") == "The image could not be decoded."
     assert page.locator("#progress-text").inner_text() == "2 of 3 ready, 1 failed"
+    # The project's deletion notice counts the image that came in too.
+    assert page.locator("#delete-image-count").inner_text() == "3 images"
     assert still_the_same_page(page)
 
 

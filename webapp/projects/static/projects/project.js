@@ -215,6 +215,9 @@
       (p.failed ? ", " + p.failed + " failed" : "") +
       (waiting ? ", " + waiting + " waiting" : "");
     bar.dataset.busy = waiting ? "1" : "";
+    // The project's deletion notice counts its images too.
+    const deleteCount = document.getElementById("delete-image-count");
+    if (deleteCount) deleteCount.textContent = p.total + (p.total === 1 ? " image" : " images");
     return waiting;
   }
 
