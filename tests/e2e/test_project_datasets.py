@@ -139,3 +139,20 @@ def test_a_yolo_export_from_the_page_shows_its_scope_and_split(
     row = page.locator("#export-list li", has_text="download")
     row.wait_for()
     assert "yolo, annotated images only, val 0.5 (seed 4)" in row.text_content()
+
+
+def test_an_annotator_sees_that_there_are_no_exports_yet_and_who_makes_them(
+    scene: Any, signed_in: Any, django_user_model: Any
+) -> None:
+    s = scene()
+    annotator = django_user_model.objects.create_user("ann", password=PASSWORD)
+    Membership.objects.create(project=s.project, user=annotator, role="annotator")
+
+    page = signed_in(s.url, "ann")
+    open_project(page, s)
+
+    assert page.locator("#export-form").count() == 0
+    page.locator("#export-empty").wait_for()
+    assert page.locator("#export-empty").inner_text() == (
+        "No exports yet. A reviewer, manager or owner can make one; you can download it here."
+    )

@@ -47,6 +47,15 @@
     const body = await response.json();
     const exports = Array.isArray(body) ? body : body.results;
     list.replaceChildren(...exports.map(row));
+    if (exports.length === 0) {
+      const empty = document.createElement("li");
+      empty.className = "muted";
+      empty.id = "export-empty";
+      empty.textContent = form
+        ? "No exports yet."
+        : "No exports yet. A reviewer, manager or owner can make one; you can download it here.";
+      list.append(empty);
+    }
     const busy = exports.some((e) => e.status === "pending" || e.status === "running");
     clearTimeout(timer);
     if (busy) timer = setTimeout(refresh, 2000);
