@@ -50,6 +50,19 @@ def env_path(name: str, default: Path) -> Path:
 _POSTGRES_SCHEMES = {"postgres", "postgresql"}
 
 
+# SQLite as a default a small team can share with the worker. In WAL mode, readers (an
+# export reading thousands of annotations) and the one writer at a time no longer block
+# each other; a writer that finds another one waits up to the busy timeout instead of
+# failing at once; and every transaction takes the write lock when it begins (IMMEDIATE),
+# so two transactions that read and then write cannot each wait for the other, which
+# SQLite answers at once with "database is locked" whatever the timeout.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "timeout": 20,  # seconds
+    "transaction_mode": "IMMEDIATE",
+}
+
+
 def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict[str, object]:
     """Turn a database URL into one entry of Django's ``DATABASES``.
 
@@ -84,7 +97,7 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict[str, obj
         if not path:
             raise invalid("no database file is named")
         name: str | Path = path if path == ":memory:" else BASE_DIR / path
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": SQLITE_OPTIONS}
 
     if scheme in _POSTGRES_SCHEMES:
         name = unquote(parts.path.lstrip("/"))

@@ -31,6 +31,11 @@ def test_sqlite_url_with_relative_path_is_under_the_repository() -> None:
     assert database == {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": REPO_ROOT / "var" / "other.sqlite3",
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 
 

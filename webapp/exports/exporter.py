@@ -62,7 +62,9 @@ def write_export(
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         WRITERS[options.format](zf, selection, tick)
     if on_progress is not None:
-        on_progress(done, total)
+        # Annotations saved while the export read may be in it too: the count made at the
+        # start is then short, and the end says what was written.
+        on_progress(done, max(done, total))
     return ExportSummary(images=len(selection.file_names), annotations=done)
 
 

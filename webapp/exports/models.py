@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import OperationalError, models
 from django.utils import timezone
 
 from webapp.projects.models import Project
+
+log = logging.getLogger(__name__)
 
 
 class ExportFormat(models.TextChoices):
@@ -84,8 +87,14 @@ class Export(models.Model):
         return bool(claimed)
 
     def record_progress(self, done: int, total: int) -> None:
-        Export.objects.filter(pk=self.pk).update(progress_done=done, progress_total=total)
+        """Store how far the export is, in one short write of its own. Progress is for the
+        page to show: a write that fails (the database busy past its timeout) is logged and
+        skipped, never a reason to fail the export."""
         self.progress_done, self.progress_total = done, total
+        try:
+            Export.objects.filter(pk=self.pk).update(progress_done=done, progress_total=total)
+        except OperationalError as exc:
+            log.warning("Export %s: progress %s/%s not stored (%s).", self.pk, done, total, exc)
 
     def finish(self, **fields: Any) -> None:
         """Save the final ``status`` (and ``error`` or ``file``) with the time."""
