@@ -21,16 +21,20 @@ from django.urls import reverse
 
 from tests.webapp.celery_processes import broker_for_this_process, wait_for
 from tests.webapp.factories_exports import annotate, make_picture_row, square
+from tests.webapp.factories_images import small_png
+from tests.webapp.factories_imports import post_import, zip_bytes, zip_file
 from webapp.annotations import rle
 from webapp.annotations.models import Annotation
 from webapp.exports import exporter, services
 from webapp.exports.models import Export
+from webapp.images.models import Image
 from webapp.projects.models import LabelClass
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 IMAGES = 20
 PER_IMAGE = 60  # 1,200 annotations: several seconds of export on a 2-core machine
+IMPORTED = 300  # images in the imported YOLO archive (small enough to import in the request)
 
 
 class Annotators(threading.Thread):
@@ -149,3 +153,34 @@ def test_progress_that_cannot_be_written_does_not_fail_the_export(
 
     export.refresh_from_db()
     assert (export.status, export.error) == ("done", "")
+
+
+def test_a_dataset_import_is_stored_while_annotators_save(
+    make_project: Any, user_in: Any, api_client: Any, media_root: Path
+) -> None:
+    project = make_project()
+    label = LabelClass.objects.create(project=project, name="cat")
+    photo = make_picture_row(project, "already-here.png", 64, 48)
+    box = "0 0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5\n"
+    members = {"data.yaml": b"names: [cat]\n"}
+    for n in range(IMPORTED):
+        members[f"images/train/{n}.png"] = small_png(1000 + n)
+        members[f"labels/train/{n}.txt"] = box.encode()
+    archive = zip_bytes(members)
+    client = api_client(user_in(project, "manager"))
+
+    annotators = Annotators(photo, label, every=0.002)
+    annotators.start()
+    try:
+        response = post_import(client, project, zip_file(archive), format="yolo")
+    finally:
+        annotators.stop.set()
+        annotators.join(30)
+
+    assert response.status_code == 201, response.content[:500]
+    assert Image.objects.filter(project=project).count() == IMPORTED + 1
+    assert Annotation.objects.filter(image__project=project).count() == (
+        IMPORTED + annotators.saved
+    )
+    assert annotators.failures == []
+    assert annotators.saved > 10
