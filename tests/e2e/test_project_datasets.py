@@ -156,3 +156,24 @@ def test_an_annotator_sees_that_there_are_no_exports_yet_and_who_makes_them(
     assert page.locator("#export-empty").inner_text() == (
         "No exports yet. A reviewer, manager or owner can make one; you can download it here."
     )
+
+
+def test_the_page_says_why_an_export_could_not_start(scene: Any, signed_in: Any) -> None:
+    s = scene()
+    page = signed_in(s.url, "owner")
+    open_project(page, s)
+    detail = "The job queue cannot be reached right now, so nothing was started."
+    page.route(
+        "**/exports/",
+        lambda route: (
+            route.fulfill(status=503, content_type="application/json", json={"detail": detail})
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
+    )
+
+    page.click("#export-form button[type=submit]")
+
+    message = page.locator("#export-message")
+    message.filter(has_text="Export not started").wait_for()
+    assert message.inner_text() == f"Export not started: {detail}"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
+from webapp.core.queue import QueueUnavailable, send
 from webapp.exports.models import Export
 from webapp.exports.selection import ExportOptions, Selection
 from webapp.exports.tasks import run_export
@@ -18,7 +19,9 @@ RUN_IN_REQUEST_UP_TO = 200
 
 def start_export(project: Project, requested_by: Any, options: ExportOptions) -> Export:
     """Create the Export row and write it now (small: the task's body runs in this
-    process) or queue the task after commit (large)."""
+    process) or queue the task after commit (large). Raises
+    :class:`~webapp.core.queue.QueueUnavailable`, leaving no row, when the broker does not
+    take the task."""
     total = Selection(project, options).annotation_count()
     export = Export.objects.create(
         project=project,
@@ -31,5 +34,11 @@ def start_export(project: Project, requested_by: Any, options: ExportOptions) ->
         run_export(export.pk)
         export.refresh_from_db()
     else:
-        transaction.on_commit(lambda: run_export.delay(export.pk))
+        # Outside a transaction this sends at once, so a broker that is down is known here:
+        # the row goes and the caller answers 503, rather than an export pending for ever.
+        try:
+            transaction.on_commit(lambda: send(run_export, export.pk))
+        except QueueUnavailable:
+            export.delete()
+            raise
     return export

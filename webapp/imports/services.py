@@ -7,6 +7,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from webapp.core.queue import QueueUnavailable, send
 from webapp.images.uploads import safe_original_name
 from webapp.imports.datasets import run_import
 from webapp.imports.models import DatasetImport
@@ -27,7 +28,9 @@ def start_import(
     create_missing_classes: bool = True,
 ) -> DatasetImport:
     """Create the import's row and run it now (small: its status is then done or failed)
-    or store the upload and queue the task after commit (large: pending)."""
+    or store the upload and queue the task after commit (large: pending). Raises
+    :class:`~webapp.core.queue.QueueUnavailable`, leaving no row or file, when the broker
+    does not take the task."""
     dataset_import = DatasetImport(
         project=project,
         requested_by=requested_by,
@@ -41,5 +44,12 @@ def start_import(
         run_import(dataset_import, upload)
         return dataset_import
     dataset_import.file.save(dataset_import.original_name, upload, save=True)
-    transaction.on_commit(lambda: run_dataset_import.delay(dataset_import.pk))
+    # Outside a transaction this sends at once, so a broker that is down is known here:
+    # the row and the stored upload go, and the caller answers 503.
+    try:
+        transaction.on_commit(lambda: send(run_dataset_import, dataset_import.pk))
+    except QueueUnavailable:
+        dataset_import.file.delete(save=False)
+        dataset_import.delete()
+        raise
     return dataset_import

@@ -87,7 +87,7 @@
       const body = await response.json().catch(() => ({}));
       message.textContent = response.ok
         ? (body.status === "done" ? "Export ready." : "Export queued; it is written by the worker.")
-        : `Export refused: ${JSON.stringify(body)}`;
+        : body.detail ? `Export not started: ${body.detail}` : `Export refused: ${JSON.stringify(body)}`;
       refresh();
     });
   }

@@ -117,7 +117,9 @@
         show({ status: "failed", original_name: "the form", problems: body.problems });
       } else {
         message.dataset.status = "failed";
-        message.textContent = `The import was refused (${response.status}).`;
+        message.textContent = body && body.detail
+          ? `Nothing was imported: ${body.detail}`
+          : `The import was refused (${response.status}).`;
       }
     } catch (error) {
       message.dataset.status = "failed";
