@@ -122,6 +122,31 @@ def test_a_task_for_an_image_another_worker_claimed_does_nothing(
     assert fake_encode.batches == []
 
 
+def test_an_image_deleted_while_it_is_encoded_leaves_no_embedding_behind(
+    upload_image, fake_encode: FakeEncoder, media_root: Path, caplog
+) -> None:
+    image = upload_image()
+    kept = upload_image(seed=1)
+    tasks.encode_image(kept.pk)
+    before = stored_files(media_root / "embeddings")
+
+    def encode_then_see_the_image_deleted(pictures, model, **options) -> np.ndarray:
+        out = fake_encode(pictures, model, **options)
+        Image.objects.get(pk=image.pk).delete_with_files()
+        return out
+
+    import export_onnx.encoder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(export_onnx.encoder, "encode", encode_then_see_the_image_deleted)
+        tasks.encode_image(image.pk)
+
+    assert not Image.objects.filter(pk=image.pk).exists()
+    assert list(ImageEmbedding.objects.values_list("image_id", flat=True)) == [kept.pk]
+    assert stored_files(media_root / "embeddings") == before
+    assert f"image {image.pk} was deleted while it was encoded" in caplog.text
+
+
 def test_a_task_for_a_deleted_image_logs_a_warning(fake_encode: FakeEncoder, caplog) -> None:
     tasks.encode_image(987654)
 

@@ -253,12 +253,14 @@ class ImageEmbedding(models.Model):
         return f"{self.model} embedding of {self.image}"
 
     @classmethod
-    def store(cls, image: Image, model: str, embedding: npt.ArrayLike) -> ImageEmbedding:
+    def store(cls, image: Image, model: str, embedding: npt.ArrayLike) -> ImageEmbedding | None:
         """Save ``embedding`` ((1, 256, 64, 64) or (256, 64, 64), any float dtype) as
         float16 ``.npy`` and mark ``image`` ready, in one transaction.
 
         The file is named by the sha256 of its bytes and never rewritten: when a file
-        with that name exists it is reused.
+        with that name exists it is reused. None when the image was deleted while it was
+        being encoded: nothing is stored, and the file written for it is removed unless
+        another embedding uses the same one.
         """
         import numpy as np
 
@@ -275,17 +277,22 @@ class ImageEmbedding(models.Model):
                 # Another worker wrote the same content between exists() and save().
                 storage.delete(saved)
         with transaction.atomic():
-            stored, _ = cls.objects.update_or_create(
-                image=image,
-                model=model,
-                defaults={
-                    "file": name,
-                    "sha256": sha256,
-                    "dtype": EMBEDDING_DTYPE,
-                    "shape": list(EMBEDDING_SHAPE),
-                },
-            )
-            image.set_status(EncodingStatus.READY)
+            # The row locked (on PostgreSQL) so that a deletion cannot slip in between.
+            stored: ImageEmbedding | None = None
+            if Image.objects.select_for_update().filter(pk=image.pk).exists():
+                stored, _ = cls.objects.update_or_create(
+                    image=image,
+                    model=model,
+                    defaults={
+                        "file": name,
+                        "sha256": sha256,
+                        "dtype": EMBEDDING_DTYPE,
+                        "shape": list(EMBEDDING_SHAPE),
+                    },
+                )
+                image.set_status(EncodingStatus.READY)
+        if stored is None and not cls.objects.filter(file=name).exists():
+            storage.delete(name)
         return stored
 
     def load(self) -> np.ndarray:

@@ -81,8 +81,10 @@ def encode_claimed(images: list[Image], model: str) -> None:
         pictures, model, backend=settings.SAMLABEL_ENCODER_BACKEND, batch_size=len(pictures)
     )
     for image, embedding in zip(readable, embeddings, strict=True):
-        ImageEmbedding.store(image, model, embedding)
-        log.info("encoded image %s with %s", image.pk, model)
+        if ImageEmbedding.store(image, model, embedding) is None:
+            log.warning("image %s was deleted while it was encoded; nothing stored", image.pk)
+        else:
+            log.info("encoded image %s with %s", image.pk, model)
 
 
 @shared_task(
