@@ -336,6 +336,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webapp.imports.tasks.sweep_stuck_imports",
         "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
     },
+    "requeue-stuck-exports": {
+        "task": "webapp.exports.tasks.sweep_stuck_exports",
+        "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
+    },
 }
 # How many pending images a GPU worker encodes in one batch.
 SAMLABEL_ENCODE_BATCH_SIZE = env_int("SAMLABEL_ENCODE_BATCH_SIZE", 8)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, models
+from django.db.models import F
 from django.utils import timezone
 
 from webapp.projects.models import Project
@@ -46,6 +48,45 @@ def export_path(instance: Export, filename: str) -> str:
     return f"exports/{instance.project_id}/{uuid.uuid4().hex}.zip"
 
 
+# A worker may die under an export this many times before the sweep fails it.
+MAX_ATTEMPTS = 3
+
+
+class ExportQuerySet(models.QuerySet["Export"]):
+    def stuck(self, older_than: timedelta | None = None) -> ExportQuerySet:
+        """Pending, or running without progress, for longer than ``older_than`` (default
+        SAMLABEL_STUCK_AFTER_SECONDS): a message lost, or a worker that died."""
+        if older_than is None:
+            older_than = timedelta(seconds=settings.SAMLABEL_STUCK_AFTER_SECONDS)
+        return self.filter(
+            status__in=[ExportStatus.PENDING, ExportStatus.RUNNING],
+            heartbeat_at__lt=timezone.now() - older_than,
+        )
+
+    def requeue_stuck(self, older_than: timedelta | None = None) -> tuple[list[int], list[int]]:
+        """Put stuck exports back to pending, or fail those that used their attempts;
+        ``(ids to queue again, ids failed)``. Each row moves only if it is still as it was
+        read, so two sweeps never both act on one export."""
+        requeued: list[int] = []
+        failed: list[int] = []
+        now = timezone.now()
+        for pk, status, heartbeat, attempts in self.stuck(older_than).values_list(
+            "pk", "status", "heartbeat_at", "attempts"
+        ):
+            same = Export.objects.filter(pk=pk, status=status, heartbeat_at=heartbeat)
+            if attempts >= MAX_ATTEMPTS:
+                if same.update(
+                    status=ExportStatus.FAILED,
+                    error=f"The worker stopped {attempts} times while writing this export; "
+                    "start it again.",
+                    finished_at=now,
+                ):
+                    failed.append(pk)
+            elif same.update(status=ExportStatus.PENDING, heartbeat_at=now):
+                requeued.append(pk)
+        return requeued, failed
+
+
 class Export(models.Model):
     """``options``: ``{"mask_format": "rle"|"polygon", "include_images": bool,
     "image_scope": "annotated"|"all", "val_fraction": float, "seed": int,
@@ -67,9 +108,16 @@ class Export(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Claims so far (a worker that died under the export leaves it to the sweep), and the
+    # last sign of life: the claim, then each progress write.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+
+    objects = ExportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
 
     def __str__(self) -> str:
         return f"{self.format} export of {self.project}"
@@ -79,11 +127,13 @@ class Export(models.Model):
 
         A conditional UPDATE, so a duplicate or re-delivered task does nothing.
         """
+        now = timezone.now()
         claimed = Export.objects.filter(pk=self.pk, status=ExportStatus.PENDING).update(
-            status=ExportStatus.RUNNING
+            status=ExportStatus.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now
         )
         if claimed:
-            self.status = ExportStatus.RUNNING
+            self.status, self.heartbeat_at = ExportStatus.RUNNING, now
+            self.refresh_from_db(fields=["attempts"])
         return bool(claimed)
 
     def record_progress(self, done: int, total: int) -> None:
@@ -92,7 +142,9 @@ class Export(models.Model):
         skipped, never a reason to fail the export."""
         self.progress_done, self.progress_total = done, total
         try:
-            Export.objects.filter(pk=self.pk).update(progress_done=done, progress_total=total)
+            Export.objects.filter(pk=self.pk).update(
+                progress_done=done, progress_total=total, heartbeat_at=timezone.now()
+            )
         except OperationalError as exc:
             log.warning("Export %s: progress %s/%s not stored (%s).", self.pk, done, total, exc)
 

@@ -30,3 +30,16 @@ def run_export(export_id: int) -> None:
         log.info("Export %s was already claimed (%s).", export_id, export.status)
         return
     store_export(export)
+
+
+@shared_task(name="webapp.exports.tasks.sweep_stuck_exports")
+def sweep_stuck_exports() -> list[int]:
+    """Queue again the exports pending, or running without progress, for longer than
+    SAMLABEL_STUCK_AFTER_SECONDS (a lost message, a killed worker); fail those whose
+    worker stopped too often. The ids queued again."""
+    requeued, failed = Export.objects.requeue_stuck()
+    for export_id in requeued:
+        run_export.delay(export_id)
+    if requeued or failed:
+        log.warning("Stuck exports: queued again %s, failed %s.", requeued, failed)
+    return requeued
