@@ -320,3 +320,20 @@ def test_the_command_imports_a_file_and_reports_problems(
 
     assert json.loads(capsys.readouterr().out)["annotations_created"] == 1
     assert Annotation.objects.filter(image__project=project).count() == 1
+
+
+def test_a_category_name_with_a_line_break_is_refused(owner, project: Project) -> None:
+    store_image(project, "photo.png")
+    document = coco_document(
+        [annotation()], categories=[{"id": 7, "name": "cat\ndog"}, {"id": 8, "name": "dog"}]
+    )
+
+    response = post_import(owner, project, json_file(document))
+
+    assert response.status_code == 400
+    assert {
+        "record": "categories[0]",
+        "field": "name",
+        "problem": "a label class name cannot hold control characters or line breaks",
+    } in response.json()["problems"]
+    assert not project.label_classes.exists()

@@ -129,3 +129,19 @@ def test_a_yolo_dataset_must_be_an_archive(owner, project: Project) -> None:
     response = post_import(owner, project, json_file("{}"), format="yolo")
     assert response.status_code == 400
     assert "must be sent as a .zip" in response.json()["problems"][0]["problem"]
+
+
+def test_a_class_name_with_a_line_break_is_refused(owner, project: Project) -> None:
+    response = post_import(
+        owner,
+        project,
+        zip_file(yolo_archive(f"0 {BOX}\n", data_yaml='names: ["cat\\ndog", "bird"]\n')),
+        format="yolo",
+    )
+
+    assert response.status_code == 400
+    (problem,) = response.json()["problems"]
+    assert problem["field"] == "names"
+    assert "cannot hold control characters or line breaks" in problem["problem"]
+    assert not LabelClass.objects.filter(project=project).exists()
+    assert not Image.objects.exists()

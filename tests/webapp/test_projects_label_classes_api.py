@@ -238,3 +238,15 @@ def test_the_project_page_offers_a_colour_no_class_uses_yet(
     LabelClass.objects.create(project=project, name="dog", color="#e6194b")
     page = client.get(f"/projects/{project.pk}/").content.decode()
     assert 'type="color" name="color" value="#3cb44b"' in page
+
+
+@pytest.mark.parametrize("name", ["dog\ncat", "dog\tcat", "dog\rcat", "dog\u2028cat", "x" * 101])
+def test_names_with_control_characters_or_too_long_are_refused(
+    name: str, project: Project, owner_client: APIClient
+) -> None:
+    # A newline in a name would shift every class after it in VOC's class_names.txt.
+    response = owner_client.post(classes_url(project.pk), {"name": name}, format="json")
+
+    assert response.status_code == 400
+    assert "name" in response.json()
+    assert not project.label_classes.exclude(name="cat").exists()

@@ -22,6 +22,7 @@ from typing import Any
 from webapp.imports.archives import SafeArchive
 from webapp.imports.problems import ImportRejected, Problem
 from webapp.imports.records import Dataset, DatasetAnnotation, DatasetImage, image_members
+from webapp.projects.models import label_name_problem
 
 
 def read_archive(archive: SafeArchive) -> Dataset:
@@ -190,6 +191,10 @@ def _read_categories(document: dict[str, Any], dataset: Dataset) -> dict[object,
             continue
         if not isinstance(name, str) or not name.strip():
             dataset.problems.append(Problem(record, "name", "must be a non-empty name"))
+            continue
+        problem = label_name_problem(name.strip())
+        if problem is not None:
+            dataset.problems.append(Problem(record, "name", problem))
             continue
         names[key] = name.strip()
         dataset.class_records.setdefault(name.strip(), record)

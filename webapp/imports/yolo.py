@@ -20,6 +20,7 @@ import yaml
 from webapp.imports.archives import SafeArchive
 from webapp.imports.problems import ImportRejected, Problem
 from webapp.imports.records import Dataset, DatasetAnnotation, DatasetImage, image_members
+from webapp.projects.models import label_name_problem
 
 
 def read_archive(archive: SafeArchive) -> Dataset:
@@ -85,6 +86,9 @@ def _read_names(archive: SafeArchive) -> dict[int, str]:
                 [Problem(document, "names", f"entry {key!r}: {name!r} is not id: name")]
             )
         names[key] = str(name).strip()
+        problem = label_name_problem(names[key])
+        if problem is not None:
+            raise ImportRejected([Problem(document, "names", f"entry {key!r}: {problem}")])
     return names
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -203,6 +204,22 @@ class Membership(models.Model):
 
 
 color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give a colour as #rrggbb.")
+
+LABEL_NAME_MAX_LENGTH = 100
+
+
+def label_name_problem(name: str) -> str | None:
+    """Why ``name`` (already stripped) cannot name a label class, or None. Control
+    characters and line breaks are refused: exports write the names one per line (VOC's
+    ``class_names.txt``) and into YAML, where a newline would shift every class after it."""
+    if not name:
+        return "a label class needs a name"
+    if len(name) > LABEL_NAME_MAX_LENGTH:
+        return f"a label class name has at most {LABEL_NAME_MAX_LENGTH} characters"
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):
+        return "a label class name cannot hold control characters or line breaks"
+    return None
+
 
 # Colours that stay apart on photos and from each other, in the order new label classes
 # get them: each new class takes the first one its project does not use yet.

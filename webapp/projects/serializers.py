@@ -19,6 +19,7 @@ from webapp.projects.models import (
     Membership,
     Project,
     Role,
+    label_name_problem,
     validate_model_name,
 )
 
@@ -127,6 +128,9 @@ class LabelClassSerializer(serializers.ModelSerializer[LabelClass]):
         value = value.strip()
         if not value:
             raise serializers.ValidationError("Give the label class a name.")
+        problem = label_name_problem(value)
+        if problem is not None:
+            raise serializers.ValidationError(problem[0].upper() + problem[1:] + ".")
         if self._siblings().filter(name__iexact=value).exists():
             raise serializers.ValidationError(
                 f"A label class named {value!r} already exists in this project."
