@@ -92,6 +92,9 @@ class ImageAnnotationList(AnnotationAccess, generics.GenericAPIView[Annotation])
     """All annotations of one image (not paginated: the annotator draws them all), and
     creating one."""
 
+    # For the browsable API's forms and the schema; requests read the image's own.
+    queryset = Annotation.objects.none()
+
     def image(self) -> Image:
         return get_object_or_404(Image, pk=self.kwargs["image_pk"], project=self.project)
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
+from webapp.core.fields import row_id_field
 from webapp.exports.models import Export, ExportFormat, ExportStatus, ImageScope, MaskFormat
 from webapp.exports.selection import DEFAULT_VAL_FRACTION, ExportOptions
 from webapp.projects.models import Project
@@ -47,10 +48,10 @@ class ExportRequestSerializer(serializers.Serializer[ExportOptions]):
     mask_format = serializers.ChoiceField(choices=MaskFormat.choices, default=MaskFormat.RLE)
     include_images = serializers.BooleanField(default=True)
     label_classes = serializers.ListField(
-        child=serializers.IntegerField(), required=False, allow_null=True, default=None
+        child=row_id_field(), required=False, allow_null=True, default=None
     )
     images = serializers.ListField(
-        child=serializers.IntegerField(), required=False, allow_null=True, default=None
+        child=row_id_field(), required=False, allow_null=True, default=None
     )
     image_scope = serializers.ChoiceField(choices=ImageScope.choices, default=ImageScope.ANNOTATED)
     val_fraction = serializers.FloatField(default=DEFAULT_VAL_FRACTION)

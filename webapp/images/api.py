@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.core.fields import row_id_field
 from webapp.images.decoder import (
     BrowserDecoder,
     DecoderMissing,
@@ -134,9 +135,7 @@ class ImageDetailView(ProjectImagesView, generics.RetrieveDestroyAPIView):
 
 
 class ImageIdsSerializer(serializers.Serializer[Any]):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
-    )
+    ids = serializers.ListField(child=row_id_field(), min_length=1, max_length=1000)
 
 
 class ImageBulkDeleteView(ProjectImagesView, APIView):
