@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from webapp.core.jobs import MAX_ATTEMPTS
 from webapp.exports import tasks
-from webapp.exports.models import MAX_ATTEMPTS, Export
+from webapp.exports.models import Export
 
 pytestmark = pytest.mark.django_db
 

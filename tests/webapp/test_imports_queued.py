@@ -15,10 +15,11 @@ from django.utils import timezone
 from tests.webapp.factories_images import stored_files
 from tests.webapp.factories_imports import coco_archive, import_url, post_import, zip_file
 from webapp.annotations.models import Annotation
+from webapp.core.jobs import MAX_ATTEMPTS
 from webapp.images.models import Image
 from webapp.imports import services
 from webapp.imports.datasets import run_import
-from webapp.imports.models import MAX_ATTEMPTS, DatasetImport, ImportStatus
+from webapp.imports.models import DatasetImport, ImportStatus
 from webapp.imports.tasks import run_dataset_import, sweep_stuck_imports
 from webapp.projects.models import Project
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +11,7 @@ from django.db import OperationalError, models
 from django.db.models import F
 from django.utils import timezone
 
+from webapp.core.jobs import StuckJobQuerySet
 from webapp.projects.models import Project
 
 log = logging.getLogger(__name__)
@@ -48,43 +48,12 @@ def export_path(instance: Export, filename: str) -> str:
     return f"exports/{instance.project_id}/{uuid.uuid4().hex}.zip"
 
 
-# A worker may die under an export this many times before the sweep fails it.
-MAX_ATTEMPTS = 3
-
-
-class ExportQuerySet(models.QuerySet["Export"]):
-    def stuck(self, older_than: timedelta | None = None) -> ExportQuerySet:
-        """Pending, or running without progress, for longer than ``older_than`` (default
-        SAMLABEL_STUCK_AFTER_SECONDS): a message lost, or a worker that died."""
-        if older_than is None:
-            older_than = timedelta(seconds=settings.SAMLABEL_STUCK_AFTER_SECONDS)
-        return self.filter(
-            status__in=[ExportStatus.PENDING, ExportStatus.RUNNING],
-            heartbeat_at__lt=timezone.now() - older_than,
-        )
-
-    def requeue_stuck(self, older_than: timedelta | None = None) -> tuple[list[int], list[int]]:
-        """Put stuck exports back to pending, or fail those that used their attempts;
-        ``(ids to queue again, ids failed)``. Each row moves only if it is still as it was
-        read, so two sweeps never both act on one export."""
-        requeued: list[int] = []
-        failed: list[int] = []
-        now = timezone.now()
-        for pk, status, heartbeat, attempts in self.stuck(older_than).values_list(
-            "pk", "status", "heartbeat_at", "attempts"
-        ):
-            same = Export.objects.filter(pk=pk, status=status, heartbeat_at=heartbeat)
-            if attempts >= MAX_ATTEMPTS:
-                if same.update(
-                    status=ExportStatus.FAILED,
-                    error=f"The worker stopped {attempts} times while writing this export; "
-                    "start it again.",
-                    finished_at=now,
-                ):
-                    failed.append(pk)
-            elif same.update(status=ExportStatus.PENDING, heartbeat_at=now):
-                requeued.append(pk)
-        return requeued, failed
+class ExportQuerySet(StuckJobQuerySet):
+    def failure_fields(self, attempts: int) -> dict[str, Any]:
+        return {
+            "error": f"The worker stopped {attempts} times while writing this export; "
+            "start it again."
+        }
 
 
 class Export(models.Model):

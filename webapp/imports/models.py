@@ -9,7 +9,6 @@ queues again what a lost message or a dead worker left behind.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,10 +16,9 @@ from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
+from webapp.core.jobs import StuckJobQuerySet
 from webapp.projects.models import Project
 
-# A worker that died mid-import is replaced this many times before the import fails.
-MAX_ATTEMPTS = 3
 # Progress is written at most this often (seconds), and at the end of each stage.
 PROGRESS_EVERY_SECONDS = 0.5
 
@@ -47,45 +45,18 @@ def upload_path(instance: DatasetImport, filename: str) -> str:
     return f"imports/{instance.project_id}/{uuid.uuid4().hex}.{ext}"
 
 
-class ImportQuerySet(models.QuerySet["DatasetImport"]):
-    def stuck(self, older_than: timedelta | None = None) -> ImportQuerySet:
-        """Pending, or running without progress, for longer than ``older_than`` (default
-        SAMLABEL_STUCK_AFTER_SECONDS)."""
-        if older_than is None:
-            older_than = timedelta(seconds=settings.SAMLABEL_STUCK_AFTER_SECONDS)
-        return self.filter(
-            status__in=[ImportStatus.PENDING, ImportStatus.RUNNING],
-            heartbeat_at__lt=timezone.now() - older_than,
-        )
-
-    def requeue_stuck(self, older_than: timedelta | None = None) -> tuple[list[int], list[int]]:
-        """Put stuck imports back to pending, or fail those that used their attempts;
-        ``(ids to queue again, ids failed)``. Each row moves only if it is still as it was
-        read, so two sweeps never both act on one import."""
-        requeued: list[int] = []
-        failed: list[int] = []
-        now = timezone.now()
-        for pk, status, heartbeat, attempts in self.stuck(older_than).values_list(
-            "pk", "status", "heartbeat_at", "attempts"
-        ):
-            same = DatasetImport.objects.filter(pk=pk, status=status, heartbeat_at=heartbeat)
-            if attempts >= MAX_ATTEMPTS:
-                if same.update(
-                    status=ImportStatus.FAILED,
-                    problems=[
-                        {
-                            "record": "import",
-                            "field": WORKER_FAILURE,
-                            "problem": f"the worker stopped {attempts} times; "
-                            "nothing was stored, start the import again",
-                        }
-                    ],
-                    finished_at=now,
-                ):
-                    failed.append(pk)
-            elif same.update(status=ImportStatus.PENDING, heartbeat_at=now):
-                requeued.append(pk)
-        return requeued, failed
+class ImportQuerySet(StuckJobQuerySet):
+    def failure_fields(self, attempts: int) -> dict[str, Any]:
+        return {
+            "problems": [
+                {
+                    "record": "import",
+                    "field": WORKER_FAILURE,
+                    "problem": f"the worker stopped {attempts} times; "
+                    "nothing was stored, start the import again",
+                }
+            ]
+        }
 
 
 class DatasetImport(models.Model):
