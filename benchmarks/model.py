@@ -35,6 +35,7 @@ import torch
 from PIL import Image
 
 from benchmarks.grabcut import grabcut_photos
+from benchmarks.machine import cpu_name
 from export_onnx.encoder import (
     BACKEND_SETTINGS,
     Backend,
@@ -59,14 +60,7 @@ REFERENCE = "PyTorch fp32"  # the decoder every variant is compared with
 def machine() -> str:
     import onnxruntime
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
         f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "

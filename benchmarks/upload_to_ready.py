@@ -34,6 +34,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import cpu_name
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 0.01
 READY_TIMEOUT = 600.0  # seconds one image may take before the run gives up
@@ -49,14 +51,7 @@ class Timing:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"{cpu}; nproc {os.cpu_count()}; load average {load} (1, 5, 15 min) at the start; "
