@@ -350,3 +350,13 @@ if SAMLABEL_ENCODER_BACKEND not in BACKEND_SETTINGS:
     raise ImproperlyConfigured(
         f"SAMLABEL_ENCODER_BACKEND={SAMLABEL_ENCODER_BACKEND!r}: use auto, torch or onnx"
     )
+
+# ---- Sign-in, tokens and request bodies ----
+
+# ---- Production: static files, HTTPS and content security policy ----
+
+# ---- Hostile input: parsers and limits ----
+
+# ---- Images: formats, decoding and display copies ----
+
+# ---- Jobs: exports and imports ----
