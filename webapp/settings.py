@@ -357,6 +357,14 @@ if SAMLABEL_ENCODER_BACKEND not in BACKEND_SETTINGS:
 
 # ---- Hostile input: parsers and limits ----
 
+# JSON bodies nested deeper than webapp.core.parsers.MAX_JSON_DEPTH are refused with a 400
+# before they are parsed (json's recursive parser turned thousands of brackets into a 500).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "webapp.core.parsers.BoundedJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+
 # ---- Images: formats, decoding and display copies ----
 
 # ---- Jobs: exports and imports ----

@@ -22,13 +22,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from webapp.annotations.models import Annotation, VersionConflict
-from webapp.annotations.serializers import AnnotationSerializer, AnnotationWriteSerializer
+from webapp.annotations.serializers import (
+    MAX_VERSION,
+    AnnotationSerializer,
+    AnnotationWriteSerializer,
+)
 from webapp.annotations.services import AnnotationRejected, create_annotation, edit_annotation
+from webapp.core.fields import row_id_parameter
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action
 
-_ENTITY_TAG = re.compile(r'^\s*"(\d+)"\s*$')
+# ASCII digits only (\d would take any script's), and no more than a version can have.
+_ENTITY_TAG = re.compile(r'^\s*"([0-9]{1,10})"\s*$')
 
 
 def etag(annotation: Annotation) -> str:
@@ -66,6 +72,8 @@ def expected_version(request: Request) -> int | None:
                 {"If-Match": [f'If-Match must be one version in quotes, as "3", not {header!r}']}
             )
         from_header = int(match.group(1))
+        if from_header > MAX_VERSION:
+            raise ValidationError({"If-Match": [f"no annotation reaches version {header}"]})
     from_body: int | None = None
     if isinstance(request.data, dict) and request.data.get("version") is not None:
         field = AnnotationWriteSerializer().fields["version"]
@@ -127,12 +135,9 @@ class ProjectAnnotationList(AnnotationAccess, generics.ListAPIView[Annotation]):
             "author"
         )
         for parameter in ("image", "label_class"):
-            raw = self.request.query_params.get(parameter)
-            if raw is None:
-                continue
-            if not raw.isdigit():
-                raise ValidationError({parameter: [f"{parameter} must be an id, not {raw!r}"]})
-            annotations = annotations.filter(**{f"{parameter}_id": int(raw)})
+            row_id = row_id_parameter(self.request.query_params, parameter)
+            if row_id is not None:
+                annotations = annotations.filter(**{f"{parameter}_id": row_id})
         return annotations
 
 

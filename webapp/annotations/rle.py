@@ -114,7 +114,7 @@ def ring_points(ring: object, number: int) -> list[tuple[float, float]]:
     if len(ring) < 6:
         raise InvalidMask(f"polygon {number} has {len(ring) // 2} points; it needs at least 3")
     for value in ring:
-        if not _is_number(value) or not math.isfinite(value):
+        if not is_finite_number(value):
             raise InvalidMask(f"polygon {number} has a coordinate that is not a finite number")
     return [(float(ring[i]), float(ring[i + 1])) for i in range(0, len(ring), 2)]
 
@@ -220,5 +220,13 @@ def _is_positive_int(value: object) -> bool:
     return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value > 0)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+def is_finite_number(value: object) -> bool:
+    """Whether ``value`` is an int or float (not a bool) that converts to a finite float:
+    JSON's ``1e999`` parses as infinity and ``1`` followed by 400 zeros as an int that no
+    float holds (float() of it raises OverflowError); neither is a finite number."""
+    if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

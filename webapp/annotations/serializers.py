@@ -7,6 +7,11 @@ from typing import Any
 from rest_framework import serializers
 
 from webapp.annotations.models import Annotation
+from webapp.core.fields import row_id_field
+
+# The largest version an annotation can reach: its PositiveIntegerField holds 2**31 - 1
+# on every database. A larger one in a request is refused rather than looked up.
+MAX_VERSION = 2**31 - 1
 
 
 class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
@@ -48,8 +53,8 @@ class AnnotationWriteSerializer(serializers.Serializer[None]):
     """What a client sends to create (all but ``version``) or edit (any subset) an
     annotation. Only the types are checked here; the rules are in services.py."""
 
-    label_class = serializers.IntegerField()
+    label_class = row_id_field()
     rle = ParsedJSON(required=False)
     polygons = ParsedJSON(required=False)
     prompts = ParsedJSON(required=False)
-    version = serializers.IntegerField(required=False, min_value=1)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_VERSION)

@@ -8,7 +8,6 @@ stores nothing. Masks are stored as compressed COCO RLE at the image's full size
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -125,7 +124,8 @@ def validate_prompts(image: Image, prompts: object) -> dict[str, Any]:
     labels = prompts.get("labels") or []
     box = prompts.get("box")
     if not isinstance(points, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(_is_finite(v) for v in p) for p in points
+        isinstance(p, list) and len(p) == 2 and all(rle_codec.is_finite_number(v) for v in p)
+        for p in points
     ):
         raise AnnotationRejected("prompts", "prompts.points must be a list of [x, y] numbers")
     for x, y in points:
@@ -143,7 +143,11 @@ def validate_prompts(image: Image, prompts: object) -> dict[str, Any]:
             "prompts", f"{len(points)} points need {len(points)} labels, not {len(labels)}"
         )
     if box is not None:
-        if not isinstance(box, list) or len(box) != 4 or not all(_is_finite(v) for v in box):
+        if (
+            not isinstance(box, list)
+            or len(box) != 4
+            or not all(rle_codec.is_finite_number(v) for v in box)
+        ):
             raise AnnotationRejected("prompts", "prompts.box must be [x0, y0, x1, y1] numbers")
         x0, y0, x1, y1 = box
         if not (x0 < x1 and y0 < y1):
@@ -157,7 +161,3 @@ def validate_prompts(image: Image, prompts: object) -> dict[str, Any]:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 # The largest primary key a row can have: Django's BigAutoField, like SQLite's INTEGER and
@@ -9,7 +12,25 @@ from rest_framework import serializers
 # overflow the database driver (a 500) instead of being refused.
 MAX_ROW_ID = 2**63 - 1
 
+# At most 19 digits: MAX_ROW_ID has 19, and int() of a longer string is wasted work.
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
 
 def row_id_field() -> serializers.IntegerField:
     """An integer that can be a row's id: 1 to MAX_ROW_ID."""
     return serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID)
+
+
+def row_id_parameter(query_params: Mapping[str, str], name: str) -> int | None:
+    """The row id in query parameter ``name`` (``?image=12``), None when it is absent;
+    a 400 naming the parameter unless it is ASCII digits for a number from 1 to
+    MAX_ROW_ID (str.isdigit() alone would let through "²", which int() refuses)."""
+    raw = query_params.get(name)
+    if raw is None:
+        return None
+    if _ASCII_DIGITS.fullmatch(raw) and 1 <= int(raw) <= MAX_ROW_ID:
+        return int(raw)
+    shown = raw if len(raw) <= 40 else raw[:40] + "..."
+    raise serializers.ValidationError(
+        {name: [f"{name} must be the id of a row (1 to {MAX_ROW_ID}), not {shown!r}"]}
+    )
