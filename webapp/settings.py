@@ -368,3 +368,20 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 # ---- Images: formats, decoding and display copies ----
 
 # ---- Jobs: exports and imports ----
+
+# Finished exports (and their zips) are deleted this many days after they finish, and
+# failed or cancelled imports give up the upload they kept for a retry; 0 keeps both for
+# ever. An hourly beat task does the deleting.
+SAMLABEL_EXPORT_TTL_DAYS = env_int("SAMLABEL_EXPORT_TTL_DAYS", 7)
+if SAMLABEL_EXPORT_TTL_DAYS < 0:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_EXPORT_TTL_DAYS={SAMLABEL_EXPORT_TTL_DAYS}: use a number of days, or 0 for never"
+    )
+CELERY_BEAT_SCHEDULE["delete-expired-exports"] = {
+    "task": "webapp.exports.tasks.delete_expired_exports",
+    "schedule": 3600,
+}
+CELERY_BEAT_SCHEDULE["discard-expired-import-uploads"] = {
+    "task": "webapp.imports.tasks.discard_expired_uploads",
+    "schedule": 3600,
+}

@@ -169,7 +169,8 @@ def test_the_sweep_queues_stuck_imports_again_and_fails_those_out_of_attempts(
     assert states[out_of_attempts.pk] == ImportStatus.FAILED
     out_of_attempts.refresh_from_db()
     assert "stopped 3 times" in out_of_attempts.problems[0]["problem"]
-    assert not out_of_attempts.file
+    # Its upload is kept so that a manager can start it again (until it expires).
+    assert out_of_attempts.can_retry
 
     # The re-queued import runs as its own attempt.
     with mock.patch("webapp.imports.datasets.queue_encoding"):

@@ -3,8 +3,14 @@
 Who may do what: any member (viewer and up) may list exports, read one and download its
 zip, since an export holds nothing a viewer cannot already read through the API; creating
 one takes reviewer or higher, because it costs a worker's time and publishes the
-project's data in one file. Outsiders get 404 for everything, as for all project views,
-and an export id of another project is 404 too.
+project's data in one file; so do cancelling, retrying and deleting one (anyone's: the
+exports are the project's, not their author's). Outsiders get 404 for everything, as for
+all project views, and an export id of another project is 404 too.
+
+Deleting an export that is still pending or running cancels it: the row and any file go
+at once, and its worker stops at its next progress write without storing anything.
+Finished exports are deleted by themselves SAMLABEL_EXPORT_TTL_DAYS after they finish
+(``expires_at``).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from rest_framework.response import Response
 
 from webapp.exports.models import Export, ExportStatus
 from webapp.exports.serializers import ExportRequestSerializer, ExportSerializer
-from webapp.exports.services import start_export
+from webapp.exports.services import delete_export, retry_export, start_export
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
 
@@ -57,8 +63,46 @@ class ExportList(ExportAccess, generics.ListAPIView[Export]):
         return Response(ExportSerializer(export).data, status=code)
 
 
-class ExportDetail(ExportAccess, generics.RetrieveAPIView[Export]):
-    """GET: one export's status and progress (any member)."""
+class ExportDetail(ExportAccess, generics.RetrieveDestroyAPIView[Export]):
+    """GET: one export's status and progress (any member).
+    DELETE: delete it and its zip (reviewer, manager or owner), cancelling it first when
+    it is still pending or running (204)."""
+
+    def perform_destroy(self, instance: Export) -> None:
+        delete_export(instance)
+
+
+class ExportCancel(ExportAccess, generics.GenericAPIView[Export]):
+    """POST: cancel a pending or running export (reviewer, manager or owner): 200 with
+    status ``cancelled``; its worker stops and stores no file. 409 when it is over."""
+
+    @extend_schema(request=None, responses={200: ExportSerializer})
+    def post(self, request: Request, project_pk: int, pk: int) -> Response:
+        export = self.get_object()
+        if not Export.objects.cancel(export.pk):
+            return _conflict(export, "only a pending or running export can be cancelled")
+        export.refresh_from_db()
+        return Response(ExportSerializer(export).data)
+
+
+class ExportRetry(ExportAccess, generics.GenericAPIView[Export]):
+    """POST: queue a failed or cancelled export again (reviewer, manager or owner): 202
+    with status ``pending``; 409 when it is not failed or cancelled; 503 when the job
+    queue cannot be reached (the export stays as it was)."""
+
+    @extend_schema(request=None, responses={202: ExportSerializer})
+    def post(self, request: Request, project_pk: int, pk: int) -> Response:
+        export = self.get_object()
+        if not retry_export(export):
+            return _conflict(export, "only a failed or cancelled export can be started again")
+        return Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _conflict(export: Export, rule: str) -> Response:
+    export.refresh_from_db(fields=["status"])
+    return Response(
+        {"detail": f"This export is {export.status}: {rule}."}, status=status.HTTP_409_CONFLICT
+    )
 
 
 class ExportDownload(ExportAccess, generics.GenericAPIView[Export]):

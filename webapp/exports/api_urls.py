@@ -14,6 +14,16 @@ urlpatterns = [
         name="export-detail",
     ),
     path(
+        "projects/<int:project_pk>/exports/<int:pk>/cancel",
+        api.ExportCancel.as_view(),
+        name="export-cancel",
+    ),
+    path(
+        "projects/<int:project_pk>/exports/<int:pk>/retry",
+        api.ExportRetry.as_view(),
+        name="export-retry",
+    ),
+    path(
         "projects/<int:project_pk>/exports/<int:pk>/download",
         api.ExportDownload.as_view(),
         name="export-download",

@@ -15,7 +15,7 @@ from typing import BinaryIO
 from django.core.files import File
 
 from webapp.exports.formats import WRITERS
-from webapp.exports.models import Export, ExportStatus
+from webapp.exports.models import Export, ExportLost, ExportStatus
 from webapp.exports.selection import ExportError, ExportOptions, Selection
 from webapp.projects.models import Project
 
@@ -70,14 +70,21 @@ def write_export(
 
 def store_export(export: Export) -> None:
     """Write ``export`` (claimed by the caller: status running) into storage and finish
-    the row: ``done`` with its file, or ``failed`` with a reason for the user."""
+    the row: ``done`` with its file, or ``failed`` with a reason for the user. An export
+    cancelled or deleted meanwhile stops at its next progress write and leaves no file:
+    the zip is written to a temporary file, and stored only while the row is held."""
     try:
         options = ExportOptions.from_row(export.format, export.options)
         with tempfile.TemporaryFile(suffix=".zip") as scratch:
             write_export(scratch, export.project, options, on_progress=export.record_progress)
             scratch.seek(0)
             export.file.save(export.download_name, File(scratch), save=False)
-        export.finish(status=ExportStatus.DONE, file=export.file.name, error="")
+        if not export.finish(status=ExportStatus.DONE, file=export.file.name, error=""):
+            raise ExportLost(f"export {export.pk} was cancelled or deleted at its end")
+    except ExportLost:
+        if export.file:
+            export.file.storage.delete(export.file.name)
+        log.info("Export %s was cancelled or deleted; it stopped and left no file.", export.pk)
     except ExportError as exc:
         export.finish(status=ExportStatus.FAILED, error=str(exc))
     except Exception:

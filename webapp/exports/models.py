@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, models
+from django.db import OperationalError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from webapp.core.jobs import StuckJobQuerySet
+from webapp.core.jobs import ACTIVE, StuckJobQuerySet
 from webapp.projects.models import Project
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,12 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ExportLost(Exception):
+    """The worker no longer holds the export: it was cancelled or deleted, or the sweep
+    gave it to another attempt."""
 
 
 def export_path(instance: Export, filename: str) -> str:
@@ -54,6 +61,25 @@ class ExportQuerySet(StuckJobQuerySet):
             "error": f"The worker stopped {attempts} times while writing this export; "
             "start it again."
         }
+
+    def outcome_fields(self) -> dict[str, Any]:
+        return {"error": "", "progress_done": 0}
+
+    def expired(self, now: datetime | None = None) -> ExportQuerySet:
+        """Exports finished more than SAMLABEL_EXPORT_TTL_DAYS ago (none when it is 0)."""
+        days = settings.SAMLABEL_EXPORT_TTL_DAYS
+        if not days:
+            return self.none()
+        return self.finished_before((now or timezone.now()) - timedelta(days=days))
+
+    def delete_with_files(self) -> int:
+        """Delete these exports and, once the deletion is committed, their zips; how many.
+        A worker writing one of them stops at its next progress write."""
+        names = [name for name in self.values_list("file", flat=True) if name]
+        count, _ = self.delete()
+        storage = Export._meta.get_field("file").storage
+        transaction.on_commit(lambda: [storage.delete(name) for name in names])
+        return count
 
 
 class Export(models.Model):
@@ -80,6 +106,7 @@ class Export(models.Model):
     # Claims so far (a worker that died under the export leaves it to the sweep), and the
     # last sign of life: the claim, then each progress write.
     attempts = models.PositiveSmallIntegerField(default=0)
+    retried_at_attempt = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(default=timezone.now)
 
     objects = ExportQuerySet.as_manager()
@@ -105,24 +132,52 @@ class Export(models.Model):
             self.refresh_from_db(fields=["attempts"])
         return bool(claimed)
 
+    def _held(self) -> models.QuerySet[Export]:
+        """This row, only while this attempt still holds the claim (not cancelled, not
+        deleted, not given by the sweep to a newer attempt)."""
+        return Export.objects.filter(
+            pk=self.pk, status=ExportStatus.RUNNING, attempts=self.attempts
+        )
+
     def record_progress(self, done: int, total: int) -> None:
-        """Store how far the export is, in one short write of its own. Progress is for the
-        page to show: a write that fails (the database busy past its timeout) is logged and
-        skipped, never a reason to fail the export."""
+        """Store how far the export is, in one short write of its own; raise
+        :class:`ExportLost` when this attempt no longer holds the export (cancelled,
+        deleted). Progress is for the page to show: a write that fails (the database busy
+        past its timeout) is logged and skipped, never a reason to fail the export."""
         self.progress_done, self.progress_total = done, total
         try:
-            Export.objects.filter(pk=self.pk).update(
+            held = self._held().update(
                 progress_done=done, progress_total=total, heartbeat_at=timezone.now()
             )
         except OperationalError as exc:
             log.warning("Export %s: progress %s/%s not stored (%s).", self.pk, done, total, exc)
+            return
+        if not held:
+            raise ExportLost(f"export {self.pk} is no longer held by this worker")
 
-    def finish(self, **fields: Any) -> None:
-        """Save the final ``status`` (and ``error`` or ``file``) with the time."""
+    def finish(self, **fields: Any) -> bool:
+        """Save the final ``status`` (and ``error`` or ``file``) with the time, if this
+        attempt still holds the export; True when saved."""
+        now = timezone.now()
+        if not self._held().update(**fields, finished_at=now):
+            return False
         for name, value in fields.items():
             setattr(self, name, value)
-        self.finished_at = timezone.now()
-        self.save(update_fields=[*fields, "finished_at"])
+        self.finished_at = now
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the expiry task deletes this export (and its zip); None while it runs or
+        when exports never expire (SAMLABEL_EXPORT_TTL_DAYS=0)."""
+        days = settings.SAMLABEL_EXPORT_TTL_DAYS
+        if not days or self.finished_at is None:
+            return None
+        return self.finished_at + timedelta(days=days)
 
     @property
     def download_name(self) -> str:

@@ -13,6 +13,12 @@ from webapp.projects.models import Project
 
 class ExportSerializer(serializers.ModelSerializer[Export]):
     download_url = serializers.SerializerMethodField()
+    expires_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the export and its zip are deleted by themselves (null: never, or "
+        "not finished yet).",
+    )
 
     class Meta:
         model = Export
@@ -26,6 +32,7 @@ class ExportSerializer(serializers.ModelSerializer[Export]):
             "error",
             "created_at",
             "finished_at",
+            "expires_at",
             "requested_by",
             "download_url",
         ]

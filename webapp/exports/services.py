@@ -1,4 +1,5 @@
-"""Starting an export: the Export row, then the zip written now or by a worker."""
+"""Starting an export (the Export row, then the zip written now or by a worker),
+queuing a failed or cancelled one again, and deleting one."""
 
 from __future__ import annotations
 
@@ -42,3 +43,17 @@ def start_export(project: Project, requested_by: Any, options: ExportOptions) ->
             export.delete()
             raise
     return export
+
+
+def retry_export(export: Export) -> bool:
+    """Queue ``export`` (failed or cancelled) again as a new attempt; False when it is not
+    failed or cancelled. Raises :class:`~webapp.core.queue.QueueUnavailable`, leaving it
+    as it was, when the broker does not take the task."""
+    return Export.objects.queue_again(export, run_export)
+
+
+def delete_export(export: Export) -> None:
+    """Delete ``export`` and, once committed, its zip. One still pending or running is
+    deleted too: its worker finds the row gone at its next progress write, stops, and
+    stores nothing."""
+    Export.objects.filter(pk=export.pk).delete_with_files()

@@ -18,10 +18,14 @@ from webapp.exports.models import Export
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="webapp.exports.tasks.run_export")
+# Acknowledged late, as image encoding is: a broker that keeps unacknowledged messages
+# (Redis) gives the export to another worker when this one dies under it; with one that
+# drops them on delivery (the filesystem broker), the sweep queues it again.
+@shared_task(name="webapp.exports.tasks.run_export", acks_late=True)
 def run_export(export_id: int) -> None:
     """Write export ``export_id`` if it is still pending; nothing when another worker
-    claimed it or the row is gone. A failure is stored on the row for the user."""
+    claimed it, it was cancelled, or the row is gone. A failure is stored on the row for
+    the user."""
     export = Export.objects.select_related("project").filter(pk=export_id).first()
     if export is None:
         log.warning("Export %s is gone; nothing to do.", export_id)
@@ -43,3 +47,13 @@ def sweep_stuck_exports() -> list[int]:
     if requeued or failed:
         log.warning("Stuck exports: queued again %s, failed %s.", requeued, failed)
     return requeued
+
+
+@shared_task(name="webapp.exports.tasks.delete_expired_exports")
+def delete_expired_exports() -> int:
+    """Delete the exports finished more than SAMLABEL_EXPORT_TTL_DAYS ago, with their zips;
+    how many. Nothing when SAMLABEL_EXPORT_TTL_DAYS is 0."""
+    deleted = Export.objects.expired().delete_with_files()
+    if deleted:
+        log.info("Deleted %d expired export(s) and their files.", deleted)
+    return deleted

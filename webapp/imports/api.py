@@ -2,9 +2,15 @@
 nothing. Small files are imported during the request; larger ones by a worker, whose
 progress the import's status row shows.
 
-Who may do what: managers and owners start imports; any member may list them and read
-one's status (they hold counts and problems, nothing a viewer cannot already read).
-Outsiders get 404 for everything, and an import id of another project is 404 too.
+Who may do what: managers and owners start imports, and cancel, retry and delete them;
+any member may list them and read one's status (they hold counts and problems, nothing a
+viewer cannot already read). Outsiders get 404 for everything, and an import id of
+another project is 404 too.
+
+Deleting an import removes its record and its stored upload, never the images and
+annotations it brought in. One still pending or running is cancelled by the delete: its
+worker stops at its next progress write and stores nothing (one already recording its
+success finishes, and only its record goes).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from webapp.imports.formats import FORMATS
 from webapp.imports.models import DatasetImport, ImportStatus
 from webapp.imports.problems import Problem
 from webapp.imports.serializers import DatasetImportSerializer
-from webapp.imports.services import start_import
+from webapp.imports.services import retry_import, start_import
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
 
@@ -94,7 +100,57 @@ class ProjectImportView(ImportAccess, generics.ListAPIView[DatasetImport]):
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
-class ImportDetail(ImportAccess, generics.RetrieveAPIView[DatasetImport]):
-    """GET: one import's status, progress, result or problems (any member)."""
+class ImportDetail(ImportAccess, generics.RetrieveDestroyAPIView[DatasetImport]):
+    """GET: one import's status, progress, result or problems (any member).
+    DELETE: delete its record and stored upload (manager or owner), cancelling it first
+    when it is still pending or running (204); the images it brought in stay."""
 
     lookup_url_kwarg = "import_pk"
+
+    def perform_destroy(self, instance: DatasetImport) -> None:
+        instance.delete_with_upload()
+
+
+class ImportCancel(ImportAccess, generics.GenericAPIView[DatasetImport]):
+    """POST: cancel a pending or running import (manager or owner): 200 with status
+    ``cancelled``, nothing of the dataset stored; 409 when it is over."""
+
+    lookup_url_kwarg = "import_pk"
+
+    @extend_schema(request=None, responses={200: DatasetImportSerializer})
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        dataset_import = self.get_object()
+        if not DatasetImport.objects.cancel(dataset_import.pk):
+            return _conflict(dataset_import, "only a pending or running import can be cancelled")
+        dataset_import.refresh_from_db()
+        return Response(DatasetImportSerializer(dataset_import).data)
+
+
+class ImportRetry(ImportAccess, generics.GenericAPIView[DatasetImport]):
+    """POST: start a cancelled import, or one that failed on our side, again from its
+    kept upload (manager or owner): 202 with status ``pending``. 409 when it is not
+    cancelled or failed on our side, or its upload is no longer kept (send the file
+    again); 503 when the job queue cannot be reached (the import stays as it was)."""
+
+    lookup_url_kwarg = "import_pk"
+
+    @extend_schema(request=None, responses={202: DatasetImportSerializer})
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        dataset_import = self.get_object()
+        if not retry_import(dataset_import):
+            return _conflict(
+                dataset_import,
+                "only a cancelled import, or one that failed on the server's side, whose "
+                "upload is still kept can be started again; otherwise send the file again",
+            )
+        return Response(
+            DatasetImportSerializer(dataset_import).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+def _conflict(dataset_import: DatasetImport, rule: str) -> Response:
+    dataset_import.refresh_from_db(fields=["status"])
+    return Response(
+        {"detail": f"This import is {dataset_import.status}: {rule}."},
+        status=status.HTTP_409_CONFLICT,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from webapp.imports.api import ImportDetail, ProjectImportView
+from webapp.imports.api import ImportCancel, ImportDetail, ImportRetry, ProjectImportView
 
 urlpatterns: list[URLPattern] = [
     path(
@@ -16,5 +16,15 @@ urlpatterns: list[URLPattern] = [
         "projects/<int:project_pk>/imports/<int:import_pk>/",
         ImportDetail.as_view(),
         name="api-project-import",
+    ),
+    path(
+        "projects/<int:project_pk>/imports/<int:import_pk>/cancel",
+        ImportCancel.as_view(),
+        name="api-project-import-cancel",
+    ),
+    path(
+        "projects/<int:project_pk>/imports/<int:import_pk>/retry",
+        ImportRetry.as_view(),
+        name="api-project-import-retry",
     ),
 ]

@@ -4,19 +4,26 @@ The row is the source of truth, as for image encoding: a task takes its id, clai
 with a conditional update, and records the outcome only while it still holds that claim,
 in the same transaction that stores the dataset. A sweep (:meth:`ImportQuerySet.requeue_stuck`)
 queues again what a lost message or a dead worker left behind.
+
+A cancel (status ``cancelled``) or a delete takes the import from its worker, which
+notices at its next progress write, or at the latest when it would record success, and
+stores nothing: the dataset's rows commit with the status or not at all. A cancelled
+import, and one that failed on our side, keep their upload so that a user can start them
+again, until SAMLABEL_EXPORT_TTL_DAYS after they finished.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from webapp.core.jobs import StuckJobQuerySet
+from webapp.core.jobs import ACTIVE, StuckJobQuerySet
 from webapp.projects.models import Project
 
 # Progress is written at most this often (seconds), and at the end of each stage.
@@ -28,6 +35,7 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 # The ``field`` of the problem recorded when an import fails for a reason on our side.
@@ -36,7 +44,8 @@ WORKER_FAILURE = "worker"
 
 
 class ImportLost(Exception):
-    """The worker no longer holds the import's claim (the sweep gave it to another)."""
+    """The worker no longer holds the import's claim: it was cancelled or deleted, or the
+    sweep gave it to another attempt."""
 
 
 def upload_path(instance: DatasetImport, filename: str) -> str:
@@ -57,6 +66,17 @@ class ImportQuerySet(StuckJobQuerySet):
                 }
             ]
         }
+
+    def outcome_fields(self) -> dict[str, Any]:
+        return {"result": None, "problems": [], "stage": "", "progress_done": 0}
+
+    def upload_expired(self, now: datetime | None = None) -> ImportQuerySet:
+        """Finished more than SAMLABEL_EXPORT_TTL_DAYS ago (none when it is 0): their
+        uploads need not be kept for a retry any longer."""
+        days = settings.SAMLABEL_EXPORT_TTL_DAYS
+        if not days:
+            return self.none()
+        return self.finished_before((now or timezone.now()) - timedelta(days=days))
 
 
 class DatasetImport(models.Model):
@@ -84,6 +104,8 @@ class DatasetImport(models.Model):
     result = models.JSONField(null=True, blank=True)
     problems = models.JSONField(default=list, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # ``attempts`` when a user last started it again: the sweep counts attempts since.
+    retried_at_attempt = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -103,6 +125,23 @@ class DatasetImport(models.Model):
         in the user's data."""
         return self.status == ImportStatus.FAILED and any(
             p.get("field") in (SERVER_FAILURE, WORKER_FAILURE) for p in self.problems
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def keeps_upload(self) -> bool:
+        """Whether its upload is still needed: while it runs, and after a cancel or a
+        failure on our side, for a retry. Done imports and refused data need it no more."""
+        return self.status in (*ACTIVE, ImportStatus.CANCELLED) or self.failed_on_our_side
+
+    @property
+    def can_retry(self) -> bool:
+        """Failed on our side or cancelled, with its upload still stored."""
+        return bool(self.file) and (
+            self.status == ImportStatus.CANCELLED or self.failed_on_our_side
         )
 
     def claim(self) -> bool:
@@ -126,12 +165,17 @@ class DatasetImport(models.Model):
 
     def record_progress(self, stage: str, done: int, total: int) -> None:
         """Write the progress (and so the heartbeat), at most every half second and at
-        the end of each stage."""
+        the end of each stage; raise :class:`ImportLost` when this attempt no longer holds
+        the import (cancelled, deleted, taken over)."""
         now = timezone.now()
         recent = (now - self.heartbeat_at).total_seconds() < PROGRESS_EVERY_SECONDS
         if recent and stage == self.stage and done < total:
             return
-        self._held().update(stage=stage, progress_done=done, progress_total=total, heartbeat_at=now)
+        held = self._held().update(
+            stage=stage, progress_done=done, progress_total=total, heartbeat_at=now
+        )
+        if not held:
+            raise ImportLost(f"import {self.pk} is no longer held by this worker")
         self.stage, self.progress_done, self.progress_total = stage, done, total
         self.heartbeat_at = now
 
@@ -161,3 +205,13 @@ class DatasetImport(models.Model):
             DatasetImport.objects.filter(pk=self.pk).update(file="")
             self.file.storage.delete(name)
             self.file = ""
+
+    def delete_with_upload(self) -> None:
+        """Delete this import's row and, once committed, its stored upload. The images
+        and annotations it brought in stay: they are the project's now. One still pending
+        or running stops at its next progress write and stores nothing."""
+        name = self.file.name if self.file else ""
+        storage = self.file.storage
+        DatasetImport.objects.filter(pk=self.pk).delete()
+        if name:
+            transaction.on_commit(lambda: storage.delete(name))

@@ -8,10 +8,16 @@ from webapp.imports.models import DatasetImport
 
 class DatasetImportSerializer(serializers.ModelSerializer[DatasetImport]):
     """An import's status. ``stage`` (``checking``, ``masks``, ``storing``) and
-    ``progress_done`` of ``progress_total`` follow a running import; ``result`` holds the
-    counts once it is done, ``problems`` every reason it was refused."""
+        ``progress_done`` of ``progress_total`` follow a running import; ``result`` holds the
+        counts once it is done, ``problems`` every reason it was refused. ``status``: pending,
+    running, done, failed or cancelled."""
 
     url = serializers.SerializerMethodField()
+    can_retry = serializers.BooleanField(
+        read_only=True,
+        help_text="Cancelled, or failed on the server's side, with its upload still kept: "
+        "POST to url + 'retry' starts it again.",
+    )
 
     class Meta:
         model = DatasetImport
@@ -28,6 +34,7 @@ class DatasetImportSerializer(serializers.ModelSerializer[DatasetImport]):
             "requested_by",
             "created_at",
             "finished_at",
+            "can_retry",
             "url",
         ]
         read_only_fields = fields

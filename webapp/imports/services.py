@@ -1,4 +1,5 @@
-"""Starting a dataset import: the status row, then the import run now or by a worker."""
+"""Starting a dataset import (the status row, then the import run now or by a worker),
+and starting a cancelled or failed one again from its kept upload."""
 
 from __future__ import annotations
 
@@ -53,3 +54,13 @@ def start_import(
         dataset_import.delete()
         raise
     return dataset_import
+
+
+def retry_import(dataset_import: DatasetImport) -> bool:
+    """Queue ``dataset_import`` again from its kept upload as a new attempt; False when it
+    cannot be (:attr:`DatasetImport.can_retry`). Raises
+    :class:`~webapp.core.queue.QueueUnavailable`, leaving it as it was, when the broker
+    does not take the task."""
+    if not dataset_import.can_retry:
+        return False
+    return DatasetImport.objects.queue_again(dataset_import, run_dataset_import)

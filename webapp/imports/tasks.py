@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 @shared_task(name="webapp.imports.tasks.run_dataset_import", acks_late=True)
 def run_dataset_import(import_id: int) -> None:
     """Run import ``import_id`` from its stored upload if it is still pending; nothing
-    when another worker claimed it or the row is gone. The upload is deleted once the
-    import is over."""
+    when another worker claimed it, it was cancelled, or the row is gone. The upload is
+    deleted once the import is over, unless a retry may need it (cancelled, or failed on
+    our side)."""
     dataset_import = (
         DatasetImport.objects.select_related("project", "requested_by").filter(pk=import_id).first()
     )
@@ -39,8 +40,12 @@ def run_dataset_import(import_id: int) -> None:
         dataset_import.mark_failed(
             [{"record": "import", "field": "file", "problem": "the uploaded file is gone"}]
         )
-    dataset_import.refresh_from_db(fields=["status"])
-    if dataset_import.status != "running":
+    try:
+        dataset_import.refresh_from_db(fields=["status", "problems"])
+    except DatasetImport.DoesNotExist:
+        log.info("Import %s was deleted while it ran; nothing was stored.", import_id)
+        return
+    if not dataset_import.keeps_upload:
         dataset_import.discard_upload()
 
 
@@ -52,8 +57,21 @@ def sweep_stuck_imports() -> list[int]:
     requeued, failed = DatasetImport.objects.requeue_stuck()
     for import_id in requeued:
         run_dataset_import.delay(import_id)
-    for dataset_import in DatasetImport.objects.filter(pk__in=failed):
-        dataset_import.discard_upload()
+    # Those failed keep their upload for a retry (see discard_expired_uploads).
     if requeued or failed:
         log.warning("Stuck imports: queued again %s, failed %s.", requeued, failed)
     return requeued
+
+
+@shared_task(name="webapp.imports.tasks.discard_expired_uploads")
+def discard_expired_uploads() -> list[int]:
+    """Delete the uploads that cancelled imports, and those failed on our side, kept for
+    a retry, once they finished SAMLABEL_EXPORT_TTL_DAYS ago; the imports' ids. Their
+    rows stay, as the record of what was imported when."""
+    discarded = []
+    for dataset_import in DatasetImport.objects.upload_expired().exclude(file=""):
+        dataset_import.discard_upload()
+        discarded.append(dataset_import.pk)
+    if discarded:
+        log.info("Deleted the kept uploads of imports %s.", discarded)
+    return discarded
