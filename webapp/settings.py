@@ -353,6 +353,58 @@ if SAMLABEL_ENCODER_BACKEND not in BACKEND_SETTINGS:
 
 # ---- Sign-in, tokens and request bodies ----
 
+# Request bodies (webapp/core/request_limits.py): a declared Content-Length over the
+# limit is answered 413 before any byte of the body is read. Signed-in people may send
+# a batch of uploads or a dataset archive; anyone else a sign-in form or a token request.
+SAMLABEL_MAX_REQUEST_BYTES = env_int("SAMLABEL_MAX_REQUEST_BYTES", 2 * 1024**3)
+SAMLABEL_MAX_ANONYMOUS_REQUEST_BYTES = env_int("SAMLABEL_MAX_ANONYMOUS_REQUEST_BYTES", 64 * 1024)
+if SAMLABEL_MAX_REQUEST_BYTES < SAMLABEL_MAX_UPLOAD_BYTES:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_MAX_REQUEST_BYTES={SAMLABEL_MAX_REQUEST_BYTES} is less than "
+        f"SAMLABEL_MAX_UPLOAD_BYTES={SAMLABEL_MAX_UPLOAD_BYTES}: no file that large could be sent"
+    )
+if SAMLABEL_MAX_ANONYMOUS_REQUEST_BYTES < 1024:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_MAX_ANONYMOUS_REQUEST_BYTES={SAMLABEL_MAX_ANONYMOUS_REQUEST_BYTES}: "
+        "a sign-in form needs at least 1024 bytes"
+    )
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "webapp.core.request_limits.RequestBodyLimitMiddleware",
+)
+
+
+def env_positive_int(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name}={value}: use a whole number of 1 or more")
+    return value
+
+
+# Sign-in (webapp/accounts/backends.py): after this many failed sign-ins within the
+# lock-out time, the account, or the address they came from, is refused (even with the
+# right password) until the failures are that old. Every password check (the sign-in
+# page, the admin's, the API token endpoint) goes through this backend.
+AUTHENTICATION_BACKENDS = ["webapp.accounts.backends.ThrottledModelBackend"]
+SAMLABEL_SIGNIN_FAILURES_PER_ACCOUNT = env_positive_int("SAMLABEL_SIGNIN_FAILURES_PER_ACCOUNT", 5)
+SAMLABEL_SIGNIN_FAILURES_PER_ADDRESS = env_positive_int("SAMLABEL_SIGNIN_FAILURES_PER_ADDRESS", 20)
+SAMLABEL_SIGNIN_LOCKOUT_SECONDS = env_positive_int("SAMLABEL_SIGNIN_LOCKOUT_SECONDS", 15 * 60)
+# How many proxies in front of the app append to X-Forwarded-For (nginx: 1). With 0 the
+# connection's peer is the address; behind a proxy that would lock everyone out at once.
+SAMLABEL_TRUSTED_PROXIES = env_int("SAMLABEL_TRUSTED_PROXIES", 0)
+if SAMLABEL_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_TRUSTED_PROXIES={SAMLABEL_TRUSTED_PROXIES}: use 0 or more"
+    )
+
+# API tokens (webapp/accounts/tokens.py) stop working this long after they are made;
+# their owner revokes them earlier with DELETE /api/auth/token/ or on the password page.
+SAMLABEL_TOKEN_TTL_SECONDS = env_positive_int("SAMLABEL_TOKEN_TTL_DAYS", 30) * 24 * 3600
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "rest_framework.authentication.SessionAuthentication",
+    "webapp.accounts.tokens.ExpiringTokenAuthentication",
+]
+
 # ---- Production: static files, HTTPS and content security policy ----
 
 # ---- Hostile input: parsers and limits ----

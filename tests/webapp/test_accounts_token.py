@@ -54,8 +54,8 @@ def test_a_made_up_token_is_refused() -> None:
 
     response = script.get("/api/projects/")
 
-    # 403 rather than 401: session authentication comes first and sends no challenge.
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
     assert response.json()["detail"] == "Invalid token."
 
 
