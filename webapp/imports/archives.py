@@ -4,21 +4,25 @@
 member is decompressed, anything that could write outside a folder, point elsewhere, or
 exhaust memory or disk: absolute paths and ``..``, symbolic links, encrypted members, too
 many members, too many uncompressed bytes in all, or a member that expands far beyond
-its compressed size (a "zip bomb"). Members are then read in bounded chunks that stop at
-the size the directory declared, so a lying header cannot make a read grow further.
+its compressed size (a "zip bomb"), or a compression method we cannot read. Members are
+then read in bounded chunks that stop at the size the directory declared, so a lying
+header cannot make a read grow further, and a member whose data is damaged (a wrong CRC,
+a corrupt compressed stream, a local header that names another file) is refused by name.
 """
 
 from __future__ import annotations
 
+import lzma
 import posixpath
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.conf import settings
 
-from webapp.imports.problems import ImportRejected, Problem
+from webapp.imports.problems import ImportRejected, Problem, shorten
 
 DEFAULT_MAX_IMPORT_BYTES = 2 * 1024**3  # uncompressed, all members together
 DEFAULT_MAX_IMPORT_MEMBERS = 100_000
@@ -27,6 +31,12 @@ DEFAULT_MAX_IMPORT_MEMBERS = 100_000
 MAX_COMPRESSION_RATIO = 200
 RATIO_CHECKED_FROM_BYTES = 1024**2
 READ_CHUNK_BYTES = 1024**2
+READABLE_COMPRESSION = {
+    zipfile.ZIP_STORED,
+    zipfile.ZIP_DEFLATED,
+    zipfile.ZIP_BZIP2,
+    zipfile.ZIP_LZMA,
+}
 
 
 def max_import_bytes() -> int:
@@ -62,20 +72,40 @@ class SafeArchive:
         return self._infos[path].file_size
 
     def read(self, path: str) -> bytes:
-        """The bytes of member ``path``, read in 1 MiB chunks and never more than the
-        size its directory entry declared (then the read is refused)."""
+        """The bytes of member ``path``: see :meth:`read_buffer`."""
+        return bytes(self.read_buffer(path))
+
+    def read_buffer(self, path: str) -> bytearray:
+        """The bytes of member ``path`` in one buffer of the size its directory entry
+        declared, read in 1 MiB chunks; a member that holds more than that, or whose data
+        is damaged (a CRC that does not match, a corrupt compressed stream, a local
+        header that names another file), raises ImportRejected naming it."""
         info = self._infos[path]
-        chunks: list[bytes] = []
+        buffer = bytearray(info.file_size)
+        view = memoryview(buffer)
         total = 0
-        with self._zip.open(info) as stream:
-            while chunk := stream.read(READ_CHUNK_BYTES):
-                total += len(chunk)
-                if total > info.file_size:
-                    raise ImportRejected(
-                        [Problem(path, "archive", "the member is larger than declared")]
-                    )
-                chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            with self._zip.open(info) as stream:
+                while chunk := stream.read(READ_CHUNK_BYTES):
+                    if total + len(chunk) > info.file_size:
+                        raise ImportRejected(
+                            [Problem(path, "archive", "the member is larger than declared")]
+                        )
+                    view[total : total + len(chunk)] = chunk
+                    total += len(chunk)
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError) as exc:
+            raise ImportRejected(
+                [Problem(path, "archive", f"the member is damaged: {shorten(str(exc), 120)}")]
+            ) from None
+        except NotImplementedError:
+            raise ImportRejected(
+                [Problem(path, "archive", "the member uses a compression we cannot read")]
+            ) from None
+        finally:
+            view.release()
+        if total != info.file_size:
+            raise ImportRejected([Problem(path, "archive", "the member is shorter than declared")])
+        return buffer
 
     def close(self) -> None:
         self._zip.close()
@@ -91,6 +121,8 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
         return "a symbolic link; links are not accepted"
     if info.flag_bits & 0x1:
         return "encrypted; encrypted archives are not accepted"
+    if info.compress_type not in READABLE_COMPRESSION:
+        return f"compressed with method {info.compress_type}, which we cannot read"
     return None
 
 

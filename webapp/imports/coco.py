@@ -7,6 +7,9 @@ an ``image_id``, a ``category_id`` and a ``segmentation``: a list of polygons
 "counts": ...}`` with compressed string or uncompressed list counts. The file's own
 ``bbox`` and ``area`` are ignored: they are derived from the mask when it is stored.
 
+The JSON is read as :mod:`webapp.imports.documents` reads documents: refused over its
+own size limit, or nested too deeply, before anything else is looked at.
+
 An archive holds one ``.json`` file (``annotations.json`` when there are several) and
 the images it names; a file name is looked up at its path relative to the JSON file,
 then by basename when exactly one member has that basename.
@@ -14,13 +17,13 @@ then by basename when exactly one member has that basename.
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections import defaultdict
-from typing import Any
+from typing import Any, BinaryIO
 
 from webapp.imports.archives import SafeArchive
-from webapp.imports.problems import ImportRejected, Problem
+from webapp.imports.documents import json_from_archive, json_from_stream
+from webapp.imports.problems import ImportRejected, Problem, quoted
 from webapp.imports.records import Dataset, DatasetAnnotation, DatasetImage, image_members
 from webapp.projects.models import label_name_problem
 
@@ -59,18 +62,18 @@ def read_archive(archive: SafeArchive) -> Dataset:
         candidates = by_basename.get(posixpath.basename(file_name), [])
         return candidates[0] if len(candidates) == 1 else None
 
-    return read_document(archive.read(document), document, member_for)
+    return read_parsed(json_from_archive(archive, document), document, member_for)
 
 
-def read_document(content: bytes, name: str, member_for: Any = None) -> Dataset:
-    """The dataset of COCO JSON ``content`` (``name`` names it in problems).
+def read_document(source: BinaryIO, name: str) -> Dataset:
+    """The dataset of the COCO JSON file ``source`` (``name`` names it in problems)."""
+    return read_parsed(json_from_stream(source, name), name)
+
+
+def read_parsed(document: object, name: str, member_for: Any = None) -> Dataset:
+    """The dataset of a parsed COCO document (``name`` names it in problems).
     ``member_for(file_name)`` gives the archive member of an image, or None."""
     dataset = Dataset()
-    try:
-        document = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        dataset.problems.append(Problem(name, "file", f"not valid JSON: {exc}"))
-        return dataset
     if not isinstance(document, dict):
         dataset.problems.append(
             Problem(name, "file", "a COCO file is an object with images, annotations, categories")
@@ -91,13 +94,17 @@ def read_document(content: bytes, name: str, member_for: Any = None) -> Dataset:
         image_id = annotation.get("image_id")
         if _key(image_id) not in image_index:
             dataset.problems.append(
-                Problem(record, "image_id", f"no image with id {image_id!r} in images")
+                Problem(record, "image_id", f"no image with id {quoted(image_id)} in images")
             )
             ok = False
         category_id = annotation.get("category_id")
         if _key(category_id) not in category_names:
             dataset.problems.append(
-                Problem(record, "category_id", f"no category with id {category_id!r} in categories")
+                Problem(
+                    record,
+                    "category_id",
+                    f"no category with id {quoted(category_id)} in categories",
+                )
             )
             ok = False
         segmentation = annotation.get("segmentation")
@@ -147,7 +154,7 @@ def _read_images(document: dict[str, Any], dataset: Dataset, member_for: Any) ->
             continue
         if key is None or key in index:
             dataset.problems.append(
-                Problem(record, "id", f"id {image.get('id')!r} is missing or repeated")
+                Problem(record, "id", f"id {quoted(image.get('id'))} is missing or repeated")
             )
             continue
         sizes = [image.get("width"), image.get("height")]
@@ -186,7 +193,7 @@ def _read_categories(document: dict[str, Any], dataset: Dataset) -> dict[object,
         key, name = _key(category.get("id")), category.get("name")
         if key is None or key in names:
             dataset.problems.append(
-                Problem(record, "id", f"id {category.get('id')!r} is missing or repeated")
+                Problem(record, "id", f"id {quoted(category.get('id'))} is missing or repeated")
             )
             continue
         if not isinstance(name, str) or not name.strip():

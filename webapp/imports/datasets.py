@@ -54,11 +54,11 @@ from webapp.images.uploads import (
     make_thumbnail,
     safe_original_name,
 )
-from webapp.imports.archives import SafeArchive, max_import_bytes, open_archive
+from webapp.imports.archives import SafeArchive, open_archive
 from webapp.imports.formats import FORMATS, READERS
 from webapp.imports.models import SERVER_FAILURE, DatasetImport, ImportLost
 from webapp.imports.polygons import rings_to_mask
-from webapp.imports.problems import ImportRejected, Problem
+from webapp.imports.problems import ImportRejected, Problem, quoted
 from webapp.imports.records import Dataset
 from webapp.projects.models import LabelClass, Project
 
@@ -146,7 +146,7 @@ def import_dataset(
                 Problem(
                     "format",
                     "format",
-                    f"unknown format {dataset_format!r}; use {' or '.join(FORMATS)}",
+                    f"unknown format {quoted(dataset_format)}; use {' or '.join(FORMATS)}",
                 )
             ]
         )
@@ -163,7 +163,7 @@ def import_dataset(
             dataset = reader.read_archive(archive)
         else:
             assert reader.read_document is not None
-            dataset = reader.read_document(_read_bounded(source, file_name), file_name)
+            dataset = reader.read_document(source, file_name)
         if dataset.problems and not dataset.annotations and not dataset.images:
             raise ImportRejected(dataset.problems)
         found = _find_images(project, dataset, archive, report)
@@ -212,14 +212,6 @@ def run_import(dataset_import: DatasetImport, source: BinaryIO) -> None:
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     pass
-
-
-def _read_bounded(source: BinaryIO, file_name: str) -> bytes:
-    limit = max_import_bytes()
-    content = source.read(limit + 1)
-    if len(content) > limit:
-        raise ImportRejected([Problem(file_name, "file", f"the file is over {limit:,} bytes")])
-    return content
 
 
 def header_size(content: bytes) -> tuple[int, int]:
@@ -303,10 +295,10 @@ def _find_images(
                 existing = Image.objects.get(project=project, original_name=name)
                 found[index] = _FoundImage(existing.width, existing.height, existing=existing)
             elif count > 1:
-                problem = f"the project has {count} images named {name!r}; cannot tell which"
+                problem = f"the project has {count} images named {quoted(name)}; cannot tell which"
             else:
                 where = "the project or the archive" if archive is not None else "the project"
-                problem = f"no image named {name!r} in {where}"
+                problem = f"no image named {quoted(name)} in {where}"
         report(ImportStage.CHECKING, index + 1, total)
         if problem is not None:
             dataset.problems.append(Problem(entry.record, "file_name", problem))
@@ -342,7 +334,7 @@ def _check_classes(
                 Problem(
                     dataset.class_records.get(name, "categories"),
                     "name",
-                    f"{name!r} cannot name a label class",
+                    f"{quoted(name)} cannot name a label class",
                 )
             )
         elif create_missing_classes:
@@ -352,7 +344,8 @@ def _check_classes(
                 Problem(
                     dataset.class_records.get(name, "categories"),
                     "name",
-                    f"the project has no label class named {name!r} (and creating classes is off)",
+                    f"the project has no label class named {quoted(name)} "
+                    "(and creating classes is off)",
                 )
             )
     return classes
@@ -373,7 +366,7 @@ def _check_masks(
                 Problem(
                     annotation.record,
                     "image",
-                    f"its image {entry.file_name!r} ({entry.record}) was not found",
+                    f"its image {quoted(entry.file_name)} ({entry.record}) was not found",
                 )
             )
             masks.append(None)

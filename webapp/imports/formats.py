@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from webapp.imports import coco, yolo
 from webapp.imports.archives import SafeArchive
@@ -15,12 +16,12 @@ from webapp.imports.records import Dataset
 @dataclass(frozen=True)
 class Reader:
     """``read_archive``: a ``.zip`` of the dataset with its images. ``read_document``:
-    the dataset as one file (its bytes and its name), for formats that have such a file;
-    None for those that come only as an archive."""
+    the dataset as one file (an open binary stream and its name), for formats that have
+    such a file; None for those that come only as an archive."""
 
     label: str
     read_archive: Callable[[SafeArchive], Dataset]
-    read_document: Callable[[bytes, str], Dataset] | None = None
+    read_document: Callable[[BinaryIO, str], Dataset] | None = None
 
 
 READERS: dict[str, Reader] = {

@@ -7,7 +7,8 @@ label file at the same path under ``labels`` with the suffix ``.txt``
 object: ``class x1 y1 x2 y2 ... xn yn``, the coordinates fractions of the image's width
 and height in [0, 1]. An image without a label file has no objects.
 
-YAML is read with PyYAML's ``safe_load`` (installed with drf-spectacular).
+YAML is read with PyYAML's safe loader (installed with drf-spectacular), without aliases
+and with bounded nesting: see :mod:`webapp.imports.documents`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from __future__ import annotations
 import math
 import posixpath
 
-import yaml
-
 from webapp.imports.archives import SafeArchive
-from webapp.imports.problems import ImportRejected, Problem
+from webapp.imports.documents import yaml_from_archive
+from webapp.imports.problems import ImportRejected, Problem, quoted
 from webapp.imports.records import Dataset, DatasetAnnotation, DatasetImage, image_members
 from webapp.projects.models import label_name_problem
 
@@ -68,10 +68,7 @@ def _read_names(archive: SafeArchive) -> dict[int, str]:
             [Problem("archive", "data.yaml", "a YOLO archive needs exactly one data.yaml")]
         )
     (document,) = documents
-    try:
-        config = yaml.safe_load(archive.read(document))
-    except yaml.YAMLError as exc:
-        raise ImportRejected([Problem(document, "file", f"not valid YAML: {exc}")]) from None
+    config = yaml_from_archive(archive, document)
     raw = config.get("names") if isinstance(config, dict) else None
     if isinstance(raw, list):
         raw = dict(enumerate(raw))
@@ -83,12 +80,12 @@ def _read_names(archive: SafeArchive) -> dict[int, str]:
     for key, name in raw.items():
         if not isinstance(key, int) or isinstance(key, bool) or not isinstance(name, str | int):
             raise ImportRejected(
-                [Problem(document, "names", f"entry {key!r}: {name!r} is not id: name")]
+                [Problem(document, "names", f"entry {quoted(key)}: {quoted(name)} is not id: name")]
             )
         names[key] = str(name).strip()
         problem = label_name_problem(names[key])
         if problem is not None:
-            raise ImportRejected([Problem(document, "names", f"entry {key!r}: {problem}")])
+            raise ImportRejected([Problem(document, "names", f"entry {quoted(key)}: {problem}")])
     return names
 
 
