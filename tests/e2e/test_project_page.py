@@ -309,7 +309,7 @@ def test_an_invitation_by_email_is_accepted_through_its_link(
     page.click("#add-member-form button[type=submit]")
     page.wait_for_function("document.querySelector('#add-member-form .error')?.textContent")
     assert page.locator("#add-member-form .error").inner_text() == (
-        "user: No user named 'bob'. Invite them by e-mail instead."
+        "user: No one named 'bob' shares a project with you. Invite them by e-mail instead."
     )
 
     page.fill("#add-member-form [name=user]", "bea@example.org")

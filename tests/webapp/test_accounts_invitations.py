@@ -166,7 +166,7 @@ def test_a_bad_sign_up_form_shows_its_errors_and_keeps_the_invitation(
     assert Invitation.objects.open().count() == 1
 
 
-def test_an_existing_account_is_added_at_once_by_email_without_an_invitation(
+def test_an_existing_accounts_address_is_invited_and_joins_with_that_account(
     api_client: ApiClientFor, make_project: MakeProject, user_in: UserIn, make_user: MakeUser
 ) -> None:
     project = make_project()
@@ -174,9 +174,16 @@ def test_an_existing_account_is_added_at_once_by_email_without_an_invitation(
 
     response = invite(api_client(user_in(project, "manager")), project, "bea@example.org")
 
-    assert response.status_code == 201
-    assert response.json()["username"] == "bea"
-    assert mail.outbox == []
+    # The same answer as for an address no account uses: nothing tells the manager that
+    # this address has an account here.
+    assert response.status_code == 202
+    assert "username" not in response.json()
+    assert project.role_of(bea) is None
+    link = link_in(mail.outbox[0])
+    browser = Client()
+    browser.force_login(bea)
+    joined = browser.post(link)
+    assert joined.status_code == 302
     assert project.role_of(bea) == "annotator"
 
 
@@ -188,7 +195,9 @@ def test_an_unknown_username_gets_a_hint_to_invite_by_email(
     response = invite(api_client(user_in(project, "manager")), project, "bob")
 
     assert response.status_code == 400
-    assert response.json() == {"user": ["No user named 'bob'. Invite them by e-mail instead."]}
+    assert response.json() == {
+        "user": ["No one named 'bob' shares a project with you. Invite them by e-mail instead."]
+    }
     assert not Invitation.objects.exists()
 
 

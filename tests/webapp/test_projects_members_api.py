@@ -58,9 +58,13 @@ def test_managers_add_members_by_username(
     api_client: ApiClientFor,
 ) -> None:
     project = make_project()
-    make_user(username="newcomer")
+    requester = user_in(project, role)
+    # Someone the requester knows from another project of theirs.
+    make_project(owner=requester).memberships.create(
+        user=make_user(username="newcomer"), role="viewer"
+    )
 
-    response = api_client(user_in(project, role)).post(
+    response = api_client(requester).post(
         members_url(project.pk), {"user": "newcomer", "role": "reviewer"}, format="json"
     )
 
@@ -73,32 +77,51 @@ def test_managers_add_members_by_username(
         assert not added.exists()
 
 
-def test_members_are_added_by_email_too(
+def test_an_address_always_gets_an_invitation_whether_or_not_an_account_uses_it(
     make_project: MakeProject, make_user: MakeUser, api_client: ApiClientFor
 ) -> None:
     owner = make_user()
     project = make_project(owner=owner)
     bea = make_user(username="bea", email="Bea@Example.org")
+    client = api_client(owner)
 
-    response = api_client(owner).post(
-        members_url(project.pk), {"user": "bea@example.org"}, format="json"
-    )
+    known = client.post(members_url(project.pk), {"user": "bea@example.org"}, format="json")
+    unknown = client.post(members_url(project.pk), {"user": "bob@example.org"}, format="json")
 
-    assert response.status_code == 201
-    assert project.role_of(bea) == "annotator"
+    assert known.status_code == unknown.status_code == 202
+    assert known.json().keys() == unknown.json().keys()
+    assert known.json()["email"] == "bea@example.org"
+    assert project.role_of(bea) is None  # until bea accepts with her account
 
 
-def test_adding_an_unknown_username_suggests_an_invitation(
-    make_project: MakeProject, make_user: MakeUser, api_client: ApiClientFor
+@pytest.mark.parametrize("who", ["stranger", "nobody"])
+def test_a_username_outside_ones_projects_gets_the_same_answer_as_one_that_does_not_exist(
+    who: str, make_project: MakeProject, make_user: MakeUser, api_client: ApiClientFor
 ) -> None:
     owner = make_user()
     project = make_project(owner=owner)
+    make_project().memberships.create(user=make_user(username="stranger"), role="viewer")
 
-    response = api_client(owner).post(members_url(project.pk), {"user": "ghost"}, format="json")
+    response = api_client(owner).post(members_url(project.pk), {"user": who}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["user"] == ["No user named 'ghost'. Invite them by e-mail instead."]
+    assert response.json() == {
+        "user": [f"No one named {who!r} shares a project with you. Invite them by e-mail instead."]
+    }
     assert project.memberships.count() == 1
+
+
+def test_staff_add_any_account_by_username(
+    make_project: MakeProject, make_user: MakeUser, api_client: ApiClientFor
+) -> None:
+    admin = make_user(is_staff=True)
+    project = make_project(owner=admin)
+    stranger = make_user(username="stranger")
+
+    response = api_client(admin).post(members_url(project.pk), {"user": "stranger"}, format="json")
+
+    assert response.status_code == 201
+    assert project.role_of(stranger) == "annotator"
 
 
 def test_adding_someone_twice_says_so(
@@ -142,6 +165,7 @@ def test_a_manager_cannot_grant_the_owner_role(
     project = make_project()
     manager = user_in(project, "manager")
     bea = make_user(username="bea")
+    make_project(owner=manager).memberships.create(user=bea, role="viewer")
     client = api_client(manager)
 
     added = client.post(members_url(project.pk), {"user": "bea", "role": "owner"}, format="json")
@@ -326,3 +350,39 @@ def test_another_projects_member_ids_are_404(
     assert (patched.status_code, deleted.status_code) == (404, 404)
     their_member.refresh_from_db()
     assert their_member.role == "viewer"
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_emails"),
+    [
+        ("viewer", False),
+        ("annotator", False),
+        ("reviewer", False),
+        ("manager", True),
+        ("owner", True),
+    ],
+)
+def test_only_managers_and_owners_see_members_email_addresses(
+    role: str,
+    sees_emails: bool,
+    make_project: MakeProject,
+    make_user: MakeUser,
+    user_in: UserIn,
+    add_member: AddMember,
+    api_client: ApiClientFor,
+) -> None:
+    project = make_project(owner=make_user(username="olga", email="olga@example.org"))
+    add_member(project, make_user(username="pat", email="pat@example.org"), "viewer")
+    requester = user_in(project, role)
+    client = api_client(requester)
+
+    rows = client.get(members_url(project.pk)).json()["results"]
+
+    emails = {row["username"]: row["email"] for row in rows}
+    assert emails.pop(requester.get_username()) == requester.email  # one's own, always
+    if sees_emails:
+        assert all(emails.values()) and emails
+    else:
+        assert set(emails.values()) == {None}
+    pat = project.memberships.get(user__username="pat")
+    assert (client.get(members_url(project.pk, pat.pk)).json()["email"] is not None) == sees_emails

@@ -115,9 +115,13 @@ class MemberViewSet(ProjectScopedViewSet):
     and removing members needs manager; only owners grant or revoke the owner role; a
     member may remove themself (leave). The last owner can be neither demoted nor removed.
 
-    Adding takes a username or an e-mail address: an existing account becomes a member
-    (201); an address no account uses gets an invitation link by e-mail (202, with the
-    invitation), which makes its recipient a member once they choose a password.
+    Adding takes an e-mail address or a username. An address always gets an invitation
+    link by e-mail (202, with the invitation), whether or not an account uses it: its
+    recipient joins with their account, or chooses a username and password. A username
+    adds someone who already shares a project with you (201); any other username is
+    refused with the same answer as one that does not exist, so adding members tells no
+    one which accounts or addresses exist. E-mail addresses of members are shown to
+    managers and owners only (and to each member, their own).
     """
 
     queryset = Membership.objects.none()  # for the schema; requests use get_queryset
@@ -142,12 +146,18 @@ class MemberViewSet(ProjectScopedViewSet):
             return Membership.objects.none()
         return self.project.memberships.select_related("user")
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if hasattr(self, "project"):
+            context["show_emails"] = self.project.allows(self.request.user, Action.MANAGE)
+        return context
+
     @extend_schema(
         request=NewMemberSerializer,
         responses={201: MembershipSerializer, 202: InvitationSerializer},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        new = NewMemberSerializer(data=request.data)
+        new = NewMemberSerializer(data=request.data, context=self.get_serializer_context())
         new.is_valid(raise_exception=True)
         person, role = new.validated_data["user"], new.validated_data["role"]
         try:
@@ -169,7 +179,8 @@ class MemberViewSet(ProjectScopedViewSet):
             raise membership_error_response(error) from None
         except services.InvitationNotSent as error:
             raise MailUnavailable(str(error)) from None
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        body = MembershipSerializer(membership, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: BaseSerializer[Membership]) -> None:
         membership = serializer.instance

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db.models import Q
 from rest_framework import serializers
 
 from webapp.images.availability import unusable_reason
+from webapp.projects.members import people_known_to
 from webapp.projects.models import (
     Invitation,
     LabelClass,
@@ -66,9 +65,18 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
 
 class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    """A member and their role. E-mail addresses are for those who manage members
+    (managers and owners, context ``show_emails``) and for each member's own row;
+    everyone else gets null."""
+
     user_id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
-    email = serializers.CharField(source="user.email", read_only=True)
+    email = serializers.CharField(
+        source="user.email",
+        read_only=True,
+        allow_null=True,
+        help_text="Shown to managers and owners, and on your own row; null otherwise.",
+    )
 
     class Meta:
         model = Membership
@@ -76,33 +84,47 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
         read_only_fields = ["created_at"]
         extra_kwargs = {"role": {"required": True}}
 
+    def to_representation(self, membership: Membership) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(membership)
+        request = self.context.get("request")
+        own = request is not None and membership.user_id == request.user.pk
+        if not (self.context.get("show_emails") or own):
+            data["email"] = None
+        return data
+
 
 class NewMemberSerializer(serializers.Serializer[Any]):
-    user = serializers.CharField(help_text="Username or email address of the person to add.")
+    """Whom to add. The answer never tells whether an account exists that the requester
+    could not already see: an e-mail address always gets an invitation, and a username
+    is found only among people who share a project with the requester (or by staff)."""
+
+    user = serializers.CharField(
+        help_text=(
+            "An e-mail address, which is sent an invitation link whether or not it has an "
+            "account here; or the username of someone who already shares a project with you."
+        )
+    )
     role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
 
     def validate_user(self, value: str) -> AbstractBaseUser | str:
-        """The user with this username or e-mail; an e-mail address that no account uses
-        comes back as the address itself, to be invited."""
+        """The account named ``value``, or ``value`` itself when it is an e-mail address
+        to invite."""
         value = value.strip()
-        users = list(
-            get_user_model().objects.filter(Q(username=value) | Q(email__iexact=value))[:2]
-        )
-        if len(users) > 1:
+        if "@" in value:
+            try:
+                validate_email(value)
+            except DjangoValidationError:
+                pass  # usernames may hold an "@" too
+            else:
+                return value
+        user = people_known_to(self.context["request"].user).filter(username=value).first()
+        if user is None and "@" in value:
+            raise serializers.ValidationError(f"{value!r} is not a valid e-mail address.")
+        if user is None:
             raise serializers.ValidationError(
-                f"Several users have the email {value!r}; give the username instead."
+                f"No one named {value!r} shares a project with you. Invite them by e-mail instead."
             )
-        if users:
-            return users[0]
-        if "@" not in value:
-            raise serializers.ValidationError(
-                f"No user named {value!r}. Invite them by e-mail instead."
-            )
-        try:
-            validate_email(value)
-        except DjangoValidationError:
-            raise serializers.ValidationError(f"{value!r} is not a valid e-mail address.") from None
-        return value
+        return user
 
 
 class InvitationSerializer(serializers.ModelSerializer[Invitation]):
