@@ -228,7 +228,9 @@ def test_a_file_that_is_not_an_image_is_refused_as_such(
     with pytest.raises(ImageRejected) as refused:
         load_image(path)
 
-    assert str(refused.value) == f"{path}: not an image, or a format we cannot read"
+    assert str(refused.value) == (
+        f"{path}: not an image in a format we accept (JPEG, PNG, WebP, GIF, BMP or TIFF)"
+    )
 
 
 def test_an_upload_that_is_not_an_image_is_called_the_upload() -> None:

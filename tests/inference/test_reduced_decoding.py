@@ -93,12 +93,16 @@ def test_a_turned_phone_photo_reports_its_upright_size_and_is_decoded_upright() 
     assert red[..., 0].min() > 200 and red[..., 1].max() < 60
 
 
-def test_other_formats_are_decoded_in_full(make_image_file: MakeImageFile) -> None:
+def test_other_formats_are_decoded_whole_then_reduced_by_a_whole_factor(
+    make_image_file: MakeImageFile,
+) -> None:
     path = make_image_file("scan.png", Image.new("RGB", (3000, 2000), (10, 20, 30)))
 
     loaded = load_image_reduced(path)
 
-    assert loaded.pixels.size == (3000, 2000) and not loaded.reduced
+    assert loaded.pixels.size == (1500, 1000) and loaded.reduced
+    assert (loaded.width, loaded.height) == (3000, 2000)
+    assert np.asarray(loaded.pixels)[500, 700].tolist() == [10, 20, 30]
 
 
 def test_a_truncated_jpeg_is_refused_as_by_the_full_decode() -> None:
