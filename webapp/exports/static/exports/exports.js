@@ -1,5 +1,6 @@
-// The project page's exports: start one (reviewers and up) and follow its progress until
-// its zip can be downloaded. Plain JavaScript, no framework.
+// The project page's exports: start one (reviewers and up), follow its progress until its
+// zip can be downloaded, and cancel, retry or delete one (reviewers and up). The page asks
+// the server again only while an export is pending or running. Plain JavaScript.
 "use strict";
 
 (function () {
@@ -24,6 +25,7 @@
         : "") +
       (options.include_images === false ? ", no images" : "");
     const when = new Date(exp.created_at).toLocaleString();
+    item.dataset.status = exp.status;
     item.append(`#${exp.id} · ${what} · ${when} · `);
     if (exp.status === "done" && exp.download_url) {
       const link = document.createElement("a");
@@ -32,13 +34,61 @@
       item.append(link);
     } else if (exp.status === "failed") {
       item.append(`failed: ${exp.error}`);
+    } else if (exp.status === "cancelled") {
+      item.append("cancelled");
     } else {
       const bar = document.createElement("progress");
       bar.max = exp.progress_total || 1;
       bar.value = exp.progress_done;
       item.append(`${exp.status} `, bar, ` ${exp.progress_done} of ${exp.progress_total}`);
     }
+    if (exp.expires_at) {
+      const expiry = document.createElement("span");
+      expiry.className = "muted";
+      expiry.textContent = ` · kept until ${new Date(exp.expires_at).toLocaleString()}`;
+      item.append(expiry);
+    }
+    if (form) for (const action of actions(exp)) item.append(" ", action);
     return item;
+  }
+
+  // Cancel (pending, running), retry (failed, cancelled) and delete (any) buttons.
+  function actions(exp) {
+    const base = `${url}${exp.id}/`;
+    const buttons = [];
+    const active = exp.status === "pending" || exp.status === "running";
+    if (active) buttons.push(button("Cancel", "cancel", () => act(exp, "POST", `${base}cancel`, "cancelled")));
+    if (exp.status === "failed" || exp.status === "cancelled") {
+      buttons.push(button("Retry", "retry", () => act(exp, "POST", `${base}retry`, "queued again")));
+    }
+    buttons.push(button("Delete", "delete", () => {
+      const question = active ? `Stop and delete export #${exp.id}?` : `Delete export #${exp.id} and its file?`;
+      if (window.confirm(question)) act(exp, "DELETE", base, "deleted");
+    }));
+    return buttons;
+  }
+
+  function button(label, action, onClick) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.className = "link";
+    element.dataset.action = action;
+    element.textContent = label;
+    element.addEventListener("click", onClick);
+    return element;
+  }
+
+  async function act(exp, method, actionUrl, done) {
+    const response = await fetch(actionUrl, {
+      method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken },
+    });
+    const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
+    message.textContent = response.ok
+      ? `Export #${exp.id} ${done}.`
+      : `Export #${exp.id}: ${body.detail || `refused (${response.status})`}`;
+    refresh();
   }
 
   async function refresh() {

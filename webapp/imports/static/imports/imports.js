@@ -1,7 +1,8 @@
 // The project page's dataset import: send a COCO or YOLO file, then show the outcome (a
 // small file is imported during the request) or follow the worker's progress (a larger
-// one). #import-message's data-status holds the state shown: sending, pending, running,
-// done or failed. Plain JavaScript, no framework.
+// one), asking again only while it is pending or running; cancel, retry or delete past
+// imports from the list. #import-message's data-status holds the state shown: sending,
+// pending, running, done, failed or cancelled. Plain JavaScript, no framework.
 "use strict";
 
 (function () {
@@ -48,6 +49,8 @@
         more.textContent = `… and ${problems.length - SHOWN_PROBLEMS} more`;
         problemList.append(more);
       }
+    } else if (item.status === "cancelled") {
+      message.textContent = `Cancelled: nothing was imported from ${item.original_name}.`;
     } else {
       message.textContent = `Importing ${item.original_name} on the worker: ${progressText(item)}.`;
       bar.max = item.progress_total || 1;
@@ -62,8 +65,56 @@
     const what = item.status === "done" ? counts(item.result)
       : item.status === "failed" ? `failed (${(item.problems || []).length} problems)`
         : `${item.status}: ${progressText(item)}`;
+    line.dataset.status = item.status;
     line.textContent = `#${item.id} · ${item.format} · ${item.original_name} · ${when} · ${what}`;
+    const active = item.status === "pending" || item.status === "running";
+    if (active) line.append(" ", button("Cancel", "cancel", () => act(item, "POST", `${item.url}cancel`)));
+    if (item.can_retry) line.append(" ", button("Retry", "retry", () => act(item, "POST", `${item.url}retry`)));
+    line.append(" ", button("Delete", "delete", () => {
+      const question = active
+        ? `Stop import #${item.id} and delete its record?`
+        : `Delete the record of import #${item.id}? The images it added stay.`;
+      if (window.confirm(question)) act(item, "DELETE", item.url);
+    }));
     return line;
+  }
+
+  function button(label, action, onClick) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.className = "link";
+    element.dataset.action = action;
+    element.textContent = label;
+    element.addEventListener("click", onClick);
+    return element;
+  }
+
+  // Cancel, retry or delete ``item``, then show where it stands (and follow it again
+  // when it was queued again).
+  async function act(item, method, actionUrl) {
+    const response = await fetch(actionUrl, {
+      method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken },
+    });
+    const body = response.status === 204 ? null : await response.json().catch(() => null);
+    if (response.status === 204) {
+      clearTimeout(timer);
+      message.dataset.status = "deleted";
+      message.textContent = `Import #${item.id} deleted.`;
+      bar.hidden = true;
+      problemList.replaceChildren();
+    } else if (response.ok && body) {
+      show(body);
+      if (body.status === "pending" || body.status === "running") {
+        follow(body.url);
+        return;
+      }
+      clearTimeout(timer);
+    } else {
+      message.textContent = `Import #${item.id}: ${(body && body.detail) || `refused (${response.status})`}`;
+    }
+    refreshList();
   }
 
   async function refreshList() {
@@ -78,6 +129,10 @@
   async function follow(itemUrl) {
     clearTimeout(timer);
     const response = await fetch(itemUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (response.status === 404) {
+      refreshList(); // deleted meanwhile
+      return;
+    }
     if (!response.ok) {
       message.dataset.status = "failed";
       message.textContent = `Cannot read the import's status (${response.status}).`;
@@ -87,9 +142,8 @@
     show(item);
     if (item.status === "pending" || item.status === "running") {
       timer = setTimeout(() => follow(itemUrl), 1000);
-    } else {
-      refreshList();
     }
+    refreshList();
   }
 
   form.addEventListener("submit", async (event) => {
