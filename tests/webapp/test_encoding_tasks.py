@@ -291,3 +291,50 @@ def test_the_task_names_are_the_ones_the_settings_route_and_schedule(settings) -
     assert tasks.build_decoder.name in settings.CELERY_TASK_ROUTES
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert tasks.sweep_stuck_images.name in scheduled
+
+
+def test_a_locked_database_while_storing_retries_the_store_without_encoding_again(
+    upload_image, fake_encode: FakeEncoder, monkeypatch
+) -> None:
+    from django.db import OperationalError
+
+    image = upload_image()
+    real_store = ImageEmbedding.store
+    attempts: list[int] = []
+
+    def locked_once(target, model, embedding):
+        attempts.append(target.pk)
+        if len(attempts) == 1:
+            raise OperationalError("database is locked")
+        return real_store(target, model, embedding)
+
+    monkeypatch.setattr(ImageEmbedding, "store", locked_once)
+    monkeypatch.setattr(tasks, "STORE_RETRY_DELAYS", (0.01, 0.01))
+
+    tasks.encode_image(image.pk)
+
+    image.refresh_from_db()
+    assert image.status == EncodingStatus.READY
+    assert ImageEmbedding.objects.filter(image=image).count() == 1
+    assert fake_encode.batches == [1]
+    assert attempts == [image.pk, image.pk]
+
+
+def test_a_database_locked_for_longer_than_the_pauses_raises_for_the_task_retry(
+    upload_image, fake_encode: FakeEncoder, monkeypatch
+) -> None:
+    from django.db import OperationalError
+
+    image = upload_image()
+
+    def always_locked(target, model, embedding):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(ImageEmbedding, "store", always_locked)
+    monkeypatch.setattr(tasks, "STORE_RETRY_DELAYS", (0.01, 0.01))
+
+    with pytest.raises(OperationalError):
+        tasks.encode_image(image.pk)
+
+    image.refresh_from_db()
+    assert image.status == EncodingStatus.PENDING  # given back for the retry

@@ -8,6 +8,8 @@ torch and the model are imported inside the task, never when Django starts.
 from __future__ import annotations
 
 import logging
+import time
+from typing import TYPE_CHECKING
 
 from celery import shared_task
 from django.conf import settings
@@ -17,11 +19,35 @@ from export_onnx.build import build_onnx
 from webapp.images.availability import weights_problem
 from webapp.images.models import DecoderBuild, EncodingStatus, Image, ImageEmbedding
 
+if TYPE_CHECKING:
+    import numpy as np
+
 log = logging.getLogger(__name__)
 
 # Worth another try later: storage or database briefly unreachable. An unreadable
 # image is not among them: it fails at once with its reason.
 TRANSIENT_ERRORS = (OSError, InterfaceError, OperationalError)
+# Pauses before storing a finished embedding again when the database was busy (SQLite's
+# "database is locked"): about 6 s in all, far less than encoding the image again.
+STORE_RETRY_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+
+
+def store_embedding(image: Image, model: str, embedding: np.ndarray) -> ImageEmbedding | None:
+    """:meth:`ImageEmbedding.store`, tried again after a short pause while the database
+    answers ``OperationalError``: the embedding is already computed, and a retry of the
+    whole task would encode the image again. The last error is raised."""
+    for delay in STORE_RETRY_DELAYS:
+        try:
+            return ImageEmbedding.store(image, model, embedding)
+        except OperationalError as exc:
+            log.warning(
+                "storing the embedding of image %s failed (%s); again in %.1f s",
+                image.pk,
+                exc,
+                delay,
+            )
+            time.sleep(delay)
+    return ImageEmbedding.store(image, model, embedding)
 
 
 def _on_gpu() -> bool:
@@ -81,7 +107,7 @@ def encode_claimed(images: list[Image], model: str) -> None:
         pictures, model, backend=settings.SAMLABEL_ENCODER_BACKEND, batch_size=len(pictures)
     )
     for image, embedding in zip(readable, embeddings, strict=True):
-        if ImageEmbedding.store(image, model, embedding) is None:
+        if store_embedding(image, model, embedding) is None:
             log.warning("image %s was deleted while it was encoded; nothing stored", image.pk)
         else:
             log.info("encoded image %s with %s", image.pk, model)
