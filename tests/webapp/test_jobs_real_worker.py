@@ -1,7 +1,7 @@
-"""Exports mid-run with a real Redis and real Celery workers: one cancelled from the API
-stops and leaves no zip, and one whose worker is killed (SIGKILL, no clean-up) is swept
-and finished by the next worker. Before, a killed worker's export stayed "running" for
-ever, also after a new worker started."""
+"""Exports and imports mid-run with a real Redis and real Celery workers: an export
+cancelled from the API stops and leaves no zip, and a job whose worker is killed
+(SIGKILL, no clean-up) is swept and finished by the next worker. Before, a killed
+worker's export stayed "running" for ever, also after a new worker started."""
 
 from __future__ import annotations
 
@@ -16,9 +16,14 @@ from django.urls import reverse
 
 from tests.webapp.celery_processes import broker_for_this_process, wait_for
 from tests.webapp.factories_images import stored_files
+from tests.webapp.factories_imports import coco_archive, post_import, zip_file
 from tests.webapp.factories_jobs import make_big_project
+from webapp.annotations.models import Annotation
 from webapp.exports import services
 from webapp.exports.models import Export
+from webapp.images.models import Image
+from webapp.imports import services as import_services
+from webapp.imports.models import DatasetImport
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -132,3 +137,45 @@ def test_an_export_whose_worker_is_killed_mid_run_is_finished_by_the_next_worker
     assert sum(name.endswith(".png") and "mask" in name for name in archive.namelist()) >= total
     # Only the finished zip: the killed attempt wrote to a temporary file that died with it.
     assert len(stored_files(media_root / "exports")) == 1
+
+
+def test_an_import_whose_worker_is_killed_mid_run_is_finished_once_by_the_next_worker(
+    make_project: Any, user_in: Any, api_client: Any, media_root: Path, redis_server: Any,
+    start_worker: Any, publish_to: str,
+) -> None:  # fmt: skip
+    project = make_project()
+    client = api_client(user_in(project, "manager"))
+    count = 600
+    first = start_worker(redis_server.url, media_root)
+    with mock.patch.object(import_services, "RUN_IN_REQUEST_UP_TO_BYTES", 0):
+        response = post_import(client, project, zip_file(coco_archive(count)))
+    assert response.status_code == 202, response.content
+    import_id = response.json()["id"]
+    wait_for(
+        lambda: DatasetImport.objects.get(pk=import_id).progress_done > 0,
+        timeout=90,
+        what="the worker to be part-way through the import",
+    )
+
+    first.kill()
+    assert DatasetImport.objects.get(pk=import_id).status == "running"
+
+    start_worker(
+        redis_server.url,
+        media_root,
+        beat=True,
+        SAMLABEL_SWEEP_EVERY_SECONDS="1",
+        SAMLABEL_STUCK_AFTER_SECONDS="3",
+    )
+    wait_for(
+        lambda: DatasetImport.objects.get(pk=import_id).status not in ("pending", "running"),
+        timeout=120,
+        what="the import to end after its worker was killed",
+    )
+
+    dataset_import = DatasetImport.objects.get(pk=import_id)
+    assert (dataset_import.status, dataset_import.attempts) == ("done", 2)
+    assert dataset_import.result["images_created"] == count
+    # Stored once: the killed attempt's transaction never committed.
+    assert Image.objects.filter(project=project).count() == count
+    assert Annotation.objects.filter(image__project=project).count() == count
