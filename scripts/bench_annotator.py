@@ -58,7 +58,7 @@ class Session:
 
     def wait_ready(self) -> None:
         self.page.wait_for_function(
-            "document.getElementById('annotator-status').textContent.startsWith('Ready')",
+            "() => document.getElementById('annotator-status').textContent.startsWith('Ready')",
             timeout=120_000,
         )
 
@@ -98,7 +98,7 @@ class Session:
         rows = self.page.locator("#annotator-annotations li").count()
         self.page.keyboard.press("Enter")
         self.page.wait_for_function(
-            f"document.querySelectorAll('#annotator-annotations li').length > {rows}",
+            f"() => document.querySelectorAll('#annotator-annotations li').length > {rows}",
             polling=20,
         )
 
@@ -206,7 +206,7 @@ def run_config(browser: Any, args: argparse.Namespace, images: list[int], query:
         # The page records the measure in the frame after the mask is drawn, which can
         # come after the decode counter the click waited for.
         s.page.wait_for_function(
-            "performance.getEntriesByName('samlabel:click-to-mask').length > 0"
+            "() => performance.getEntriesByName('samlabel:click-to-mask').length > 0"
         )
         first_mask = s.measures()[0]["total"]
         for key, value in (

@@ -407,6 +407,79 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
 
 # ---- Production: static files, HTTPS and content security policy ----
 
+# HTTPS. With DEBUG off every one of these is on unless its variable turns it off; a
+# test server on plain http (see tests/e2e/test_production_server.py) turns off the
+# redirect and the secure cookies, nothing else should.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Read the header a TLS-terminating proxy sets: ``X-Forwarded-Proto`` (meaning
+    ``X-Forwarded-Proto: https``) or ``Header=value``; unset or empty means no proxy."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, _, value = raw.partition("=")
+    header, value = header.strip(), value.strip() or "https"
+    if not header or not all(c.isalnum() or c == "-" for c in header):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a header name; use X-Forwarded-Proto or Header=value"
+        )
+    return "HTTP_" + header.upper().replace("-", "_"), value
+
+
+# Only behind a proxy that always sets (or strips) this header: otherwise a client could
+# claim https itself.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if urlsplit(_origin).scheme not in {"http", "https"} or not urlsplit(_origin).netloc:
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS: {_origin!r} is not an origin such as https://labels.example.org"
+        )
+
+# The Content-Security-Policy of every page (webapp/core/security_headers.py), on in
+# debug mode too so that tests meet what production does. Only this server's own files
+# run: the annotator compiles onnxruntime-web's WebAssembly ('wasm-unsafe-eval', which
+# allows no JavaScript eval) and starts its decoder in a worker, whose own threads
+# onnxruntime-web may start from blob: URLs. A nonce per response admits the few inline
+# <style> blocks that templates mark with it; image previews are data: or blob: URLs.
+# Every file, S3-stored ones included, is streamed by this server.
+SAMLABEL_CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", "'wasm-unsafe-eval'"],
+    "worker-src": ["'self'", "blob:"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "connect-src": ["'self'"],
+    "font-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "webapp.core.security_headers.ContentSecurityPolicyMiddleware",
+)
+
+# With DEBUG off, the application serves the static files itself (WhiteNoise), from
+# STATIC_ROOT, so gunicorn alone serves complete pages. collectstatic, part of every
+# release, names each file after its content (so browsers may keep it for a year) and
+# compresses it. With DEBUG on, runserver serves them from the apps' folders. WhiteNoise
+# comes right after SecurityMiddleware, before any other middleware does work.
+if not DEBUG:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+
 # ---- Hostile input: parsers and limits ----
 
 # JSON bodies nested deeper than webapp.core.parsers.MAX_JSON_DEPTH are refused with a 400

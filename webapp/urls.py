@@ -12,7 +12,11 @@ api_patterns = [
     path("", include("webapp.exports.api_urls")),
     path("", include("webapp.imports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", template_name="core/api_docs.html"),
+        name="docs",
+    ),
 ]
 
 urlpatterns = [

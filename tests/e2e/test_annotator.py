@@ -22,7 +22,7 @@ def open_annotator(page: Any, url: str, project: Any, image: Any, query: str = "
     page.goto(f"{url}/projects/{project.pk}/images/{image.pk}/annotate/{query}")
     try:
         page.wait_for_function(
-            "document.getElementById('annotator-status').textContent.startsWith('Ready')",
+            "() => document.getElementById('annotator-status').textContent.startsWith('Ready')",
             timeout=60_000,
         )
     except PlaywrightTimeout:
@@ -55,7 +55,7 @@ def decodes(page: Any) -> int:
 def wait_for_mask_after(page: Any, decodes_before: int) -> None:
     """Until the mask of a prompt newer than ``decodes_before`` is on screen."""
     page.wait_for_function(
-        f"Number(document.getElementById('annotator-stage').dataset.decodes || 0)"
+        f"() => Number(document.getElementById('annotator-stage').dataset.decodes || 0)"
         f" > {decodes_before}"
     )
 
@@ -70,7 +70,7 @@ def save(page: Any) -> None:
     rows = page.locator("#annotator-annotations li").count()
     page.keyboard.press("Enter")
     page.wait_for_function(
-        f"document.querySelectorAll('#annotator-annotations li').length > {rows}"
+        f"() => document.querySelectorAll('#annotator-annotations li').length > {rows}"
     )
 
 
@@ -126,14 +126,14 @@ def requests(page: Any) -> int:
 def wait_for_requests_above(page: Any, count: int) -> None:
     """Until the page has asked its worker for more than ``count`` decodes."""
     page.wait_for_function(
-        f"Number(document.getElementById('annotator-stage').dataset.requests || 0) > {count}"
+        f"() => Number(document.getElementById('annotator-stage').dataset.requests || 0) > {count}"
     )
 
 
 def wait_until_no_decode_is_under_way(page: Any) -> None:
     """Until every decode the page asked for (hover included) is answered."""
     page.wait_for_function(
-        "(document.getElementById('annotator-stage').dataset.decoding || '0') === '0'"
+        "() => (document.getElementById('annotator-stage').dataset.decoding || '0') === '0'"
     )
 
 
@@ -144,9 +144,9 @@ def test_a_click_where_the_cursor_rested_needs_no_new_decode(scene, signed_in):
     # The cursor rests: the page decodes the mask under it, then the click shows that.
     page.mouse.move(*point)
     page.wait_for_function(
-        "Number(document.getElementById('annotator-stage').dataset.requests || 0) >= 1"
+        "() => Number(document.getElementById('annotator-stage').dataset.requests || 0) >= 1"
     )
-    page.wait_for_function("document.getElementById('annotator-decode-time').textContent")
+    page.wait_for_function("() => document.getElementById('annotator-decode-time').textContent")
     asked, shown = requests(page), decodes(page)
     page.mouse.click(*point)
     wait_for_mask_after(page, shown)
@@ -189,7 +189,7 @@ def test_saved_masks_are_drawn_in_their_class_colour_and_can_be_hidden(scene, si
     click(page, image, *inside)
     save(page)
     # The live mask is gone; the saved one is drawn.
-    page.wait_for_function("document.getElementById('annotator-stage').dataset.live === '0'")
+    page.wait_for_function("() => document.getElementById('annotator-stage').dataset.live === '0'")
     assert Annotation.objects.get(image=image).area > 0
     label = np.array([0x00, 0xA0, 0xFF], dtype=float)  # the scene's class colour
     tinted = canvas_rgb(page, image, *inside)
@@ -261,7 +261,7 @@ def test_a_box_gives_a_mask_inside_it(scene, signed_in):
 
 def exact_on_screen(page: Any) -> None:
     """Until the mask on screen is the exact decoder's, for the current prompt."""
-    page.wait_for_function("document.getElementById('annotator-stage').dataset.exact === '1'")
+    page.wait_for_function("() => document.getElementById('annotator-stage').dataset.exact === '1'")
 
 
 def test_a_second_click_refines_the_first_mask_as_the_reference_does(scene, signed_in):
@@ -325,13 +325,17 @@ def test_undo_removes_a_saved_annotation_and_redo_brings_it_back(scene, signed_i
     save(page)
     saved = Annotation.objects.get(image=image)
     page.keyboard.press("Control+z")
-    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 0")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#annotator-annotations li').length === 0"
+    )
     assert not Annotation.objects.filter(image=image).exists()
     # The status says what the undo did, no longer that the mask is saved.
     status = page.locator("#annotator-status").text_content()
     assert not status.startswith("Saved") and "undone" in status
     page.keyboard.press("Control+Shift+z")
-    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#annotator-annotations li').length === 1"
+    )
     again = Annotation.objects.get(image=image)
     assert again.rle == saved.rle and again.label_class == saved.label_class
 
@@ -367,10 +371,10 @@ def test_a_failed_save_is_retried_and_reported(scene, signed_in):
     click(page, image, 290, 150)
     page.keyboard.press("Enter")
     page.wait_for_function(
-        "document.getElementById('annotator-status').textContent.includes('retrying')"
+        "() => document.getElementById('annotator-status').textContent.includes('retrying')"
     )
     page.wait_for_function(
-        "document.getElementById('annotator-status').textContent.startsWith('Saved')",
+        "() => document.getElementById('annotator-status').textContent.startsWith('Saved')",
         timeout=30_000,
     )
     assert failures["left"] == 0
@@ -398,7 +402,7 @@ def test_leaving_while_a_save_is_under_way_asks_first(scene, signed_in):
     click(page, image, 290, 150)
     page.keyboard.press("Enter")
     page.wait_for_function(
-        "document.getElementById('annotator-status').textContent.includes('retrying')"
+        "() => document.getElementById('annotator-status').textContent.includes('retrying')"
     )
     # Going to another page asks; the answer "stay" keeps this one.
     with pytest.raises(PlaywrightError):
@@ -408,7 +412,7 @@ def test_leaving_while_a_save_is_under_way_asks_first(scene, signed_in):
 
     server_down["now"] = False
     page.wait_for_function(
-        "document.getElementById('annotator-status').textContent.startsWith('Saved')",
+        "() => document.getElementById('annotator-status').textContent.startsWith('Saved')",
         timeout=30_000,
     )
     assert Annotation.objects.filter(image=image).count() == 1
@@ -435,11 +439,11 @@ def wait_for_image(page: Any, url: str, project: Any, image: Any) -> None:
     """Until the page shows ``image`` (address, header) and it is clickable."""
     page.wait_for_url(f"{url}/projects/{project.pk}/images/{image.pk}/annotate/")
     page.wait_for_function(
-        "document.getElementById('annotator-image-size').textContent"
+        "() => document.getElementById('annotator-image-size').textContent"
         f" === '{image.width}×{image.height}'"
     )
     page.wait_for_function(
-        "document.getElementById('annotator-status').textContent.startsWith('Ready')"
+        "() => document.getElementById('annotator-status').textContent.startsWith('Ready')"
     )
 
 
@@ -477,19 +481,25 @@ def test_the_arrow_keys_switch_images_in_place_with_the_same_decoder(scene, sign
 
     page.keyboard.press("ArrowLeft")
     wait_for_image(page, s.url, s.project, coffee)
-    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#annotator-annotations li').length === 1"
+    )
     row = page.locator("#annotator-annotations li").first
     assert row.get_attribute("data-annotation-id") == str(on_coffee.pk)
 
     # The browser's back and forward go through the same images.
     page.go_back()
     wait_for_image(page, s.url, s.project, astronaut)
-    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#annotator-annotations li').length === 1"
+    )
     row = page.locator("#annotator-annotations li").first
     assert row.get_attribute("data-annotation-id") == str(on_astronaut.pk)
     page.go_back()
     wait_for_image(page, s.url, s.project, coffee)
-    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#annotator-annotations li').length === 1"
+    )
     before = decodes(page)
     click(page, coffee, 290, 150)
     assert decodes(page) > before
@@ -502,7 +512,7 @@ def test_the_arrow_keys_switch_images_in_place_with_the_same_decoder(scene, sign
 def wait_until_no_write_is_under_way(page: Any) -> None:
     """Until every save, delete and relabel the page began has finished."""
     page.wait_for_function(
-        "(document.getElementById('annotator-stage').dataset.writes || '0') === '0'",
+        "() => (document.getElementById('annotator-stage').dataset.writes || '0') === '0'",
         timeout=30_000,
     )
 
@@ -541,7 +551,7 @@ def test_two_quick_presses_end_on_the_second_image_after(scene, signed_in):
     # Pressing on at the last image stays there.
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
-        "(d => d.switchesSettled === d.switchRequests)"
+        "() => (d => d.switchesSettled === d.switchRequests)"
         "(document.getElementById('annotator-stage').dataset)"
     )
     assert page.url.endswith(f"/images/{chelsea.pk}/annotate/")
@@ -572,7 +582,7 @@ def test_an_image_still_being_encoded_says_so_and_becomes_clickable_by_itself(sc
     open_annotator(page, s.url, s.project, coffee)
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
-        "document.getElementById('annotator-status').textContent.includes('being encoded')"
+        "() => document.getElementById('annotator-status').textContent.includes('being encoded')"
     )
     wait_for_image(page, s.url, s.project, astronaut)
     assert answers["encoding"] == 0

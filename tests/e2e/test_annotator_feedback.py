@@ -66,7 +66,7 @@ def test_saved_masks_keep_their_class_when_the_classes_answer_last(scene, signed
     held[0].continue_()
 
     page.wait_for_function(
-        "document.getElementById('annotator-status').textContent.startsWith('Ready')"
+        "() => document.getElementById('annotator-status').textContent.startsWith('Ready')"
     )
     assert page.locator("#annotator-annotations li").count() == 1
     row = page.locator("#annotator-annotations li").first
@@ -132,9 +132,11 @@ def test_the_delete_key_deletes_the_selected_annotation_and_is_in_the_key_help(s
     click(page, image, 290, 150)
     save(page)
     page.locator("#annotator-annotations li span").first.click()
-    page.wait_for_function("document.querySelector('#annotator-annotations li.selected')")
+    page.wait_for_function("() => document.querySelector('#annotator-annotations li.selected')")
     page.keyboard.press("Delete")
-    page.wait_for_function("document.querySelectorAll('#annotator-annotations li').length === 0")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#annotator-annotations li').length === 0"
+    )
     assert not Annotation.objects.filter(image=image).exists()
     assert "Deleted" in page.locator("#annotator-status").text_content()
 
@@ -150,7 +152,7 @@ def test_a_start_up_failure_shows_the_servers_message(scene, signed_in):
     )
     page.goto(f"{s.url}/projects/{s.project.pk}/images/{image.pk}/annotate/")
     page.wait_for_function(
-        "document.getElementById('annotator-status').classList.contains('error')"
+        "() => document.getElementById('annotator-status').classList.contains('error')"
     )
     status = page.locator("#annotator-status").text_content()
     assert status == f"Cannot start the annotator: {detail}"
@@ -179,7 +181,7 @@ def zoom_in_at(page: Any, x: float, y: float) -> None:
         list(page_point(page, x, y)),
     )
     page.wait_for_function(
-        f"Number(document.getElementById('annotator-stage').dataset.scale) > {before * 2}"
+        f"() => Number(document.getElementById('annotator-stage').dataset.scale) > {before * 2}"
     )
 
 
@@ -203,7 +205,7 @@ def test_masks_are_outlined_in_their_class_colour_as_thin_at_every_zoom(scene, s
     colour = np.array([0x00, 0xA0, 0xFF], dtype=float)  # the scene's class colour
     click(page, image, 290, 150)
     save(page)
-    page.wait_for_function("document.getElementById('annotator-stage').dataset.live === '0'")
+    page.wait_for_function("() => document.getElementById('annotator-stage').dataset.live === '0'")
     mask = rle.decode(Annotation.objects.get(image=image).rle)
     # A row where the mask's left edge runs straight down, a pixel above and below.
     rows = [

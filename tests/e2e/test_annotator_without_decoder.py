@@ -49,7 +49,7 @@ def test_without_weights_the_annotator_says_what_to_run_and_the_image_why_it_fai
         page.wait_for_load_state()
         page.goto(f"{live_server.url}/projects/{project.pk}/images/{image.pk}/annotate/")
         page.wait_for_function(
-            "document.getElementById('annotator-status').textContent"
+            "() => document.getElementById('annotator-status').textContent"
             ".includes('Cannot start the annotator')",
             timeout=60_000,
         )

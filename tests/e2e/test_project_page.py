@@ -270,7 +270,7 @@ def test_a_manager_renames_and_describes_the_project(project_page: Any) -> None:
     page.fill("#project-form [name=description]", "Cups and plates, photographed from above.")
     page.click("#project-form button[type=submit]")
     page.wait_for_function(
-        "document.getElementById('project-name').textContent === 'Kitchen shelves'"
+        "() => document.getElementById('project-name').textContent === 'Kitchen shelves'"
     )
 
     assert page.locator("#project-description").inner_text() == (
@@ -307,7 +307,7 @@ def test_an_invitation_by_email_is_accepted_through_its_link(
 
     page.fill("#add-member-form [name=user]", "bob")
     page.click("#add-member-form button[type=submit]")
-    page.wait_for_function("document.querySelector('#add-member-form .error')?.textContent")
+    page.wait_for_function("() => document.querySelector('#add-member-form .error')?.textContent")
     assert page.locator("#add-member-form .error").inner_text() == (
         "user: No one named 'bob' shares a project with you. Invite them by e-mail instead."
     )
