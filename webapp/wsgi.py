@@ -6,6 +6,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from webapp.core.wsgi_guard import refuse_undecodable_charsets
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
-application = get_wsgi_application()
+# Requests whose charset would crash Django before any middleware runs get a 400 here.
+application = refuse_undecodable_charsets(get_wsgi_application())

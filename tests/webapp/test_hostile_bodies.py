@@ -209,3 +209,40 @@ def test_an_annotation_filter_by_the_largest_row_id_finds_nothing(
 
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize("charset", ["bz2_codec", "zlib", "rot13", "base64"])
+def test_a_charset_that_decodes_no_text_is_refused_with_400_by_the_server(
+    scene: dict[str, Any], charset: str
+) -> None:
+    from django.test import RequestFactory
+
+    from webapp.wsgi import application
+
+    environ = RequestFactory()._base_environ(
+        PATH_INFO="/api/projects/",
+        QUERY_STRING="image=1",
+        REQUEST_METHOD="GET",
+        CONTENT_TYPE=f"text/plain; charset={charset}",
+    )
+    answers: list[str] = []
+
+    body = b"".join(application(environ, lambda status, headers: answers.append(status)))
+
+    assert answers == ["400 Bad Request"]
+    assert charset.encode() in body
+
+
+def test_a_request_in_a_text_charset_still_reaches_the_application(scene: dict[str, Any]) -> None:
+    from django.test import RequestFactory
+
+    from webapp.wsgi import application
+
+    environ = RequestFactory()._base_environ(
+        PATH_INFO="/healthz", REQUEST_METHOD="GET", CONTENT_TYPE="text/plain; charset=latin-1"
+    )
+    answers: list[str] = []
+
+    b"".join(application(environ, lambda status, headers: answers.append(status)))
+
+    assert answers == ["200 OK"]
