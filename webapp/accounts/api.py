@@ -14,6 +14,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from webapp.accounts.backends import lockout_message, seconds_locked
 from webapp.accounts.tokens import expires_at, revoke_token, valid_token_for
@@ -28,6 +29,9 @@ class ObtainTokenView(ObtainAuthToken):
     failed attempts for an account or from an address, sign-ins are refused for a while
     (429, with ``Retry-After``). ``DELETE`` revokes the token of whoever sends it.
     """
+
+    # The project's parsers (bounded JSON), not the plain ones DRF's view names.
+    parser_classes = APIView.parser_classes
 
     @extend_schema(
         auth=[],

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from webapp.core.fields import MAX_ROW_ID
 from webapp.projects import services
 from webapp.projects.access import ProjectRole, project_for
 from webapp.projects.models import (
@@ -135,10 +136,16 @@ class MemberViewSet(ProjectScopedViewSet):
         return Action.MANAGE
 
     def _targets_own_membership(self) -> bool:
+        try:
+            ids = int(self.kwargs["pk"]), int(self.kwargs["project_pk"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        # An id no row can have would overflow the database driver; project_for then
+        # answers for it like for any other unknown project.
+        if not all(1 <= n <= MAX_ROW_ID for n in ids):
+            return False
         return Membership.objects.filter(
-            pk=self.kwargs.get("pk"),
-            project_id=self.kwargs["project_pk"],
-            user_id=self.request.user.pk,
+            pk=ids[0], project_id=ids[1], user_id=self.request.user.pk
         ).exists()
 
     def get_queryset(self) -> QuerySet[Membership]:
