@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -115,6 +115,12 @@ _HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _BAND_ROWS = 256  # rows converted at a time: a band's copies stay small
 
 
+def _float_range(image: Image.Image) -> tuple[float, float]:
+    """The smallest and largest value of a float ("F") image."""
+    lo, hi = cast("tuple[float, float]", image.getextrema())
+    return float(lo), float(hi)
+
+
 def _grey8(image: Image.Image, value_range: tuple[float, float] | None = None) -> Image.Image:
     """A 16-bit, 32-bit integer or float image -> 8-bit grey ("L"), band by band.
 
@@ -122,8 +128,7 @@ def _grey8(image: Image.Image, value_range: tuple[float, float] | None = None) -
     ``value_range`` (default: the image's own) to 0-255."""
     grey = Image.new("L", image.size)
     if image.mode == "F" and value_range is None:
-        lo, hi = image.getextrema()
-        value_range = (float(lo), float(hi))
+        value_range = _float_range(image)
     for top in range(0, image.height, _BAND_ROWS):
         band = image.crop((0, top, image.width, min(top + _BAND_ROWS, image.height)))
         values = np.asarray(band)
@@ -176,10 +181,7 @@ def _reduced_rgb8(image: Image.Image, factor: int) -> Image.Image:
     band by band: no full-size copy besides ``image`` itself."""
     if factor <= 1:
         return _shown_mode(image).convert("RGB")
-    value_range = None
-    if image.mode == "F":
-        lo, hi = image.getextrema()
-        value_range = (float(lo), float(hi))
+    value_range = _float_range(image) if image.mode == "F" else None
     width, height = image.size
     out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
     rows = factor * max(1, _BAND_ROWS // factor)
@@ -209,6 +211,8 @@ class DecodedImage:
     pixels: Image.Image
     width: int
     height: int
+    format: str = ""  # Pillow's name of the file's format
+    orientation: int = 1  # the file's EXIF orientation (1 when none)
 
     @property
     def reduced(self) -> bool:
@@ -324,17 +328,22 @@ def load_image_reduced(
             image.draft(image.mode, (smaller_w, smaller_h))
         _check_bytes(image, name, max_bytes)
         orientation = _orientation(image, name)
-        if orientation in QUARTER_TURNS:
-            width, height = height, width
         decoded = _decoded(image, name, max_bytes)
+        # Pillow opens a TIFF at its upright size and turns it as it loads it (dropping
+        # its orientation tag): only what loading left is turned here.
+        left = _orientation(decoded, name)
+        if left in QUARTER_TURNS:
+            width, height = height, width
+        turn = _UPRIGHT.get(left)
         factor = max(1, max(decoded.size) // long_side)
         try:
             pixels = _reduced_rgb8(decoded, factor)
         finally:
             # The full decode is the one large buffer: let it go before anything else.
             decoded.close()
-        turn = _UPRIGHT.get(orientation)
-        return DecodedImage(pixels.transpose(turn) if turn is not None else pixels, width, height)
+        if turn is not None:
+            pixels = pixels.transpose(turn)
+        return DecodedImage(pixels, width, height, image.format or "", orientation)
 
 
 @dataclass(frozen=True)
@@ -361,10 +370,10 @@ def load_upright(
         _check_bytes(image, name, max_bytes)
         orientation = _orientation(image, name)
         decoded = _decoded(image, name, max_bytes)
+        turn = _UPRIGHT.get(_orientation(decoded, name))  # what loading left to turn
         shown = _shown_mode(decoded)
         if shown is not decoded:
             decoded.close()
-        turn = _UPRIGHT.get(orientation)
         if turn is not None:
             turned = shown.transpose(turn)
             shown.close()

@@ -117,6 +117,7 @@ def test_members_read_the_image_list_detail_file_thumbnail_embedding_and_progres
     listing = client.get(reverse("image-list", kwargs={"project_pk": project_pk}))
     detail = client.get(url("image-detail", ready_image))
     original = client.get(url("image-file", ready_image))
+    shown = client.get(url("image-display", ready_image))
     thumbnail = client.get(url("image-thumbnail", ready_image))
     embedding = client.get(url("image-embedding", ready_image))
     progress = client.get(reverse("image-progress", kwargs={"project_pk": project_pk}))
@@ -126,11 +127,13 @@ def test_members_read_the_image_list_detail_file_thumbnail_embedding_and_progres
     assert detail.status_code == 200
     assert set(detail.json()) == {
         "id", "original_name", "width", "height", "sha256", "status", "failure_reason",
-        "thumbnail_url", "file_url", "embedding_url", "created_at",
+        "thumbnail_url", "file_url", "display_url", "embedding_url", "created_at",
     }  # fmt: skip
     assert detail.json()["embedding_url"] == url("image-embedding", ready_image)
     assert original.status_code == 200
     assert b"".join(original.streaming_content) == astronaut_jpeg()
+    assert shown.status_code == 200  # a JPEG browsers draw as it is: the original
+    assert b"".join(shown.streaming_content) == astronaut_jpeg()
     assert thumbnail.status_code == 200
     assert thumbnail["Content-Type"] == "image/jpeg"
     assert embedding.status_code == 200
@@ -138,7 +141,7 @@ def test_members_read_the_image_list_detail_file_thumbnail_embedding_and_progres
 
 
 @pytest.mark.parametrize(
-    "name", ["image-detail", "image-file", "image-thumbnail", "image-embedding"]
+    "name", ["image-detail", "image-file", "image-display", "image-thumbnail", "image-embedding"]
 )
 def test_outsider_gets_404_for_every_image_url(
     name: str, ready_image: Image, user_in, api_client

@@ -44,7 +44,9 @@ def image_config(project: Project, image: Image) -> dict[str, Any]:
         "projectName": project.name,
         "pageUrl": url_of("annotate", image),
         "configUrl": url_of("annotate-config", image),
-        "imageUrl": reverse("image-file", args=[project.pk, image.pk]),
+        # The picture as SAM encodes it: a PNG drawn upright for the originals browsers
+        # cannot decode or would not turn as Pillow does (webapp.images.uploads).
+        "imageUrl": reverse("image-display", args=[project.pk, image.pk]),
         "imageStatusUrl": reverse("image-detail", args=[project.pk, image.pk]),
         "embeddingUrl": embedding_url(image),
         "manifestUrl": reverse("decoder-manifest", args=[project.pk]),

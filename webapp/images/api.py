@@ -179,6 +179,16 @@ class ImageFileView(ProjectImagesView, APIView):
         return _stream(image.file, safe_name.encode("ascii", "replace").decode())
 
 
+class ImageDisplayView(ProjectImagesView, APIView):
+    """GET: the picture as the annotator shows it and SAM encodes it (any member): a PNG
+    drawn upright when the original is in a format browsers do not decode or carries an
+    EXIF orientation they may ignore, else the original file."""
+
+    @extend_schema(responses={200: OpenApiTypes.BINARY})
+    def get(self, request: Request, project_pk: int, pk: int) -> HttpResponseBase:
+        return _stream(self.get_image().shown_file)
+
+
 class ImageThumbnailView(ProjectImagesView, APIView):
     """GET: a JPEG whose longest side is 256 pixels (any member)."""
 

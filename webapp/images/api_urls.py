@@ -15,6 +15,9 @@ urlpatterns = [
     path(f"{project}/images/delete/", api.ImageBulkDeleteView.as_view(), name="image-bulk-delete"),
     path(f"{project}/images/<int:pk>/file", api.ImageFileView.as_view(), name="image-file"),
     path(
+        f"{project}/images/<int:pk>/display", api.ImageDisplayView.as_view(), name="image-display"
+    ),
+    path(
         f"{project}/images/<int:pk>/thumbnail",
         api.ImageThumbnailView.as_view(),
         name="image-thumbnail",

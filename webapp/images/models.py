@@ -43,6 +43,10 @@ def thumbnail_path(instance: Image, filename: str) -> str:
     return f"thumbnails/{instance.project_id}/{uuid.uuid4().hex}.jpg"
 
 
+def display_path(instance: Image, filename: str) -> str:
+    return f"display/{instance.project_id}/{uuid.uuid4().hex}.png"
+
+
 class ImageQuerySet(models.QuerySet["Image"]):
     def pending(self) -> ImageQuerySet:
         return self.filter(status=EncodingStatus.PENDING)
@@ -135,6 +139,10 @@ class Image(models.Model):
     height = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     thumbnail = models.ImageField(upload_to=thumbnail_path, blank=True)
+    # The picture upright as a PNG, when browsers cannot draw the original as SAM sees it
+    # (a format they do not decode, or an EXIF orientation other than a JPEG's); the
+    # annotator shows it and the worker encodes it. Empty when the original serves.
+    display = models.FileField(upload_to=display_path, blank=True)
     status = models.CharField(
         max_length=10, choices=EncodingStatus.choices, default=EncodingStatus.PENDING
     )
@@ -186,6 +194,18 @@ class Image(models.Model):
         with self.file.storage.open(self.file.name, "rb") as stream:
             return stream.read()
 
+    @property
+    def shown_file(self) -> models.fields.files.FieldFile:
+        """The file whose pixels everyone works on: the display copy when there is one,
+        else the original (a JPEG, PNG, WebP, GIF or BMP that browsers draw upright)."""
+        return self.display if self.display else self.file
+
+    def read_shown(self) -> bytes:
+        """The bytes of :attr:`shown_file`: what the annotator shows and SAM encodes."""
+        shown = self.shown_file
+        with shown.storage.open(shown.name, "rb") as stream:
+            return stream.read()
+
     def embedding_for(self, model: str) -> ImageEmbedding | None:
         return self.embeddings.filter(model=model).first()
 
@@ -195,7 +215,7 @@ class Image(models.Model):
         Embedding files are addressed by content, so the same file may belong to the same
         picture in another project; it is kept while any embedding still names it.
         """
-        names = [n for n in (self.file.name, self.thumbnail.name) if n]
+        names = [n for n in (self.file.name, self.thumbnail.name, self.display.name) if n]
         embedding_names = list(self.embeddings.values_list("file", flat=True))
         storage = self.file.storage
         with transaction.atomic():

@@ -16,6 +16,7 @@ def _image_url(name: str, image: Image) -> str:
 class ImageSerializer(serializers.ModelSerializer[Image]):
     thumbnail_url = serializers.SerializerMethodField()
     file_url = serializers.SerializerMethodField()
+    display_url = serializers.SerializerMethodField()
     embedding_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -30,6 +31,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "failure_reason",
             "thumbnail_url",
             "file_url",
+            "display_url",
             "embedding_url",
             "created_at",
         ]
@@ -40,6 +42,10 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
 
     def get_file_url(self, image: Image) -> str:
         return _image_url("image-file", image)
+
+    def get_display_url(self, image: Image) -> str:
+        """The picture as the annotator shows it (a PNG copy or the original)."""
+        return _image_url("image-display", image)
 
     def get_embedding_url(self, image: Image) -> str | None:
         """Only for ready images: before that the URL answers 409."""

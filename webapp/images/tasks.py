@@ -91,9 +91,10 @@ def encode_claimed(images: list[Image], model: str) -> None:
     pictures = []
     for image in images:
         try:
-            # Decoded only as far as the model's 1024-pixel input needs (a large JPEG at
+            # The pixels the annotator shows (the display copy when there is one),
+            # decoded only as far as the model's 1024-pixel input needs (a large JPEG at
             # a half, a quarter or an eighth of its size), which is most of the cost.
-            pictures.append(load_image_reduced(image.read_original()))
+            pictures.append(load_image_reduced(image.read_shown()))
         except FileNotFoundError:
             image.set_status(EncodingStatus.FAILED, "the original file is missing from storage")
             continue

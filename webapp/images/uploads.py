@@ -36,6 +36,7 @@ THUMBNAIL_SIDE = 256  # pixels, the longest side of a thumbnail
 # Pillow format name -> the extension of the stored original.
 EXTENSIONS = {
     "JPEG": "jpg",
+    "MPO": "jpg",
     "PNG": "png",
     "WEBP": "webp",
     "GIF": "gif",
@@ -43,7 +44,67 @@ EXTENSIONS = {
     "TIFF": "tif",
 }
 
+# Formats every browser decodes. Of their EXIF orientations, browsers apply a JPEG's as
+# Pillow does; other formats' they may ignore (a WebP's, in Chromium). Anything else gets
+# a display copy (see prepare_image).
+BROWSER_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"}
+ORIENTED_BY_BROWSERS = {"JPEG", "MPO"}
+
 Outcome = Literal["created", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """What is stored for one accepted image file, besides the file itself.
+
+    ``width``, ``height``: the picture's size upright (EXIF orientation applied);
+    ``extension``: of the stored original; ``thumbnail``: a JPEG (see
+    :func:`make_thumbnail`); ``display``: a PNG of the upright picture when browsers
+    cannot draw the original as SAM sees it, else None.
+    """
+
+    width: int
+    height: int
+    extension: str
+    thumbnail: bytes
+    display: bytes | None
+
+
+def needs_display_copy(file_format: str, orientation: int) -> bool:
+    """True when browsers cannot be trusted to draw a file upright as Pillow does."""
+    if file_format not in BROWSER_FORMATS:
+        return True
+    return orientation != 1 and file_format not in ORIENTED_BY_BROWSERS
+
+
+def prepare_image(content: bytes) -> PreparedImage:
+    """Check ``content`` and make what is stored with it. Raises
+    :class:`inference.images.ImageRejected` (with "the upload: " before the reason) for a
+    file that is not an accepted, decodable image of an acceptable size.
+
+    Memory stays bounded (``SAMLABEL_MAX_DECODED_BYTES``): the file is decoded at the
+    thumbnail's scale where the format allows, and only a file that needs a display copy
+    is decoded whole, once more, after the first decode is released.
+    """
+    from inference.images import load_image_reduced, load_upright
+
+    # Every byte is checked, but a large JPEG is decoded at the thumbnail's scale (an
+    # eighth of 4000 pixels is 500): the request does not pay for a full decode.
+    picture = load_image_reduced(content, long_side=THUMBNAIL_SIDE)
+    display = None
+    if needs_display_copy(picture.format, picture.orientation):
+        upright = load_upright(content)
+        out = io.BytesIO()
+        upright.pixels.save(out, format="PNG", compress_level=6)
+        upright.pixels.close()
+        display = out.getvalue()
+    return PreparedImage(
+        width=picture.width,
+        height=picture.height,
+        extension=EXTENSIONS.get(picture.format, picture.format.lower() or "bin"),
+        thumbnail=make_thumbnail(picture.pixels),
+        display=display,
+    )
 
 
 @dataclass(frozen=True)
@@ -86,9 +147,7 @@ def ingest_upload(
 
     Encoding is queued once the row is committed.
     """
-    from PIL import Image as PILImage
-
-    from inference.images import ImageRejected, load_image_reduced
+    from inference.images import ImageRejected
 
     name = safe_original_name(upload.name)
     limit = settings.SAMLABEL_MAX_UPLOAD_BYTES
@@ -106,31 +165,28 @@ def ingest_upload(
     if existing is not None:
         return UploadResult(name=name, outcome="duplicate", image=existing)
     try:
-        # Every byte is checked, but a large JPEG is decoded at the thumbnail's scale
-        # (an eighth of 4000 pixels is 500): the request does not pay for a full decode.
-        picture = load_image_reduced(content, long_side=THUMBNAIL_SIDE)
+        prepared = prepare_image(content)
     except ImageRejected as exc:
         return _rejected(name, str(exc).removeprefix("the upload: "))
-    # The decode succeeded, so Pillow can identify the format again from the header.
-    file_format = PILImage.open(io.BytesIO(content)).format or ""
-    extension = EXTENSIONS.get(file_format, file_format.lower() or "bin")
 
     image = Image(
         project=project,
         original_name=name,
         # The full image's size, as the user sees it (not the reduced decode's).
-        width=picture.width,
-        height=picture.height,
+        width=prepared.width,
+        height=prepared.height,
         sha256=sha256,
         uploaded_by=user,
     )
     stored: list[str] = []
     try:
-        image.file.save(f"original.{extension}", ContentFile(content), save=False)
+        image.file.save(f"original.{prepared.extension}", ContentFile(content), save=False)
         stored.append(image.file.name)
-        thumbnail = make_thumbnail(picture.pixels)
-        image.thumbnail.save("thumbnail.jpg", ContentFile(thumbnail), save=False)
+        image.thumbnail.save("thumbnail.jpg", ContentFile(prepared.thumbnail), save=False)
         stored.append(image.thumbnail.name)
+        if prepared.display is not None:
+            image.display.save("display.png", ContentFile(prepared.display), save=False)
+            stored.append(image.display.name)
         with transaction.atomic():
             image.save()
             transaction.on_commit(lambda: queue_encoding(image.pk))
