@@ -246,3 +246,15 @@ def test_a_request_in_a_text_charset_still_reaches_the_application(scene: dict[s
     b"".join(application(environ, lambda status, headers: answers.append(status)))
 
     assert answers == ["200 OK"]
+
+
+def test_an_image_name_filter_with_a_nul_character_is_refused_naming_it(
+    scene: dict[str, Any], api_client: Any
+) -> None:
+    url = f"/api/projects/{scene['project'].pk}/images/"
+
+    response = lenient_client(api_client, scene["owner"]).get(url, {"name": "a\x00b"})
+
+    # PostgreSQL refused the NUL in the query itself: a 500 there.
+    assert response.status_code == 400
+    assert "name" in response.json()

@@ -93,6 +93,9 @@ class ImageListView(ProjectImagesView, generics.ListAPIView):
             images = images.filter(status=wanted_status)
         name = self.request.query_params.get("name")
         if name:
+            # No stored name holds a NUL, and PostgreSQL refuses one in a query (a 500).
+            if "\x00" in name:
+                raise ValidationError({"name": "A file name cannot contain a NUL character."})
             images = images.filter(original_name__icontains=name)
         annotated = self.request.query_params.get("annotated")
         if annotated:
