@@ -148,6 +148,7 @@ INSTALLED_APPS = [
     "webapp.annotator",
     "webapp.exports",
     "webapp.imports",
+    "webapp.workflow",
 ]
 
 MIDDLEWARE = [

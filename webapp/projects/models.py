@@ -107,6 +107,12 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The team workflow (webapp/workflow): whether submitted images wait for a reviewer
+    # (off: submitting accepts), whether annotators label only the images given to them,
+    # and after how many idle minutes a held image goes back to the pool.
+    review_required = models.BooleanField(default=True)
+    assigned_only = models.BooleanField(default=False)
+    lease_minutes = models.PositiveIntegerField(default=30)
 
     objects = ProjectQuerySet.as_manager()
 
