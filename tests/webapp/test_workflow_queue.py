@@ -255,3 +255,24 @@ def test_annotators_asking_at_the_same_moment_never_get_the_same_image(
         assert set(
             WorkItem.objects.filter(pk__in=images_of).values_list("annotator__username", flat=True)
         ) == {name}
+
+
+@pytest.mark.django_db
+def test_active_time_adds_up_per_member_and_day(
+    world: dict[str, Any], api_client: ApiClientFor, make_user: MakeUser
+) -> None:
+    from webapp.workflow.models import ActiveTime
+
+    project, people = world["project"], world["people"]
+    url = f"/api/projects/{project.pk}/work/active-time/"
+
+    for seconds in (30, 45):
+        assert api_client(people["ann"]).post(url, {"seconds": seconds}).status_code == 204
+    too_much = api_client(people["ann"]).post(url, {"seconds": 3600})
+    outsider = api_client(make_user(username="eve")).post(url, {"seconds": 5})
+
+    assert too_much.status_code == 400
+    assert outsider.status_code == 404
+    row = ActiveTime.objects.get(project=project, user=people["ann"])
+    assert row.seconds == 75
+    assert row.day == timezone.now().date()

@@ -24,9 +24,10 @@ from webapp.core.fields import MAX_ROW_ID, row_id_parameter
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
 from webapp.workflow import assignment, queue
-from webapp.workflow.models import Event, WorkItem, WorkState
+from webapp.workflow.models import ActiveTime, Event, WorkItem, WorkState
 from webapp.workflow.rules import MOVES, MoveRefused, perform
 from webapp.workflow.serializers import (
+    ActiveTimeSerializer,
     AssignSerializer,
     EventSerializer,
     MoveSerializer,
@@ -265,3 +266,17 @@ class EventList(WorkflowAccess, generics.ListAPIView[Event]):
         if image is not None:
             events = events.filter(image_id=image)
         return events
+
+
+class ActiveTimeReport(WorkflowAccess, APIView):
+    """POST: the annotator page reports ``seconds`` of real interaction (at most 300 per
+    report; idle stretches are not counted by the page) for today's labelling time."""
+
+    write_action = Action.ANNOTATE
+
+    @extend_schema(request=ActiveTimeSerializer, responses={204: None})
+    def post(self, request: Request, project_pk: int) -> Response:
+        body = ActiveTimeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        ActiveTime.add(self.project, request.user, body.validated_data["seconds"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

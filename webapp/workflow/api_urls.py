@@ -13,6 +13,7 @@ urlpatterns = [
     path(f"{project}/work/", api.WorkItemList.as_view(), name="work-list"),
     path(f"{project}/work/next/", api.NextImage.as_view(), name="work-next"),
     path(f"{project}/work/assign/", api.Assign.as_view(), name="work-assign"),
+    path(f"{project}/work/active-time/", api.ActiveTimeReport.as_view(), name="work-active-time"),
     path(f"{project}/events/", api.EventList.as_view(), name="event-list"),
     path(f"{image}/", api.WorkItemDetail.as_view(), name="work-detail"),
     path(f"{image}/heartbeat/", api.WorkItemHeartbeat.as_view(), name="work-heartbeat"),

@@ -204,3 +204,34 @@ class Event(models.Model):
             image_name=image.original_name if image is not None else "",
             **fields,
         )
+
+
+class ActiveTime(models.Model):
+    """Seconds a member spent actively labelling or reviewing in a project on one day (UTC),
+    measured in the annotator page from real interaction (idle stretches are left out)
+    and sent with the page's heartbeats."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user", "day"], name="one_row_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} on {self.day}: {self.seconds} s"
+
+    @classmethod
+    def add(cls, project: Project, user: Any, seconds: int) -> None:
+        """Count ``seconds`` more for ``user`` today (one upsert, safe under concurrency)."""
+        from django.db.models import F
+
+        day = timezone.now().date()
+        row, created = cls.objects.get_or_create(
+            project=project, user=user, day=day, defaults={"seconds": seconds}
+        )
+        if not created:
+            cls.objects.filter(pk=row.pk).update(seconds=F("seconds") + seconds)

@@ -92,6 +92,10 @@ class AssignSerializer(serializers.Serializer[Any]):
         return attrs
 
 
+class ActiveTimeSerializer(serializers.Serializer[Any]):
+    seconds = serializers.IntegerField(min_value=1, max_value=300)
+
+
 class EventSerializer(serializers.ModelSerializer[Event]):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
     image = serializers.IntegerField(source="image_id", read_only=True, allow_null=True)
