@@ -492,6 +492,16 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 ]
 
 # ---- Images: formats, decoding and display copies ----
+# What one image may cost to decode: SAMLABEL_MAX_IMAGE_PIXELS (default 100 million) and
+# SAMLABEL_MAX_DECODED_BYTES (default 256 MiB, bytes per pixel counted: a 16-bit or RGB
+# pixel costs more than an 8-bit grey one). inference.images reads them, since it never
+# imports Django; read here too so that a bad value stops the start, naming the variable.
+try:
+    import inference.images as _image_limits
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+SAMLABEL_MAX_IMAGE_PIXELS = _image_limits.MAX_PIXELS
+SAMLABEL_MAX_DECODED_BYTES = _image_limits.MAX_DECODED_BYTES
 
 # ---- Jobs: exports and imports ----
 
