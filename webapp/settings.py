@@ -521,3 +521,12 @@ CELERY_BEAT_SCHEDULE["discard-expired-import-uploads"] = {
     "task": "webapp.imports.tasks.discard_expired_uploads",
     "schedule": 3600,
 }
+
+# ---- Reviews ----
+# Review issues and the history of annotations (webapp.reviews); the sweep that gives
+# back images whose holder's lease has passed runs every minute.
+INSTALLED_APPS += ["webapp.reviews"]
+CELERY_BEAT_SCHEDULE["release-expired-leases"] = {
+    "task": "webapp.workflow.tasks.release_expired_leases",
+    "schedule": 60,
+}

@@ -37,9 +37,14 @@ class Annotation(models.Model):
     bbox = models.JSONField()
     area = models.PositiveIntegerField()
     prompts = models.JSONField(default=dict, blank=True)
+    # Who created it, and who saved it last (the creator until someone edits it).
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    last_editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1)
@@ -50,10 +55,12 @@ class Annotation(models.Model):
     def __str__(self) -> str:
         return f"{self.label_class} on {self.image}"
 
-    def apply_edit(self, expected_version: int, **fields: Any) -> None:
+    def apply_edit(self, expected_version: int, *, editor: Any = None, **fields: Any) -> None:
         """Save ``fields`` only if the stored version is still ``expected_version``;
-        otherwise raise :class:`VersionConflict` and change nothing."""
+        otherwise raise :class:`VersionConflict` and change nothing. ``editor`` becomes
+        the last editor."""
         fields["updated_at"] = timezone.now()
+        fields["last_editor"] = editor if getattr(editor, "is_authenticated", False) else None
         updated = Annotation.objects.filter(pk=self.pk, version=expected_version).update(
             version=F("version") + 1, **fields
         )
