@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from rest_framework import serializers
 
@@ -16,9 +17,10 @@ MAX_ROW_ID = 2**63 - 1
 _ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
-def row_id_field() -> serializers.IntegerField:
-    """An integer that can be a row's id: 1 to MAX_ROW_ID."""
-    return serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID)
+def row_id_field(**options: Any) -> serializers.IntegerField:
+    """An integer that can be a row's id: 1 to MAX_ROW_ID; ``options`` go to DRF's
+    IntegerField (``required=False``, ``allow_null=True``...)."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID, **options)
 
 
 def row_id_parameter(query_params: Mapping[str, str], name: str) -> int | None:
