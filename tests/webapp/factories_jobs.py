@@ -8,12 +8,14 @@ import numpy as np
 from tests.webapp.factories_exports import annotate, make_picture_row
 from webapp.annotations import rle
 from webapp.annotations.models import Annotation
+from webapp.images.models import EncodingStatus, Image
 from webapp.projects.models import LabelClass, Project
 
 
 def make_big_project(project: Project, images: int = 40, per_image: int = 100) -> int:
     """``images`` 320 x 240 pictures with ``per_image`` annotations each (a disc of its
-    own place and size); the number of annotations."""
+    own place and size); the number of annotations. The images count as encoded, so that
+    no worker spends the test encoding them."""
     label = LabelClass.objects.create(project=project, name="thing")
     yy, xx = np.mgrid[:240, :320]
     rows = []
@@ -33,4 +35,5 @@ def make_big_project(project: Project, images: int = 40, per_image: int = 100) -
                 )
             )
     Annotation.objects.bulk_create(rows, batch_size=500)
+    Image.objects.filter(project=project).update(status=EncodingStatus.READY)
     return images * per_image
