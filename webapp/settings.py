@@ -447,18 +447,18 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 # The Content-Security-Policy of every page (webapp/core/security_headers.py), on in
 # debug mode too so that tests meet what production does. Only this server's own files
 # run: the annotator compiles onnxruntime-web's WebAssembly ('wasm-unsafe-eval', which
-# allows no JavaScript eval) and starts its decoder in a worker, whose own threads
-# onnxruntime-web may start from blob: URLs. A nonce per response admits the few inline
-# <style> blocks that templates mark with it; image previews are data: or blob: URLs.
-# Every file, S3-stored ones included, is streamed by this server.
+# allows no JavaScript eval) in its decoder's worker, and onnxruntime-web starts its
+# threads as workers of its own script, from this server too. A nonce per response
+# admits the few inline <style> and <script> blocks that templates mark with it. Swagger
+# UI's stylesheet draws its icons from data: URLs. Every file, S3-stored ones included,
+# is streamed by this server.
 SAMLABEL_CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
     "default-src": ["'self'"],
     "script-src": ["'self'", "'wasm-unsafe-eval'"],
-    "worker-src": ["'self'", "blob:"],
+    "worker-src": ["'self'"],
     "style-src": ["'self'"],
-    "img-src": ["'self'", "data:", "blob:"],
+    "img-src": ["'self'", "data:"],
     "connect-src": ["'self'"],
-    "font-src": ["'self'", "data:"],
     "object-src": ["'none'"],
     "base-uri": ["'self'"],
     "form-action": ["'self'"],
@@ -471,7 +471,7 @@ MIDDLEWARE.insert(
 
 # With DEBUG off, the application serves the static files itself (WhiteNoise), from
 # STATIC_ROOT, so gunicorn alone serves complete pages. collectstatic, part of every
-# release, names each file after its content (so browsers may keep it for a year) and
+# release, names each file after its content (so browsers may keep it for good) and
 # compresses it. With DEBUG on, runserver serves them from the apps' folders. WhiteNoise
 # comes right after SecurityMiddleware, before any other middleware does work.
 if not DEBUG:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import PASSWORD
 from tests.webapp.conftest import REPO_ROOT, SETTINGS_VARIABLES
@@ -244,10 +245,14 @@ def test_the_annotator_runs_its_decoder_under_the_content_security_policy(
         f"{url}/projects/{production_server.project_id}/images/{production_server.image_id}"
         "/annotate/"
     )
-    page.wait_for_function(
-        "() => document.getElementById('annotator-status').textContent.startsWith('Ready')",
-        timeout=60_000,
-    )
+    try:
+        page.wait_for_function(
+            "() => document.getElementById('annotator-status').textContent.startsWith('Ready')",
+            timeout=60_000,
+        )
+    except PlaywrightTimeout:
+        status = page.locator("#annotator-status").text_content()
+        pytest.fail(f"the annotator did not start: {status!r}; console: {watch.problems}")
 
     status = page.locator("#annotator-status").text_content()
     # Two threads: the page is cross-origin isolated and onnxruntime-web's thread

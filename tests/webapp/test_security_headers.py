@@ -27,7 +27,7 @@ def test_pages_allow_only_this_servers_own_scripts_and_styles(client: Client) ->
     assert policy["default-src"] == ["'self'"]
     assert policy["script-src"] == ["'self'", "'wasm-unsafe-eval'"]
     assert policy["style-src"] == ["'self'"]
-    assert policy["worker-src"] == ["'self'", "blob:"]
+    assert policy["worker-src"] == ["'self'"]
     assert policy["object-src"] == ["'none'"]
     assert policy["frame-ancestors"] == ["'none'"]
     assert policy["base-uri"] == ["'self'"]

@@ -51,7 +51,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         nonce = CspNonce()
-        request.csp_nonce = nonce  # type: ignore[attr-defined]
+        request.csp_nonce = nonce
         response = self.get_response(request)
         if HEADER not in response:
             response[HEADER] = policy_header(settings.SAMLABEL_CONTENT_SECURITY_POLICY, nonce.value)
