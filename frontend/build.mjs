@@ -22,6 +22,8 @@ await build({
   entryPoints: {
     annotator: join(here, "src/annotator/main.ts"),
     "decoder.worker": join(here, "src/annotator/decoder.worker.ts"),
+    // "Start labelling" / "Start reviewing": finds the next image, then opens the annotator.
+    "queue-start": join(here, "src/annotator/queue-start.ts"),
   },
   outdir: out,
   bundle: true,

@@ -17,5 +17,11 @@ urlpatterns = [
         views.annotate_config,
         name="annotate-config",
     ),
+    path("projects/<int:project_pk>/annotate/next/", views.queue_start, name="queue-start"),
+    path(
+        "projects/<int:project_pk>/annotate/upcoming.json",
+        views.upcoming_images,
+        name="upcoming",
+    ),
     path("annotator/assets/<path:name>", views.asset, name="asset"),
 ]

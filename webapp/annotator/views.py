@@ -1,6 +1,10 @@
 """The annotator page. The page itself is static; everything it needs (image, embedding,
 decoder, annotations) it fetches from the API with the signed-in user's session. It
-switches images in place, fetching the next image's configuration as JSON."""
+switches images in place, fetching the next image's configuration as JSON.
+
+With ``?queue=annotate`` or ``?queue=review`` the page works through the member's queue
+(webapp.workflow): "Start labelling" and "Start reviewing" open ``annotate/next/``, which
+asks the workflow API for the next image and opens the annotator on it."""
 
 from __future__ import annotations
 
@@ -22,9 +26,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from webapp.annotator.image_config import image_config
+from webapp.annotator.workflow_config import STAGES, queue_stage, workflow_config
 from webapp.images.models import Image
 from webapp.projects.access import project_for
 from webapp.projects.models import Action
+from webapp.workflow.annotator_api import upcoming
 
 # Built by the front end (npm run build); not in git.
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -89,6 +95,7 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
         "wasmPaths": request.build_absolute_uri(
             reverse("annotator:asset", args=[f"{_ort_folder()}/x"])
         )[:-1],
+        "workflow": workflow_config(project, request.user, queue_stage(request.GET.get("queue"))),
     }
     response = render(
         request,
@@ -115,5 +122,54 @@ def annotate_config(request: HttpRequest, project_pk: int, image_pk: int) -> Jso
     image = get_object_or_404(Image, pk=image_pk, project=project)
     response = JsonResponse(image_config(project, image))
     # Which embeddings are ready changes as images are encoded: always ask again.
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@login_required
+@require_safe
+def queue_start(request: HttpRequest, project_pk: int) -> HttpResponse:
+    """ "Start labelling" (``?stage=annotate``) and "Start reviewing" (``?stage=review``): a
+    small page whose script asks the workflow API for the next image (a POST: it claims
+    the image) and opens the annotator on it, or says why there is none."""
+    project = project_for(request.user, project_pk, Action.VIEW)
+    stage = request.GET.get("stage", "annotate")
+    if stage not in STAGES:
+        raise Http404(f"No such queue: {stage}. Queues: {', '.join(STAGES)}.")
+    config = workflow_config(project, request.user, stage)
+    # The stage as asked, even when the role cannot review: the API then says why not.
+    config["stage"] = stage
+    return render(
+        request,
+        "annotator/queue_start.html",
+        {"project": project, "stage": stage, "config": config},
+    )
+
+
+@login_required
+@require_safe
+def upcoming_images(request: HttpRequest, project_pk: int) -> JsonResponse:
+    """The images the member's queue (``?stage=``) would give them after image ``?after=``,
+    for the page to download ahead: ``{"images": [{"imageId", "configUrl",
+    "embeddingUrl", "embeddingSha256"}]}`` (the hash null while not encoded)."""
+    project = project_for(request.user, project_pk, Action.VIEW)
+    stage = request.GET.get("stage", "annotate")
+    if stage not in STAGES:
+        raise Http404(f"No such queue: {stage}.")
+    after = request.GET.get("after", "")
+    exclude = int(after) if after.isdigit() and len(after) < 19 else None
+    items = upcoming(project, request.user, project.role_of(request.user), stage, exclude)
+    images = []
+    for item in items:
+        embedding = item.image.embedding_for(project.model)
+        images.append(
+            {
+                "imageId": item.image.pk,
+                "configUrl": reverse("annotator:annotate-config", args=[project.pk, item.pk]),
+                "embeddingUrl": reverse("image-embedding", args=[project.pk, item.pk]),
+                "embeddingSha256": embedding.sha256 if embedding is not None else None,
+            }
+        )
+    response = JsonResponse({"images": images})
     response["Cache-Control"] = "private, no-cache"
     return response

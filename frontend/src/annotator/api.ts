@@ -7,6 +7,9 @@ export interface Annotation extends AnnotationPayload {
   readonly id: number;
   readonly version: number;
   readonly area: number;
+  /** Who made it, and who changed it last (when the server records that). */
+  readonly author?: string | null;
+  readonly last_editor?: string | null;
 }
 
 export interface LabelClass {
@@ -16,12 +19,14 @@ export interface LabelClass {
   readonly shortcut: string;
 }
 
-function csrfToken(): string {
+export function csrfToken(): string {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1] as string) : "";
 }
 
-async function request(url: string, init: RequestInit = {}): Promise<Response> {
+/** A JSON request with the session's cookie (and CSRF token, for a write); a failed
+ * answer is thrown as an HttpError. */
+export async function request(url: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set("Accept", "application/json");
   if (init.body) headers.set("Content-Type", "application/json");

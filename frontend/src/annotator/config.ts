@@ -5,6 +5,7 @@
  */
 
 import { HttpError } from "./cache";
+import type { WorkflowConfig } from "./workflow-api";
 
 export interface ImageConfig {
   readonly imageId: number;
@@ -33,6 +34,8 @@ export interface ImageConfig {
 export interface PageConfig extends ImageConfig {
   readonly workerUrl: string;
   readonly wasmPaths: string;
+  /** The workflow's URLs and, with ``?queue=``, the queue the page works through. */
+  readonly workflow: WorkflowConfig;
 }
 
 /** The configuration the page was served with. */

@@ -32,7 +32,18 @@ export interface Intents {
   deleteSelected(): void;
   /** Chooses the class whose shortcut is ``key``; false when none has it. */
   chooseClass(key: string): boolean;
+  /** Submits the image and opens the next of the queue; false when the page is not
+   * working through a labelling queue (the key then does nothing). */
+  submit?(): boolean;
+  /** A review verdict on the annotation under review (``whole``: on the whole image);
+   * false when the page is not reviewing (the key may then be a class's). */
+  review?(verdict: Verdict, whole: boolean): boolean;
 }
+
+export type Verdict = "accept" | "reject";
+
+/** How the page works: image by image, or through a queue (webapp.workflow). */
+export type QueueStage = "annotate" | "review";
 
 /** Screen <-> image, and the view's pan, zoom and drag box (the page's View). */
 export interface Viewport {
@@ -63,11 +74,39 @@ export interface KeyBinding {
   /** Acts on ``event`` if it is this binding's; true when it did (the browser's own
    * action for the key is then prevented). */
   readonly handle: (event: KeyInput, intents: Intents) => boolean;
+  /** The queues in which the binding acts (and is listed); every page when absent. */
+  readonly stages?: readonly QueueStage[];
 }
 
 const command = (e: KeyInput): boolean => e.ctrlKey || e.metaKey;
 
+/** A review key: A or R alone (Shift: on the whole image). */
+function reviewKey(e: KeyInput, letter: string): boolean {
+  return !command(e) && !e.altKey && e.key.toLowerCase() === letter;
+}
+
 export const KEY_BINDINGS: readonly KeyBinding[] = [
+  {
+    // Before Enter's binding, which would otherwise save.
+    keys: "Ctrl+Enter",
+    does: "submit this image and open the next one in my queue",
+    handle: (e, intents) => e.key === "Enter" && command(e) && (intents.submit?.() ?? false),
+    stages: ["annotate"],
+  },
+  {
+    keys: "A / R",
+    does: "accept / reject the annotation under review, then the next",
+    handle: (e, intents) =>
+      !e.shiftKey && (reviewKey(e, "a") || reviewKey(e, "r")) && (intents.review?.(e.key.toLowerCase() === "a" ? "accept" : "reject", false) ?? false),
+    stages: ["review"],
+  },
+  {
+    keys: "Shift+A / Shift+R",
+    does: "accept / reject the whole image, then the next",
+    handle: (e, intents) =>
+      e.shiftKey && (reviewKey(e, "a") || reviewKey(e, "r")) && (intents.review?.(e.key.toLowerCase() === "a" ? "accept" : "reject", true) ?? false),
+    stages: ["review"],
+  },
   {
     keys: "Ctrl+Z / Ctrl+Shift+Z",
     does: "undo / redo prompts, saves and deletes",
@@ -131,9 +170,11 @@ export const POINTER_HELP: readonly { readonly keys: string; readonly does: stri
   { keys: "Space+drag / middle drag", does: "pan" },
 ];
 
-/** The key help, pointer first. */
-export function keyHelp(): readonly { readonly keys: string; readonly does: string }[] {
-  return [...POINTER_HELP, ...KEY_BINDINGS.map(({ keys, does }) => ({ keys, does }))];
+/** The key help of a page working through ``stage``'s queue (null: image by image),
+ * pointer first. */
+export function keyHelp(stage: QueueStage | null = null): readonly { readonly keys: string; readonly does: string }[] {
+  const acting = KEY_BINDINGS.filter((binding) => !binding.stages || (stage !== null && binding.stages.includes(stage)));
+  return [...POINTER_HELP, ...acting.map(({ keys, does }) => ({ keys, does }))];
 }
 
 /** How long the cursor rests before the mask under it is decoded: a decode started for a

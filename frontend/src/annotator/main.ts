@@ -13,6 +13,11 @@
  * another image (arrow keys, the browser's back and forward) happens in place: the
  * decoder worker and its session stay, the image's configuration, bitmap and embedding
  * were prefetched, and the old image's session is closed and a new one made.
+ *
+ * With ``?queue=annotate`` or ``?queue=review`` the page works through the member's queue
+ * (WorkQueue, queue.ts): Ctrl+Enter submits and opens the next image, A / R review. On
+ * every page the image's workflow state is shown, the holder's lease is kept while they
+ * work, and active time is reported (ActivityReporter, activity.ts).
  */
 
 import type { Size } from "../lib/transform";
@@ -24,6 +29,7 @@ import { DecoderClient } from "./decoder-client";
 import { EmbeddingLoader } from "./embeddings";
 import { describe } from "./errors";
 import { InputHandler, type Intents, keyHelp } from "./input";
+import { ActivityReporter } from "./activity";
 import { type Manifest, chooseDecoders, modelFrame } from "./manifest";
 import { ImageNavigator, type LoadedImage, historyState, loadBitmap } from "./navigation";
 import { renderAnnotations, renderClasses, renderKeyHelp } from "./panel";
@@ -36,7 +42,9 @@ import {
   type SessionContext,
   type WriteGuard,
 } from "./session";
+import { WorkQueue } from "./queue";
 import { View, paintAnnotation, paintLive } from "./view";
+import { WorkflowApi } from "./workflow-api";
 
 // The fp32 decoder's first decode also starts its session, a few hundred ms of the
 // worker's time: it is done this long after the first image is clickable, while a person
@@ -70,6 +78,10 @@ let imageNavigator: ImageNavigator | null = null;
 let refining = false;
 let exactStarted = false; // an fp32 decode was asked for
 let readyMessage = "Ready. Click an object.";
+const stageReady = {
+  annotate: " Ctrl+Enter submits the image.",
+  review: " A / R: accept / reject the outlined annotation; Shift+A / Shift+R: the whole image.",
+};
 
 function say(message: string, isError = false): void {
   statusLine.textContent = message;
@@ -110,6 +122,8 @@ const classes = new LabelClasses(
 /** Saves, deletes and relabels under way (a save's wait for its fp32 mask and its
  * retries included): leaving the page meanwhile asks first, as the work would be lost. */
 let writes = 0;
+/** Waiting for the writes under way to end (a submit waits for the last save). */
+let writesDoneWaiters: (() => void)[] = [];
 const writeGuard: WriteGuard = {
   async run(work) {
     mark("writes", ++writes);
@@ -117,9 +131,60 @@ const writeGuard: WriteGuard = {
       return await work();
     } finally {
       mark("writes", --writes);
+      if (writes === 0) {
+        for (const resolve of writesDoneWaiters) resolve();
+        writesDoneWaiters = [];
+      }
     }
   },
 };
+
+function writesDone(): Promise<void> {
+  return writes === 0 ? Promise.resolve() : new Promise((resolve) => writesDoneWaiters.push(resolve));
+}
+
+// ---------------------------------------------------------------- the workflow
+
+const workflowApi = new WorkflowApi(pageConfig.workflow);
+const activity = new ActivityReporter(workflowApi);
+const queue = new WorkQueue(
+  workflowApi,
+  pageConfig.workflow.stage,
+  pageConfig.workflow.userName,
+  {
+    session: () => session,
+    goTo: (configUrl, pressedAt) => imageNavigator?.goTo(configUrl, pressedAt),
+    prefetch: (images) => {
+      for (const image of images) {
+        imageNavigator?.prefetch(image.configUrl);
+        embeddings?.prefetch(image.embeddingUrl, image.embeddingSha256);
+      }
+    },
+    writesDone,
+    annotationsChanged: () => renderSaved(),
+    say,
+    mark,
+  },
+  {
+    bar: element("annotator-work"),
+    position: element("annotator-queue-position"),
+    state: element("annotator-work-state"),
+    end: element("annotator-end"),
+    endMessage: element("annotator-end-message"),
+    reasonDialog: element("annotator-reason") as HTMLDialogElement,
+  },
+  () => activity.active,
+);
+for (const [id, act] of [
+  ["annotator-submit", () => queue.submit(performance.now())],
+  ["annotator-release", () => queue.release()],
+  ["annotator-accept-image", () => queue.review("accept", true, performance.now())],
+  ["annotator-reject-image", () => queue.review("reject", true, performance.now())],
+] as const) {
+  const button = document.getElementById(id);
+  button?.addEventListener("mousedown", (event) => event.preventDefault()); // keeps the keys on the image
+  button?.addEventListener("click", () => void act());
+}
 
 window.addEventListener("beforeunload", (event) => {
   if (writes > 0) event.preventDefault();
@@ -163,6 +228,7 @@ function renderSaved(): void {
     relabel: (id, labelId) => void s.relabel(id, labelId),
     toggleVisible: (id) => s.toggleVisible(id),
     remove: (id) => void s.remove(id),
+    verdictOf: (id) => queue.verdictOf(id),
   });
 }
 
@@ -207,9 +273,11 @@ const intents: Intents = {
     if (label) classes.choose(label);
     return label !== undefined;
   },
+  submit: () => queue.submit(performance.now()),
+  review: (verdict, whole) => queue.review(verdict, whole, performance.now()),
 };
 new InputHandler(view.canvas, window, view, intents);
-renderKeyHelp(element("annotator-keys"), keyHelp());
+renderKeyHelp(element("annotator-keys"), keyHelp(queue.stage));
 
 // ---------------------------------------------------------------- images and sessions
 
@@ -218,7 +286,14 @@ function beginSession(image: ImageConfig, ctx: SessionContext): ImageSession {
   session?.close();
   session = new ImageSession(image, ctx);
   renderSession();
+  queue.imageShown(image);
   return session;
+}
+
+/** Lists ``s``'s saved annotations; in review, the first comes up for a verdict. */
+async function loadAnnotations(s: ImageSession): Promise<void> {
+  await s.loadAnnotations();
+  if (!s.isClosed) queue.annotationsLoaded(s);
 }
 
 /** Makes ``s``'s image clickable; then, a moment later, prefetches its neighbours. */
@@ -237,6 +312,8 @@ async function makeClickable(s: ImageSession, pressedAt?: number): Promise<void>
 /** Hands the next images' embeddings to the worker, and has their configurations and
  * bitmaps loaded. */
 function prefetchAround(image: ImageConfig): void {
+  // In a queue the next image is the queue's, not the project's next one.
+  if (queue.prefetchAfter(image)) return;
   imageNavigator?.prefetchAround(image);
   for (const url of image.prefetchEmbeddingUrls) embeddings?.prefetch(url, image.embeddingSha256s[url] ?? null);
 }
@@ -247,6 +324,7 @@ function step(direction: "next" | "previous", pressedAt: number): void {
   // The worker is still starting: a new page loses nothing.
   const url = direction === "next" ? pageConfig.nextUrl : pageConfig.previousUrl;
   if (url) window.location.href = url + window.location.search;
+  else queue.atEnd(direction, pageConfig.projectName);
 }
 
 /** Shows another image, with a session of its own; the worker, its session and the
@@ -262,7 +340,7 @@ function showImage({ config: image, bitmap }: LoadedImage, push: boolean, presse
   if (push) window.history.pushState(historyState(image), "", image.pageUrl + window.location.search);
   say("Loading…");
   imageNavigator?.keepAround(image);
-  Promise.all([opened.loadAnnotations(), makeClickable(opened, pressedAt)]).catch((error: unknown) => {
+  Promise.all([loadAnnotations(opened), makeClickable(opened, pressedAt)]).catch((error: unknown) => {
     if (!opened.isClosed) say(`Cannot open this image: ${describe(error)}`, true);
   });
 }
@@ -331,12 +409,13 @@ async function start(): Promise<void> {
   if (firstSha256) loader.prefetch(first.embeddingUrl, firstSha256);
   const threads = choice.init.threads;
   readyMessage = `Ready (${threads} thread${threads > 1 ? "s" : ""}). Click an object.`;
+  if (queue.stage) readyMessage += stageReady[queue.stage];
   const firstSession = beginSession(first, context);
   const [bitmap, timings] = await Promise.all([
     loadBitmap(first.imageUrl),
     decoderClient.ready(),
     classes.ready,
-    firstSession.loadAnnotations(),
+    loadAnnotations(firstSession),
   ]);
   performance.mark("samlabel:decoder-ready", { detail: timings });
   view.image = bitmap;
@@ -348,8 +427,11 @@ async function start(): Promise<void> {
       show: showImage,
       say,
       mark,
+      atEnd: (direction) => queue.atEnd(direction, session?.image.projectName ?? pageConfig.projectName),
     },
   );
+  // In a queue, the image the queue gives (the one on screen, unless another is held).
+  queue.start(first, performance.now()).catch((error: unknown) => say(`Cannot open your queue: ${describe(error)}`, true));
   await makeClickable(firstSession);
   setTimeout(warmUpDrawing, 0);
   setTimeout(warmUpExact, WARM_EXACT_AFTER_MS);

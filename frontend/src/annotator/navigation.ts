@@ -37,6 +37,8 @@ export interface NavigationHost {
   say(message: string, isError: boolean): void;
   /** Counts switches asked for and settled, for tests and people. */
   mark(name: string, value: number): void;
+  /** ← or → found no image that way. */
+  atEnd(direction: "next" | "previous"): void;
 }
 
 /** What the browser keeps with each history entry: which image it shows. */
@@ -65,9 +67,20 @@ export class ImageNavigator {
   step(direction: "next" | "previous", pressedAt: number): void {
     const target = this.heading.then((from) => {
       const url = direction === "next" ? from.nextConfigUrl : from.previousConfigUrl;
+      if (!url) this.host.atEnd(direction);
       return this.images.get(url ?? from.configUrl);
     });
     this.switchTo(target, true, pressedAt);
+  }
+
+  /** Shows ``configUrl``'s image (the next one a queue gave), with a history entry. */
+  goTo(configUrl: string, pressedAt: number): void {
+    this.switchTo(this.images.get(configUrl), true, pressedAt);
+  }
+
+  /** Loads ``configUrl``'s image ahead of need (the one a queue would give next). */
+  prefetch(configUrl: string): void {
+    this.images.get(configUrl).catch(() => undefined);
   }
 
   /** The browser went back or forward to ``configUrl``'s image. */

@@ -40,7 +40,17 @@ export interface AnnotationActions {
   relabel(id: number, labelId: number): void;
   toggleVisible(id: number): void;
   remove(id: number): void;
+  /** A review's verdict on the annotation, if any. */
+  verdictOf?(id: number): "accept" | "reject" | null;
 }
+
+/** "by ann", "by ann, edited by rev": who made an annotation and who changed it last. */
+export function authorship(author: string | null | undefined, lastEditor: string | null | undefined): string {
+  if (!author) return lastEditor ? `edited by ${lastEditor}` : "";
+  return lastEditor && lastEditor !== author ? `by ${author}, edited by ${lastEditor}` : `by ${author}`;
+}
+
+const VERDICT_MARKS = { accept: "✓ accepted", reject: "✗ rejected" } as const;
 
 export function renderAnnotations(
   list: HTMLElement,
@@ -56,7 +66,12 @@ export function renderAnnotations(
       row.dataset["labelClass"] = String(annotation.label_class);
       row.className = annotation.id === selected ? "selected" : "";
       const name = document.createElement("span");
-      name.textContent = `#${annotation.id} · ${annotation.area.toLocaleString()} px`;
+      const who = authorship(annotation.author, annotation.last_editor);
+      const verdict = actions.verdictOf?.(annotation.id) ?? null;
+      if (verdict) row.dataset["verdict"] = verdict;
+      name.textContent = [`#${annotation.id}`, `${annotation.area.toLocaleString()} px`, who, verdict ? VERDICT_MARKS[verdict] : ""]
+        .filter(Boolean)
+        .join(" · ");
       name.style.borderLeftColor = classes.colorOf(annotation.label_class);
       name.onclick = () => actions.select(annotation.id);
       const select = document.createElement("select");

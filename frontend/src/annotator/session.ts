@@ -297,6 +297,13 @@ export class ImageSession {
     this.ctx.events.annotations();
   }
 
+  /** Selects ``id`` (a review's annotation under review), whatever was selected. */
+  selectOnly(id: number | null): void {
+    if (this.selectedId === id) return;
+    this.selectedId = id;
+    this.ctx.events.annotations();
+  }
+
   toggleVisible(id: number): void {
     const entry = this.entries.find((e) => e.annotation.id === id);
     if (!entry) return;
