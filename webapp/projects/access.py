@@ -22,11 +22,17 @@ def project_for(user: Any, project_id: object, action: str = Action.VIEW) -> Pro
     Raises Http404 for non-members (and unknown or malformed ids) and PermissionDenied
     for members whose role does not allow ``action``.
     """
+    # One query: the project with the user's role beside it (None for non-members).
     try:
-        project = Project.objects.visible_to(user).distinct().get(pk=int(str(project_id)))
+        pk = int(str(project_id))
+        project = Project.objects.with_role_of(user).get(pk=pk) if user.is_authenticated else None
     except (Project.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such project.") from None
-    if not role_allows(project.role_of(user), action):
+        project = None
+    role = getattr(project, "user_role", None)
+    if project is None or role is None:
+        raise Http404("No such project.")
+    project.known_role = (user.pk, role)
+    if not role_allows(role, action):
         raise PermissionDenied(f"Your role in this project does not allow: {action}.")
     return project
 

@@ -122,12 +122,18 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # (user id, role) when the role was read with the project, as project_for does: the
+    # view's later questions about that user's role then cost no query.
+    known_role: tuple[object, str | None] | None = None
+
     def role_of(self, user: AbstractBaseUser | AnonymousUser) -> str | None:
         """The role of ``user`` in this project, or None for a non-member."""
         if not user.is_authenticated:
             return None
-        membership = self.memberships.filter(user=user).only("role").first()
-        return membership.role if membership else None
+        if self.known_role is not None and self.known_role[0] == user.pk:
+            return self.known_role[1]
+        roles = Membership.objects.filter(project_id=self.pk, user_id=user.pk)
+        return roles.values_list("role", flat=True).first()
 
     def allows(self, user: AbstractBaseUser | AnonymousUser, action: str) -> bool:
         return role_allows(self.role_of(user), action)
