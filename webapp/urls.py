@@ -12,6 +12,7 @@ api_patterns = [
     path("", include("webapp.exports.api_urls")),
     path("", include("webapp.imports.api_urls")),
     path("", include("webapp.workflow.api_urls")),
+    path("", include("webapp.reviews.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",

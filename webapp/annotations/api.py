@@ -27,7 +27,12 @@ from webapp.annotations.serializers import (
     AnnotationSerializer,
     AnnotationWriteSerializer,
 )
-from webapp.annotations.services import AnnotationRejected, create_annotation, edit_annotation
+from webapp.annotations.services import (
+    AnnotationRejected,
+    create_annotation,
+    delete_annotation,
+    edit_annotation,
+)
 from webapp.core.fields import row_id_parameter
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
@@ -107,7 +112,7 @@ class ImageAnnotationList(AnnotationAccess, generics.GenericAPIView[Annotation])
         return get_object_or_404(Image, pk=self.kwargs["image_pk"], project=self.project)
 
     def get(self, request: Request, project_pk: int, image_pk: int) -> Response:
-        annotations = self.image().annotations.select_related("author")
+        annotations = self.image().annotations.select_related("author", "last_editor")
         return Response(AnnotationSerializer(annotations, many=True).data)
 
     @extend_schema(request=AnnotationWriteSerializer, responses={201: AnnotationSerializer})
@@ -132,7 +137,7 @@ class ProjectAnnotationList(AnnotationAccess, generics.ListAPIView[Annotation]):
 
     def get_queryset(self) -> QuerySet[Annotation]:
         annotations = Annotation.objects.filter(image__project=self.project).select_related(
-            "author"
+            "author", "last_editor"
         )
         for parameter in ("image", "label_class"):
             row_id = row_id_parameter(self.request.query_params, parameter)
@@ -146,7 +151,7 @@ class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
 
     def annotation(self) -> Annotation:
         return get_object_or_404(
-            Annotation.objects.select_related("image", "author"),
+            Annotation.objects.select_related("image", "author", "last_editor"),
             pk=self.kwargs["pk"],
             image__project=self.project,
         )
@@ -171,7 +176,7 @@ class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
         changes = dict(incoming.validated_data)
         changes.pop("version", None)
         try:
-            edit_annotation(annotation, version, changes)
+            edit_annotation(annotation, version, changes, editor=request.user)
         except AnnotationRejected as exc:
             raise rejected(exc) from None
         except VersionConflict as conflict:
@@ -184,10 +189,7 @@ class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
         annotation = self.annotation()
         version = expected_version(request)
         try:
-            if version is None:
-                annotation.delete()
-            else:
-                annotation.delete_at_version(version)
+            delete_annotation(annotation, version, request.user)
         except VersionConflict as conflict:
             return conflict_response(conflict.current)
         except Annotation.DoesNotExist:

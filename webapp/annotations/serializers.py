@@ -19,6 +19,7 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
     size, ``bbox`` [x, y, width, height] and ``prompts`` in original-image pixels."""
 
     author = serializers.SerializerMethodField()
+    last_editor = serializers.SerializerMethodField()
 
     class Meta:
         model = Annotation
@@ -31,6 +32,7 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
             "area",
             "prompts",
             "author",
+            "last_editor",
             "created_at",
             "updated_at",
             "version",
@@ -39,6 +41,10 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
 
     def get_author(self, annotation: Annotation) -> str | None:
         return annotation.author.username if annotation.author else None
+
+    def get_last_editor(self, annotation: Annotation) -> str | None:
+        """Who saved it last: its creator until someone edits it."""
+        return annotation.last_editor.username if annotation.last_editor else None
 
 
 class ParsedJSON(serializers.JSONField):

@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 
 from webapp.annotations import rle as rle_codec
 from webapp.annotations.models import Annotation
 from webapp.images.models import Image
 from webapp.projects.models import LabelClass
+from webapp.reviews.models import AnnotationVersion
+from webapp.workflow.models import Event, EventKind
 
 
 class AnnotationRejected(ValueError):
@@ -40,15 +43,23 @@ def create_annotation(
     fields: dict[str, Any] = {"label_class": label_class_of(image, label_class)}
     fields.update(mask_fields(image, rle=rle, polygons=polygons))
     fields["prompts"] = validate_prompts(image, prompts)
-    return Annotation.objects.create(image=image, author=author, **fields)
+    with transaction.atomic():
+        annotation = Annotation.objects.create(
+            image=image, author=author, last_editor=author, **fields
+        )
+        _saved(annotation, EventKind.ANNOTATION_CREATED, author)
+    return annotation
 
 
 def edit_annotation(
-    annotation: Annotation, expected_version: int, changes: dict[str, object]
+    annotation: Annotation,
+    expected_version: int,
+    changes: dict[str, object],
+    editor: AbstractBaseUser | None = None,
 ) -> Annotation:
     """Apply ``changes`` (any of label_class, rle or polygons, prompts) if the stored
-    version is still ``expected_version``; raise AnnotationRejected or VersionConflict
-    (then nothing changes)."""
+    version is still ``expected_version``, as ``editor``; raise AnnotationRejected or
+    VersionConflict (then nothing changes)."""
     if not changes:
         raise AnnotationRejected(
             "non_field_errors", "send at least one of label_class, rle, polygons, prompts"
@@ -61,8 +72,45 @@ def edit_annotation(
         fields.update(mask_fields(image, rle=changes.get("rle"), polygons=changes.get("polygons")))
     if "prompts" in changes:
         fields["prompts"] = validate_prompts(image, changes["prompts"])
-    annotation.apply_edit(expected_version, **fields)
+    with transaction.atomic():
+        annotation.apply_edit(expected_version, editor=editor, **fields)
+        _saved(annotation, EventKind.ANNOTATION_EDITED, editor)
     return annotation
+
+
+def delete_annotation(
+    annotation: Annotation, expected_version: int | None, actor: AbstractBaseUser | None
+) -> None:
+    """Delete it (only at ``expected_version`` when given: VersionConflict otherwise)."""
+    annotation_id = annotation.pk
+    with transaction.atomic():
+        if expected_version is None:
+            annotation.delete()
+        else:
+            annotation.delete_at_version(expected_version)
+        Event.record(
+            EventKind.ANNOTATION_DELETED,
+            project=annotation.image.project_id,
+            actor=actor,
+            image=annotation.image,
+            detail={"annotation": annotation_id, "label_class": annotation.label_class_id},
+        )
+
+
+def _saved(annotation: Annotation, kind: str, editor: AbstractBaseUser | None) -> None:
+    """Keep this version in the annotation's history and log the save."""
+    AnnotationVersion.record(annotation, editor)
+    Event.record(
+        kind,
+        project=annotation.image.project_id,
+        actor=editor,
+        image=annotation.image,
+        detail={
+            "annotation": annotation.pk,
+            "version": annotation.version,
+            "label_class": annotation.label_class_id,
+        },
+    )
 
 
 def label_class_of(image: Image, label_class_id: object) -> LabelClass:
