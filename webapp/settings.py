@@ -530,3 +530,21 @@ CELERY_BEAT_SCHEDULE["release-expired-leases"] = {
     "task": "webapp.workflow.tasks.release_expired_leases",
     "schedule": 60,
 }
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["IssueStatusEnum"] = "webapp.reviews.models.IssueStatus"
+
+# ---- Database connections and request cost ----
+# Each gunicorn thread keeps its database connection open between requests for this many
+# seconds (0: a new connection per request, which costs a PostgreSQL server a process
+# start and an authentication every time), and checks before reusing it that the
+# server has not dropped it. A server handles at most workers × threads connections at
+# once; PostgreSQL's max_connections must leave room for them and the Celery workers.
+# SQLite's default is 0: opening its file is cheap, and runserver's thread per request
+# would leave a connection open in every thread it ever started.
+_DEFAULT_CONN_MAX_AGE = 60 if str(DATABASES["default"]["ENGINE"]).endswith("postgresql") else 0
+SAMLABEL_DB_CONN_MAX_AGE = env_int("SAMLABEL_DB_CONN_MAX_AGE", _DEFAULT_CONN_MAX_AGE)
+if SAMLABEL_DB_CONN_MAX_AGE < 0:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_DB_CONN_MAX_AGE={SAMLABEL_DB_CONN_MAX_AGE}: use a number of seconds, or 0"
+    )
+DATABASES["default"]["CONN_MAX_AGE"] = SAMLABEL_DB_CONN_MAX_AGE
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = SAMLABEL_DB_CONN_MAX_AGE > 0
