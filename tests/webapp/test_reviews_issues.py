@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.webapp.conftest import AddMember, ApiClientFor, MakeProject, MakeUser
 from tests.webapp.factories_annotations import make_image, make_label_class
 from webapp.annotations.models import Annotation
-from webapp.reviews.models import Issue, IssueStatus
+from webapp.images.models import Image
+from webapp.reviews.models import Comment, Issue, IssueStatus
 from webapp.workflow.models import Event, EventKind, WorkItem, WorkState
 
 
@@ -337,10 +340,38 @@ def test_issue_counts_per_image_member_and_project(team: Team) -> None:
 
 
 def test_the_gallery_finds_images_with_open_issues(team: Team) -> None:
-    from webapp.images.models import Image
-
     clean = make_image(team.project)
     team.open_issue()
     with_open = Image.objects.filter(issues__status="open").distinct()
     assert list(with_open) == [team.image]
     assert clean not in with_open
+
+
+def test_deleting_an_image_or_its_project_takes_its_issues_and_threads(team: Team) -> None:
+    label = make_label_class(team.project)
+    annotation = Annotation.objects.create(
+        image=team.image, label_class=label, rle={}, bbox=[0, 0, 1, 1], area=1
+    )
+    issue = team.open_issue(annotation=annotation)
+    issue.reply(team.people["ann"], "annotator", "ok")
+    team.image.delete_with_files()
+    assert not Issue.objects.exists()
+    assert not Comment.objects.exists()
+    # The activity log keeps the image's name after the image is gone.
+    assert Event.objects.filter(kind=EventKind.ISSUE_OPENED).get().image_name
+    other = make_image(team.project)
+    Issue.open_on(other, author=team.people["max"], role="manager", text="x")
+    team.project.delete()
+    assert not Issue.objects.exists()
+
+
+def test_listing_issues_costs_the_same_for_one_or_many(team: Team) -> None:
+    client = team.as_("ann")
+    team.open_issue().reply(team.people["ann"], "annotator", "done")
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(team.issues_url).status_code == 200
+    for n in range(10):
+        team.open_issue(f"issue {n}").reply(team.people["max"], "manager", "seen")
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get(team.issues_url).json()["results"]) == 11
+    assert len(many) == len(one)
