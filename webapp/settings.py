@@ -530,7 +530,10 @@ CELERY_BEAT_SCHEDULE["release-expired-leases"] = {
     "task": "webapp.workflow.tasks.release_expired_leases",
     "schedule": 60,
 }
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["IssueStatusEnum"] = "webapp.reviews.models.IssueStatus"
+# Issues have a "status" too (open, resolved): their choices get their own name.
+_enum_names = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+if isinstance(_enum_names, dict):
+    _enum_names["IssueStatusEnum"] = "webapp.reviews.models.IssueStatus"
 
 # ---- Database connections and request cost ----
 # Each gunicorn thread keeps its database connection open between requests for this many
