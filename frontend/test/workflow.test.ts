@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { ActiveTimeCounter, MAX_REPORT_SECONDS } from "../src/lib/active-time";
 import { InputHandler, type Intents, type Verdict, keyHelp } from "../src/annotator/input";
+import { type Issue, issueText, pinsOf } from "../src/annotator/issues";
 import { authorship } from "../src/annotator/panel";
 import { ReviewVerdicts } from "../src/annotator/review";
 import { type WorkItem, endOfProjectText, holds, imageUrl, queuePositionText, stateText } from "../src/annotator/work";
@@ -199,5 +200,30 @@ describe("queue keys", () => {
     expect(review).toContain("A / R");
     expect(review).toContain("Shift+A / Shift+R");
     expect(review).not.toContain("Ctrl+Enter");
+  });
+});
+
+describe("issue pins", () => {
+  const issue = (fields: Partial<Issue>): Issue => ({
+    id: 1, image: 7, annotation: null, x: null, y: null, author: "rita", status: "open", text: "look", ...fields,
+  });  // prettier-ignore
+
+  it("pins an issue at its point, or at the middle of its annotation's box", () => {
+    const boxes = new Map([[12, [10, 20, 30, 40]]]);
+    const pins = pinsOf(
+      [issue({ id: 1, x: 5, y: 6 }), issue({ id: 2, annotation: 12 }), issue({ id: 3, annotation: 99 }), issue({ id: 4, x: 1, y: 2 })],
+      boxes,
+    );
+    // The third (its annotation is gone) has no pin; the numbers stay the list's.
+    expect(pins).toEqual([
+      { x: 5, y: 6, number: 1 },
+      { x: 25, y: 40, number: 2 },
+      { x: 1, y: 2, number: 4 },
+    ]);
+  });
+
+  it("lists an issue with its author and annotation", () => {
+    expect(issueText(issue({ annotation: 12, text: "ears missing" }), 2)).toBe("2. rita on #12: ears missing");
+    expect(issueText(issue({ author: null }), 1)).toBe("1. someone: look");
   });
 });

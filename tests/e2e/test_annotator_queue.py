@@ -1,7 +1,8 @@
 """The annotator as a work queue, in a real browser with the real MobileSAM embeddings:
 an annotator presses "Start labelling", labels, submits with Ctrl+Enter and lands on
 the next image of their queue until its end; a reviewer presses "Start reviewing",
-accepts one image with A and rejects another with R and a comment."""
+accepts one image with A and rejects another with R and a comment, and the annotator
+gets that image back with the issue pinned on it."""
 
 from __future__ import annotations
 
@@ -153,3 +154,15 @@ def test_a_reviewer_accepts_one_image_and_rejects_another_with_keys(
     assert issue.annotation_id == wrong.pk and issue.status == "open"
     assert issue.comments.get().text == "the mask misses the cat's ears"
     assert not [line for line in page.console_lines if line.startswith("pageerror")]
+
+    # The annotator gets the image back first, with the issue pinned on the annotation.
+    annotator = signed_in(s.url, "ann")
+    annotator.goto(f"{s.url}/projects/{s.project.pk}/")
+    annotator.click("#start-labelling")
+    wait_for_image(annotator, "chelsea.png")
+    wait_for_text(annotator, "#annotator-issues", "rita on #")
+    wait_for_text(annotator, "#annotator-issues", "the mask misses the cat's ears")
+    annotator.wait_for_function(
+        "() => document.getElementById('annotator-stage').dataset.pins === '1'"
+    )
+    wait_for_text(annotator, "#annotator-work-state", "being labelled by you")

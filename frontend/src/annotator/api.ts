@@ -7,6 +7,7 @@ export interface Annotation extends AnnotationPayload {
   readonly id: number;
   readonly version: number;
   readonly area: number;
+  readonly bbox?: readonly number[]; // [x, y, width, height], image pixels
   /** Who made it, and who changed it last (when the server records that). */
   readonly author?: string | null;
   readonly last_editor?: string | null;

@@ -30,6 +30,7 @@ import { EmbeddingLoader } from "./embeddings";
 import { describe } from "./errors";
 import { InputHandler, type Intents, keyHelp } from "./input";
 import { ActivityReporter } from "./activity";
+import { type Issue, issueText, pinsOf } from "./issues";
 import { type Manifest, chooseDecoders, modelFrame } from "./manifest";
 import { ImageNavigator, type LoadedImage, historyState, loadBitmap } from "./navigation";
 import { renderAnnotations, renderClasses, renderKeyHelp } from "./panel";
@@ -64,6 +65,8 @@ const decodeLine = element("annotator-decode-time");
 const candidateLine = element("annotator-candidate");
 const labelList = element("annotator-labels");
 const annotationList = element("annotator-annotations");
+const issueSection = element("annotator-issues-section");
+const issueList = element("annotator-issues");
 const view = new View(stage, { height: pageConfig.height, width: pageConfig.width });
 
 /** The image on screen; null until the manifest is read. */
@@ -214,9 +217,39 @@ function showCandidate(shown: CandidateShown | null): void {
     : "";
 }
 
+/** The open review issues of the image on screen (pins and a list). */
+let issues: { imageId: number; list: readonly Issue[] } | null = null;
+
+function renderIssues(s: ImageSession): void {
+  const list = issues?.imageId === s.image.imageId ? issues.list : [];
+  const boxes = new Map(s.annotations.map(({ annotation }) => [annotation.id, annotation.bbox ?? []]));
+  view.pins = pinsOf(list, boxes);
+  issueSection.hidden = list.length === 0;
+  issueList.replaceChildren(
+    ...list.map((issue, index) => {
+      const row = document.createElement("li");
+      row.dataset["issueId"] = String(issue.id);
+      row.textContent = issueText(issue, index + 1);
+      return row;
+    }),
+  );
+}
+
+function loadIssues(s: ImageSession): void {
+  workflowApi.openIssues(s.image.imageId).then(
+    (list) => {
+      if (s.isClosed) return;
+      issues = { imageId: s.image.imageId, list };
+      renderSaved();
+    },
+    (error: unknown) => say(`Cannot list this image's issues: ${describe(error)}`, true),
+  );
+}
+
 function renderSaved(): void {
   const s = session;
   if (!s) return;
+  renderIssues(s);
   view.layers = s.annotations.map(({ annotation, visible }) => ({
     ...paintAnnotation(annotation, classes.colorOf(annotation.label_class)),
     visible,
@@ -287,6 +320,7 @@ function beginSession(image: ImageConfig, ctx: SessionContext): ImageSession {
   session = new ImageSession(image, ctx);
   renderSession();
   queue.imageShown(image);
+  loadIssues(session);
   return session;
 }
 

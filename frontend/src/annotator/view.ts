@@ -13,6 +13,7 @@ import { decodeRle } from "../lib/rle";
 import type { Point, Size } from "../lib/transform";
 import type { Annotation } from "./api";
 import type { Box, Viewport } from "./input";
+import type { Pin } from "./issues";
 
 /** Outline widths, in screen pixels. */
 const OUTLINE_PX = 2;
@@ -63,6 +64,8 @@ export class View implements Viewport {
   live: LiveMask | null = null;
   prompt: Prompt | null = null;
   dragBox: readonly [number, number, number, number] | null = null;
+  /** Open review issues, numbered as the side panel lists them. */
+  pins: readonly Pin[] = [];
 
   constructor(
     readonly container: HTMLElement,
@@ -176,12 +179,14 @@ export class View implements Viewport {
       this.stroke(ctx, outline, color, OUTLINE_PX);
     }
     this.drawPrompt();
+    this.drawPins();
     // The transform, for tests and people: screen = image × scale + offset.
     const { dataset } = this.container;
     dataset["scale"] = String(this.scale);
     dataset["offsetX"] = String(this.offsetX);
     dataset["offsetY"] = String(this.offsetY);
     dataset["live"] = this.live ? "1" : "0";
+    dataset["pins"] = String(this.pins.length);
   }
 
   /** The saved masks with their outlines, from the copy made for the current view (made
@@ -256,6 +261,26 @@ export class View implements Viewport {
       ctx.drawImage(layer.canvas, layer.x, layer.y);
     }
     return (this.composite = composite);
+  }
+
+  /** Numbered pins, the same size at every zoom. */
+  private drawPins(): void {
+    const { ctx } = this;
+    const r = 9 / this.scale;
+    ctx.font = `bold ${11 / this.scale}px system-ui, sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const pin of this.pins) {
+      ctx.beginPath();
+      ctx.arc(pin.x, pin.y, r, 0, 2 * Math.PI);
+      ctx.fillStyle = "#ff9500";
+      ctx.fill();
+      ctx.lineWidth = 2 / this.scale;
+      ctx.strokeStyle = "#fff";
+      ctx.stroke();
+      ctx.fillStyle = "#000";
+      ctx.fillText(String(pin.number), pin.x, pin.y);
+    }
   }
 
   private drawPrompt(): void {

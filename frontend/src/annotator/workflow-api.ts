@@ -1,6 +1,7 @@
 /** The workflow's JSON API (webapp/workflow/api.py), as the annotator page uses it. */
 
-import { csrfToken, request } from "./api";
+import { csrfToken, listAll, request } from "./api";
+import type { Issue } from "./issues";
 import type { QueueStage } from "./input";
 import { type NextAnswer, type WorkItem, imageUrl } from "./work";
 
@@ -83,6 +84,13 @@ export class WorkflowApi {
     if (!this.config.issuesUrl) return false;
     await request(this.config.issuesUrl, post({ image: imageId, annotation: annotationId, text }));
     return true;
+  }
+
+  /** The image's open issues, oldest first; none when the project has no reviews API. */
+  async openIssues(imageId: number): Promise<Issue[]> {
+    if (!this.config.issuesUrl) return [];
+    const issues = await listAll<Issue>(`${this.config.issuesUrl}?image=${imageId}&status=open`);
+    return issues.sort((a, b) => a.id - b.id);
   }
 
   pageUrl(imageId: number): string {
