@@ -227,7 +227,7 @@ def test_filters_stay_in_the_form_the_polling_url_and_the_page_links(
 
     assert gallery_names(page) == ["cat-1.png"]
     assert 'name="name" value="cat"' in page
-    assert f'data-list-url="/api/projects/{filtered_project.pk}/images/?name=cat"' in page
+    assert f'data-list-url="/api/projects/{filtered_project.pk}/gallery/?name=cat"' in page
     assert 'href="?name=cat&page=2"' in page
     assert "Page 1 of 2" in page
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 
 from webapp.images.availability import model_choices, unusable_reason
 from webapp.projects.models import Project, validate_model_name
@@ -63,3 +65,36 @@ class ProjectForm(forms.ModelForm):
         if reason is not None:
             raise forms.ValidationError(reason)
         return model
+
+
+class ActivityFilter(forms.Form):
+    """The dashboard's activity feed filters, from the query string: ``actor`` (a
+    member's username) and ``kind`` (an event kind, see ``EventKind``)."""
+
+    actor = forms.ChoiceField(required=False, widget=forms.Select(attrs={"aria-label": "Who"}))
+    kind = forms.ChoiceField(required=False, widget=forms.Select(attrs={"aria-label": "What"}))
+
+    def __init__(self, data: Any, project: Project, **kwargs: Any) -> None:
+        from webapp.workflow.models import EventKind
+
+        super().__init__(data, **kwargs)
+        names = project.memberships.order_by("user__username").values_list(
+            "user__username", flat=True
+        )
+        self.fields["actor"].choices = [("", "Anyone"), *((name, name) for name in names)]
+        self.fields["kind"].choices = [("", "Anything"), *EventKind.choices]
+
+    def values(self) -> dict[str, str]:
+        self.is_valid()
+        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v}
+
+    def apply(self, events: QuerySet[Any]) -> QuerySet[Any]:
+        values = self.values()
+        if "actor" in values:
+            events = events.filter(actor__username=values["actor"])
+        if "kind" in values:
+            events = events.filter(kind=values["kind"])
+        return events
+
+    def query(self) -> str:
+        return urlencode(self.values())

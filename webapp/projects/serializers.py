@@ -37,8 +37,30 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "model", "role", "created_by", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "model",
+            "role",
+            "created_by",
+            "created_at",
+            "review_required",
+            "assigned_only",
+            "lease_minutes",
+        ]
         read_only_fields = ["created_at"]
+        extra_kwargs = {
+            "review_required": {
+                "help_text": "Submitted images wait for a reviewer; off: submitting accepts."
+            },
+            "assigned_only": {"help_text": "Annotators label only the images given to them."},
+            "lease_minutes": {
+                "min_value": 1,
+                "max_value": 24 * 60,
+                "help_text": "Idle minutes after which an image held by someone goes back.",
+            },
+        }
 
     def get_role(self, project: Project) -> str | None:
         if hasattr(project, "user_role"):

@@ -11,4 +11,5 @@ app_name = "projects"
 urlpatterns = [
     path("", views.project_list, name="list"),
     path("<int:pk>/", views.project_detail, name="detail"),
+    path("<int:pk>/dashboard/", views.project_dashboard, name="dashboard"),
 ]

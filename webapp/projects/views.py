@@ -1,4 +1,5 @@
-"""Pages of the projects app: the list of my projects and one project's page."""
+"""Pages of the projects app: the list of my projects, one project's page (with its
+gallery) and its dashboard for the lead."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
+from webapp.annotations.models import Annotation
 from webapp.images.models import Image
 from webapp.projects import services
 from webapp.projects.access import project_for
-from webapp.projects.filters import GalleryFilter
-from webapp.projects.forms import ProjectForm
+from webapp.projects.forms import ActivityFilter, ProjectForm
 from webapp.projects.models import Action, Project, Role, next_label_color, role_allows
+from webapp.workflow import charts
+from webapp.workflow.dashboard import project_figures
+from webapp.workflow.gallery import GalleryQuery, gallery_page, page_number
+from webapp.workflow.models import Event, WorkState
 
 # The images API's page size, so that the page and its polling see the same images.
 IMAGES_PER_PAGE = int(settings.REST_FRAMEWORK["PAGE_SIZE"])
@@ -37,22 +42,27 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One project: encoding progress, uploads, the gallery (filtered by the query
-    string: ``name``, ``status``, ``annotated``, ``page``), members, invitations, label
-    classes and, for managers and owners, the project's settings."""
+    """One project: encoding progress, uploads, the gallery (filtered and sorted by the
+    query string, see :class:`~webapp.workflow.gallery.GalleryQuery`, and ``page``),
+    members, invitations, label classes and, for managers and owners, the project's
+    settings and the controls that give images out."""
     project = project_for(request.user, pk, Action.VIEW)
     role = project.role_of(request.user)
     can_manage = role_allows(role, Action.MANAGE)
-    gallery_filter = GalleryFilter(request.GET)
-    matching = gallery_filter.apply(project.images.all()).annotate(
-        annotation_count=Count("annotations")
+    gallery_filter = GalleryQuery(request.GET, project)
+    images = gallery_page(
+        project, gallery_filter, page_number(request.GET.get("page")), IMAGES_PER_PAGE
     )
-    images = Paginator(matching.order_by("id"), IMAGES_PER_PAGE).get_page(request.GET.get("page"))
-    label_classes = list(
-        project.label_classes.annotate(annotation_count=Count("annotations")).order_by(
-            "order", "id"
-        )
+    label_classes = list(project.label_classes.order_by("order", "id"))
+    # Counted per class through the annotations' label class index (no join, no sort).
+    counts = dict(
+        Annotation.objects.filter(label_class__in=[c.pk for c in label_classes])
+        .order_by()
+        .values_list("label_class_id")
+        .annotate(n=Count("pk"))
     )
+    for label_class in label_classes:
+        label_class.annotation_count = counts.get(label_class.pk, 0)
     # Only owners may hand out the owner role, so managers are not offered it.
     grantable_roles = [
         (value, label) for value, label in Role.choices if value != Role.OWNER or role == Role.OWNER
@@ -64,6 +74,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_delete": role_allows(role, Action.DELETE_PROJECT),
         "can_export": role_allows(role, Action.REVIEW),
         "images": images,
+        "work_states": WorkState.choices,
         "gallery_filter": gallery_filter,
         "filter_query": gallery_filter.query(),
         "progress": Image.objects.filter(project=project).progress(),
@@ -77,3 +88,45 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "grantable_roles": grantable_roles,
     }
     return render(request, "projects/detail.html", context)
+
+
+FEED_PAGE_SIZE = 25
+
+
+@login_required
+@require_safe
+def project_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    """The lead's view of a project (any member may look): images per workflow state,
+    per member and per label class figures, submissions per day, and the activity feed
+    (filtered by ``actor`` and ``kind``, paged by ``page``)."""
+    project = project_for(request.user, pk, Action.VIEW)
+    figures = project_figures(project)
+    states = figures["images"]["by_state"]
+    state_chart = charts.horizontal_bars(
+        "Images per workflow state",
+        [(WorkState(state).label, count, state) for state, count in states.items()],
+    )
+    day_chart = charts.vertical_bars(
+        "Submissions per day",
+        [
+            (day[5:], count)
+            for day, count in zip(figures["days"], figures["throughput"], strict=True)
+        ],
+    )
+    for member in figures["members"]:
+        member["active_text"] = charts.duration_text(member["active_seconds"])
+        member["spark"] = charts.sparkline(member["per_day"])
+    activity = ActivityFilter(request.GET, project=project)
+    events = activity.apply(Event.objects.filter(project=project).select_related("actor"))
+    feed = Paginator(events, FEED_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "project": project,
+        "role": project.role_of(request.user),
+        "figures": figures,
+        "state_chart": state_chart,
+        "day_chart": day_chart,
+        "activity": activity,
+        "activity_query": activity.query(),
+        "feed": feed,
+    }
+    return render(request, "projects/dashboard.html", context)

@@ -19,3 +19,10 @@ urlpatterns = [
     path(f"{image}/heartbeat/", api.WorkItemHeartbeat.as_view(), name="work-heartbeat"),
     path(f"{image}/<str:action>/", api.WorkItemMove.as_view(), name="work-move"),
 ]
+
+from webapp.workflow import dashboard, gallery_api  # noqa: E402
+
+urlpatterns += [
+    path(f"{project}/gallery/", gallery_api.GalleryView.as_view(), name="work-gallery"),
+    path(f"{project}/dashboard/", dashboard.DashboardView.as_view(), name="work-dashboard"),
+]

@@ -1,6 +1,7 @@
 // The project page: forms that talk to the JSON API, the encoding progress, the image
-// upload with its per-file report, the gallery that follows new images and their status
-// without a reload, and deleting images. Plain JavaScript, no framework.
+// upload with its per-file report, the gallery that follows new images, their status and
+// their workflow state without a reload, deleting images, and giving images out (assign,
+// split among members, take back, skip, reopen). Plain JavaScript, no framework.
 "use strict";
 
 (function () {
@@ -60,6 +61,12 @@
       error.textContent = "";
       const method = form.dataset.method || "POST";
       const body = method === "DELETE" ? undefined : Object.fromEntries(new FormData(form));
+      // A checkbox says true or false (FormData would leave an unchecked one out).
+      if (body) {
+        for (const box of form.querySelectorAll("input[type=checkbox][name]")) {
+          body[box.name] = box.checked;
+        }
+      }
       try {
         const response = await sendJson(form.dataset.api, method, body);
         if (response.ok) {
@@ -120,8 +127,55 @@
     const badge = document.createElement("span");
     badge.className = "badge";
     caption.append(name, badge);
-    tile.append(caption);
+    const work = document.createElement("div");
+    work.className = "work";
+    tile.append(caption, work);
     return tile;
+  }
+
+  // The tile's workflow line: state, who it is given to, open issues.
+  function showWork(tile, image) {
+    const work = tile.querySelector(".work");
+    if (!work || !image.state) return;
+    const state = document.createElement("span");
+    state.className = "state " + image.state;
+    state.textContent = image.state;
+    const parts = [state];
+    if (image.assignee) {
+      const who = document.createElement("span");
+      who.className = "assignee";
+      who.title = "Given to " + image.assignee;
+      who.textContent = "→ " + image.assignee;
+      parts.push(who);
+    }
+    if (image.open_issues) {
+      const issues = document.createElement("span");
+      issues.className = "issues";
+      issues.title = plural(image.open_issues, "open issue");
+      issues.textContent = "⚑ " + image.open_issues;
+      parts.push(issues);
+    }
+    work.replaceChildren(...parts);
+    tile.dataset.state = image.state;
+  }
+
+  // The caption's annotation count.
+  function showCount(tile, image) {
+    if (image.annotation_count === undefined) return;
+    tile.dataset.annotations = String(image.annotation_count);
+    const caption = tile.querySelector(".caption");
+    let count = caption.querySelector(".count");
+    if (!image.annotation_count) {
+      if (count) count.remove();
+      return;
+    }
+    if (!count) {
+      count = document.createElement("span");
+      count.className = "count";
+      caption.querySelector(".badge").before(count);
+    }
+    count.textContent = String(image.annotation_count);
+    count.title = plural(image.annotation_count, "annotation");
   }
 
   function updateTile(tile, image) {
@@ -134,6 +188,8 @@
     badge.textContent = image.status;
     if (image.failure_reason) badge.title = image.failure_reason;
     else badge.removeAttribute("title");
+    showWork(tile, image);
+    showCount(tile, image);
   }
 
   function listUrl() {
@@ -174,12 +230,11 @@
     for (const tile of grid.querySelectorAll(".tile")) {
       if (!wanted.has(tile.dataset.imageId)) tile.remove();
     }
+    // In the order the API lists them (the sort may be by state or by count).
     for (const image of reply.results) {
       let tile = grid.querySelector('.tile[data-image-id="' + image.id + '"]');
-      if (!tile) {
-        tile = makeTile(image);
-        grid.append(tile);
-      }
+      if (!tile) tile = makeTile(image);
+      grid.append(tile);
       updateTile(tile, image);
     }
     const filtered = new URL(gallery.dataset.listUrl, window.location.href).search !== "";
@@ -269,6 +324,7 @@
   function selectionChanged() {
     if (!deleteSelected) return;
     const tiles = picked();
+    for (const button of workButtons) button.disabled = tiles.length === 0;
     const all = grid.querySelectorAll(".pick").length;
     deleteSelected.disabled = tiles.length === 0;
     deleteSelected.textContent = tiles.length
@@ -321,6 +377,95 @@
       selectionChanged();
     });
     deleteSelected.addEventListener("click", () => deleteTiles(picked()));
+  }
+
+  // --- Giving images out (managers): the selected tiles are given to a member, split
+  // evenly among several, taken back, skipped (with a reason) or reopened. ---
+  const workMessage = document.getElementById("work-message");
+  const workButtons = ["assign-selected", "split-selected", "unassign-selected",
+    "skip-selected", "reopen-selected"]
+    .map((id) => document.getElementById(id))
+    .filter(Boolean);
+
+  function pickedIds() {
+    return picked().map((tile) => Number(tile.dataset.imageId));
+  }
+
+  async function afterWork(text) {
+    workMessage.className = "muted";
+    workMessage.textContent = text;
+    await refreshGallery();
+  }
+
+  function workFailed(text) {
+    workMessage.className = "error";
+    workMessage.textContent = text;
+  }
+
+  async function assignPicked(people) {
+    const stage = document.getElementById("work-stage").value;
+    const body = { stage, images: pickedIds() };
+    if (people === null) body.to = null;
+    else if (people.length === 1) body.to = people[0];
+    else body.split_among = people;
+    try {
+      const response = await sendJson(gallery.dataset.assignUrl, "POST", body);
+      const reply = await response.json().catch(() => null);
+      if (!response.ok) {
+        workFailed(errorText(reply, "The server refused: " + response.status + "."));
+        return;
+      }
+      const counts = Object.entries(reply.counts)
+        .map(([who, n]) => (who ? who + ": " + n : plural(n, "image") + " taken back"))
+        .join(", ");
+      await afterWork("Done (" + stage + "): " + counts + ".");
+    } catch (failure) {
+      workFailed("Could not reach the server: " + failure.message);
+    }
+  }
+
+  // One move per image; the refusals (an image held by someone, say) are listed.
+  async function movePicked(action, reason) {
+    const refused = [];
+    let moved = 0;
+    for (const tile of picked()) {
+      const url = gallery.dataset.moveUrl
+        .replace("/images/0/", "/images/" + tile.dataset.imageId + "/")
+        .replace(/skip\/$/, action + "/");
+      try {
+        const response = await sendJson(url, "POST", { reason: reason || "" });
+        if (response.ok) moved += 1;
+        else {
+          const reply = await response.json().catch(() => null);
+          refused.push(errorText(reply, tile.dataset.name + ": " + response.status));
+        }
+      } catch (failure) {
+        refused.push(tile.dataset.name + ": " + failure.message);
+      }
+    }
+    await afterWork(action + ": " + plural(moved, "image") + " done.");
+    if (refused.length) workFailed(workMessage.textContent + " Refused: " + refused.join(" "));
+  }
+
+  if (workButtons.length) {
+    document.getElementById("assign-selected").addEventListener("click", () => {
+      assignPicked([document.getElementById("work-to").value]);
+    });
+    document.getElementById("split-selected").addEventListener("click", () => {
+      const people = Array.from(document.getElementById("work-split").selectedOptions)
+        .map((option) => option.value);
+      if (!people.length) {
+        workFailed("Choose the members to split the images among.");
+        return;
+      }
+      assignPicked(people);
+    });
+    document.getElementById("unassign-selected").addEventListener("click", () => assignPicked(null));
+    document.getElementById("skip-selected").addEventListener("click", () => {
+      const reason = window.prompt("Why are these images skipped?");
+      if (reason) movePicked("skip", reason);
+    });
+    document.getElementById("reopen-selected").addEventListener("click", () => movePicked("reopen"));
   }
 
   // --- Upload: files go in batches, so that one request stays small and a failure
