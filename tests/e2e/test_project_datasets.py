@@ -131,7 +131,9 @@ def test_a_yolo_export_from_the_page_shows_its_scope_and_split(
     assert not page.locator("#export-split").is_visible()  # COCO has no split
     page.select_option("#export-form select[name=format]", "yolo")
     assert page.locator("#export-split").is_visible()
-    assert page.locator("#export-form select[name=image_scope]").input_value() == "annotated"
+    # Review is on in this project: by default only accepted images would be exported.
+    assert page.locator("#export-form select[name=image_scope]").input_value() == "accepted"
+    page.select_option("#export-form select[name=image_scope]", "annotated")
     page.fill("#export-form input[name=val_fraction]", "0.5")
     page.fill("#export-form input[name=seed]", "4")
     page.click("#export-form button[type=submit]")

@@ -32,7 +32,10 @@ def list_url(data: Dataset) -> str:
 
 
 def create(client: Any, data: Dataset, **body: Any) -> Any:
-    return client.post(list_url(data), {"format": "coco", **body}, format="json")
+    """Start an export of the images with annotations (the project's review is on, so by
+    default only accepted images would be exported; see test_workflow_exports.py)."""
+    body = {"format": "coco", "image_scope": "annotated", **body}
+    return client.post(list_url(data), body, format="json")
 
 
 def finished_export(data: Dataset) -> Export:
@@ -149,7 +152,7 @@ def test_the_image_scope_and_split_reach_the_zip(dataset: Dataset, user_in: Any,
         {"val_fraction": -0.1},
         {"val_fraction": "half"},
         {"seed": -1},
-        {"image_scope": "accepted"},
+        {"image_scope": "reviewed"},
     ],
 )
 def test_a_bad_split_or_scope_is_rejected_with_a_reason(

@@ -342,6 +342,8 @@ def test_command_writes_a_readable_zip(dataset: Dataset, tmp_path: Path):
         "--no-images",
         "--labels",
         str(dataset.cat.pk),
+        "--scope",
+        "annotated",
         "--out",
         str(out),
         stdout=io.StringIO(),

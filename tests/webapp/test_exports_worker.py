@@ -30,7 +30,9 @@ def test_a_queued_export_is_written_by_a_worker_and_downloadable(
         broker_for_this_process(redis_server.url),
     ):
         response = client.post(
-            reverse("export-list", args=[data.project.pk]), {"format": "voc"}, format="json"
+            reverse("export-list", args=[data.project.pk]),
+            {"format": "voc", "image_scope": "annotated"},
+            format="json",
         )
     assert response.status_code == 202
 

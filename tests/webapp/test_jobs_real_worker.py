@@ -41,7 +41,9 @@ def start_export(client: Any, project_id: int) -> int:
     Redis: see the ``publish_to`` fixture)."""
     with mock.patch.object(services, "RUN_IN_REQUEST_UP_TO", 0):
         response = client.post(
-            reverse("export-list", args=[project_id]), {"format": FORMAT}, format="json"
+            reverse("export-list", args=[project_id]),
+            {"format": FORMAT, "image_scope": "annotated"},
+            format="json",
         )
     assert response.status_code == 202, response.content
     return int(response.json()["id"])

@@ -35,7 +35,9 @@ def test_an_export_asked_for_while_the_broker_is_down_answers_503_and_leaves_no_
         broker_for_this_process(redis_server.url),
     ):
         response = client.post(
-            reverse("export-list", args=[data.project.pk]), {"format": "coco"}, format="json"
+            reverse("export-list", args=[data.project.pk]),
+            {"format": "coco", "image_scope": "annotated"},
+            format="json",
         )
 
     assert response.status_code == 503, response.content

@@ -31,9 +31,11 @@ class MaskFormat(models.TextChoices):
 
 
 class ImageScope(models.TextChoices):
-    """Which of the chosen images an export holds: only those with at least one
-    non-empty annotation of a chosen class, or all of them."""
+    """Which of the chosen images an export holds: only those a reviewer accepted (the
+    default where review is on), only those with at least one non-empty annotation of a
+    chosen class, or all of them."""
 
+    ACCEPTED = "accepted"
     ANNOTATED = "annotated"
     ALL = "all"
 

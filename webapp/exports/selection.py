@@ -17,6 +17,7 @@ from webapp.annotations.models import Annotation
 from webapp.exports.models import ExportFormat, ImageScope, MaskFormat
 from webapp.images.models import Image
 from webapp.projects.models import LabelClass, Project
+from webapp.workflow.models import WorkState
 
 # Rows fetched per database round trip while streaming annotations.
 CHUNK_SIZE = 500
@@ -37,11 +38,12 @@ class ExportOptions:
     """What to export.
 
     ``label_classes`` / ``images``: ids to keep, None for all of the project's.
-    ``image_scope``: ``"annotated"`` keeps only the images with at least one non-empty
-    annotation of a kept class (the default: an image nobody labelled is not a negative,
-    it is unknown), ``"all"`` keeps every chosen image. ``val_fraction`` (0 <= f < 1) and
-    ``seed``: the share of images a YOLO export puts in its validation split, and the seed
-    that picks them (see :func:`validation_ids`).
+    ``image_scope``: ``"accepted"`` keeps only the images a reviewer accepted (the default
+    where the project's review is on), ``"annotated"`` only the images with at least one
+    non-empty annotation of a kept class (the default otherwise: an image nobody labelled
+    is not a negative, it is unknown), ``"all"`` every chosen image. ``val_fraction``
+    (0 <= f < 1) and ``seed``: the share of images a YOLO export puts in its validation
+    split, and the seed that picks them (see :func:`validation_ids`).
     """
 
     format: str
@@ -167,7 +169,11 @@ class Selection:
         images = Image.objects.filter(project=project)
         if options.images is not None:
             images = images.filter(pk__in=options.images)
-        if options.image_scope == ImageScope.ANNOTATED:
+        if options.image_scope == ImageScope.ACCEPTED:
+            # What passed review, labelled or not: an accepted image without objects is
+            # a checked negative.
+            images = images.filter(work__state=WorkState.ACCEPTED)
+        elif options.image_scope == ImageScope.ANNOTATED:
             images = images.filter(
                 Exists(
                     Annotation.objects.filter(

@@ -46,8 +46,9 @@ class ExportSerializer(serializers.ModelSerializer[Export]):
 
 class ExportRequestSerializer(serializers.Serializer[ExportOptions]):
     """What to export; ``label_classes`` and ``images`` are ids in the project, left out
-    (or null) for all of them. ``image_scope``: only the images with annotations
-    (default) or all of them. ``val_fraction`` (0 <= f < 1, default 0.2) and ``seed``:
+    (or null) for all of them. ``image_scope``: only the images a reviewer accepted (the
+    default when the project's review is on), only those with annotations (the default
+    when it is off), or all of them. ``val_fraction`` (0 <= f < 1, default 0.2) and ``seed``:
     the share of images a YOLO export holds out for validation, and the seed that picks
     them (the same seed picks the same images)."""
 
@@ -60,7 +61,15 @@ class ExportRequestSerializer(serializers.Serializer[ExportOptions]):
     images = serializers.ListField(
         child=row_id_field(), required=False, allow_null=True, default=None
     )
-    image_scope = serializers.ChoiceField(choices=ImageScope.choices, default=ImageScope.ANNOTATED)
+    image_scope = serializers.ChoiceField(
+        choices=ImageScope.choices,
+        required=False,
+        help_text=(
+            "accepted: only images a reviewer accepted (the default when the project's "
+            "review is on); annotated: only images with annotations (the default when it "
+            "is off); all: every image."
+        ),
+    )
     val_fraction = serializers.FloatField(default=DEFAULT_VAL_FRACTION)
     seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
 
@@ -92,4 +101,9 @@ class ExportRequestSerializer(serializers.Serializer[ExportOptions]):
         return ids
 
     def to_options(self) -> ExportOptions:
-        return ExportOptions(**self.validated_data)
+        data = dict(self.validated_data)
+        if not data.get("image_scope"):
+            data["image_scope"] = (
+                ImageScope.ACCEPTED if self._project().review_required else ImageScope.ANNOTATED
+            )
+        return ExportOptions(**data)

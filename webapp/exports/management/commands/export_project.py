@@ -23,10 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--labels", type=int, nargs="+", help="label class ids to keep")
         parser.add_argument("--images", type=int, nargs="+", help="image ids to keep")
         parser.add_argument(
-            "--all-images",
-            action="store_true",
-            help="also the images without annotations (by default only annotated ones)",
+            "--scope",
+            choices=ImageScope.values,
+            help="which images: accepted (by review), annotated, or all; by default "
+            "accepted where the project's review is on, annotated where it is off",
         )
+        parser.add_argument("--all-images", action="store_true", help="the same as --scope all")
         parser.add_argument(
             "--val-fraction",
             type=float,
@@ -47,7 +49,8 @@ class Command(BaseCommand):
                 include_images=not options["no_images"],
                 label_classes=options["labels"],
                 images=options["images"],
-                image_scope=ImageScope.ALL if options["all_images"] else ImageScope.ANNOTATED,
+                image_scope=options["scope"]
+                or (ImageScope.ALL if options["all_images"] else default_scope(project)),
                 val_fraction=options["val_fraction"],
                 seed=options["seed"],
             )
@@ -58,3 +61,8 @@ class Command(BaseCommand):
             f"Wrote {options['out']}: {summary.images} images, "
             f"{summary.annotations} annotations ({options['format']})."
         )
+
+
+def default_scope(project: Project) -> str:
+    """Accepted images where the project's review is on, annotated ones where it is off."""
+    return ImageScope.ACCEPTED if project.review_required else ImageScope.ANNOTATED

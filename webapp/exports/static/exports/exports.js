@@ -19,7 +19,7 @@
     item.dataset.exportId = exp.id;
     const options = exp.options || {};
     const what = `${exp.format}${options.mask_format && exp.format === "coco" ? " (" + options.mask_format + ")" : ""}` +
-      (options.image_scope === "all" ? ", all images" : options.image_scope ? ", annotated images only" : "") +
+      ({ all: ", all images", annotated: ", annotated images only", accepted: ", accepted images only" }[options.image_scope] || "") +
       (exp.format === "yolo" && options.val_fraction !== undefined
         ? (options.val_fraction > 0 ? `, val ${options.val_fraction} (seed ${options.seed})` : ", one split")
         : "") +
