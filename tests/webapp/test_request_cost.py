@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.webapp.conftest import AddMember, MakeImageRow, MakeProject, MakeUser
+from tests.webapp.conftest import AddMember, MakeImageRow, MakeProject, MakeUser, RunManage
 from webapp.annotations import rle
 from webapp.projects.models import LabelClass
 
@@ -106,3 +106,40 @@ def test_outsiders_and_anonymous_clients_still_learn_nothing(
     assert outsider.post(f"/api/projects/{p}/work/next/", {}).status_code == 404
     assert outsider.get(f"/api/projects/{p}/work/").status_code == 404
     assert APIClient().get(f"/api/projects/{p}/work/").status_code in {401, 403}
+
+
+SHOW_CONNECTION_SETTINGS = (
+    "from django.conf import settings; d = settings.DATABASES['default']; "
+    "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+)
+
+
+def test_postgresql_connections_stay_open_between_requests_by_default(
+    run_manage: RunManage,
+) -> None:
+    postgres = "postgres://postgres@127.0.0.1:5432/unused"
+
+    kept = run_manage(
+        "shell", "--no-imports", "-c", SHOW_CONNECTION_SETTINGS, DATABASE_URL=postgres
+    )
+    closed = run_manage(
+        "shell", "--no-imports", "-c", SHOW_CONNECTION_SETTINGS, DATABASE_URL=postgres,
+        SAMLABEL_DB_CONN_MAX_AGE="0",
+    )  # fmt: skip
+    sqlite = run_manage(
+        "shell", "--no-imports", "-c", SHOW_CONNECTION_SETTINGS, DATABASE_URL="sqlite:///:memory:"
+    )
+
+    assert kept.stdout.split() == ["60", "True"], kept.stderr
+    assert closed.stdout.split() == ["0", "False"], closed.stderr
+    assert sqlite.stdout.split() == ["0", "False"], sqlite.stderr
+
+
+@pytest.mark.parametrize("value", ["-5", "a minute"])
+def test_a_bad_connection_age_stops_the_start_naming_the_variable(
+    run_manage: RunManage, value: str
+) -> None:
+    result = run_manage("check", SAMLABEL_DB_CONN_MAX_AGE=value)
+
+    assert result.returncode != 0
+    assert "SAMLABEL_DB_CONN_MAX_AGE" in result.stderr
