@@ -31,7 +31,7 @@ from webapp.annotations.models import Annotation
 from webapp.images.models import Image, ImageQuerySet
 from webapp.projects.filters import GalleryFilter
 from webapp.projects.models import Project
-from webapp.workflow.models import WorkState
+from webapp.workflow.models import WorkItem, WorkState
 
 # The assignee filter's value for "given to nobody"; no username holds a colon.
 NOBODY = ":none"
@@ -179,7 +179,8 @@ def gallery_page(
     matching = query.apply(Image.objects.filter(project=project))
     sort = query.sort_key()
     if sort == "state":
-        return state_ordered_page(matching, number, size)
+        filtered = any(key != "sort" for key in query.values())
+        return state_ordered_page(matching, number, size, project=None if filtered else project)
     count = matching.count()
     pages = max(1, -(-count // size))
     number = min(number, pages)
@@ -187,17 +188,21 @@ def gallery_page(
     return GalleryPage(rows=rows, number=number, size=size, count=count)
 
 
-def state_ordered_page(matching: QuerySet[Image], number: int, size: int) -> GalleryPage:
+def state_ordered_page(
+    matching: QuerySet[Image], number: int, size: int, project: Project | None = None
+) -> GalleryPage:
     """A page of ``matching`` in workflow order (new first, then annotating...), by id
-    within a state. The images per state are counted in one grouped query; the page is
-    then read state by state (one query per state it spans, usually one), each through
-    the work items' (project, state) index rather than by sorting every image."""
-    per_state = dict(
-        matching.order_by()
-        .values_list("work__state")
-        .annotate(n=Count("pk"))
-        .values_list("work__state", "n")
-    )
+    within a state. The images per state are counted in one grouped query (on the work
+    items alone, through their (project, state) index, when ``project`` says that
+    ``matching`` is all of its images); the page is then read state by state (one query
+    per state it spans, usually one) rather than by sorting every image."""
+    if project is not None:
+        grouped = WorkItem.objects.filter(project=project).order_by().values_list("state")
+        pairs = grouped.annotate(n=Count("pk")).values_list("state", "n")
+    else:
+        by_state = matching.order_by().values_list("work__state")
+        pairs = by_state.annotate(n=Count("pk")).values_list("work__state", "n")
+    per_state = dict(pairs)
     count = sum(per_state.values())
     pages = max(1, -(-count // size))
     number = min(number, pages)
