@@ -53,6 +53,9 @@ export class WorkQueue {
   private verdicts = new ReviewVerdicts();
   /** A submit, verdict or "next" under way: keys wait for it rather than act twice. */
   private busy = false;
+  /** The image whose annotations are listed: a verdict before then would judge an image
+   * the reviewer has not seen whole. */
+  private listed: number | null = null;
 
   constructor(
     private readonly api: WorkflowApi,
@@ -90,6 +93,7 @@ export class WorkQueue {
 
   /** The image's annotations are listed: in review, the first comes up for a verdict. */
   annotationsLoaded(session: ImageSession): void {
+    this.listed = session.image.imageId;
     if (this.stage !== "review" || session.selected !== null) return;
     const first = session.annotations[0]?.annotation.id;
     if (first !== undefined) session.selectOnly(first);
@@ -161,6 +165,10 @@ export class WorkQueue {
     if (!this.item || !holds(this.item, this.user)) {
       const where = this.item ? this.item.description : "its workflow state is not known yet";
       this.host.say(`You are not reviewing this image: ${where}.`, true);
+      return true;
+    }
+    if (this.listed !== session.image.imageId) {
+      this.host.say("The annotations are still loading.", true);
       return true;
     }
     const ids = session.annotations.map(({ annotation }) => annotation.id);
