@@ -117,7 +117,7 @@ def test_many_small_rings_allocate_little_beyond_the_mask() -> None:
         finally:
             tracemalloc.stop()
         assert mask.sum() > 1000
-        assert peak < mask_bytes * 1.2, f"{rasterise.__name__}: {peak:,} bytes"
+        assert peak < mask_bytes * 1.5, f"{rasterise.__name__}: {peak:,} bytes"
 
 
 @pytest.mark.parametrize(
