@@ -2,6 +2,10 @@
 
 Images are uploaded through the real upload path and encoded with the real MobileSAM
 at once (Celery eager mode), so the annotator gets real embeddings.
+
+Pages run under the site's content security policy, which refuses JavaScript eval: give
+``page.wait_for_function`` a function (``"() => ..."``), since a bare expression is
+evaluated with eval on every poll.
 """
 
 from __future__ import annotations
