@@ -16,7 +16,13 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", template_name="core/api_docs.html"),
+        # GET only: the view renders every answer through its HTML template, which an
+        # OPTIONS request's metadata breaks.
+        SpectacularSwaggerView.as_view(
+            url_name="schema",
+            template_name="core/api_docs.html",
+            http_method_names=["get", "head"],
+        ),
         name="docs",
     ),
 ]

@@ -422,33 +422,7 @@ class Known5xx:
     matches: Callable[[Attempt], bool]
 
 
-_WORK_MOVE = re.compile(r"^/api/projects/[^/]+/images/[^/]+/work/[^/]+/$")
-_WORK_ROUTES = {"heartbeat"}
-
-KNOWN_5XX = [
-    Known5xx(
-        "webapp/annotator/views.py asset(): Path.resolve() of a name with a NUL raises "
-        "ValueError (embedded null byte)",
-        ("anonymous", "GET", "/annotator/assets/x%00"),
-        lambda a: a.url.startswith("/annotator/assets/") and "%00" in a.url,
-    ),
-    Known5xx(
-        "webapp/urls.py: drf-spectacular's SwaggerView renders OPTIONS' metadata through its "
-        "HTML template, which fails",
-        ("anonymous", "OPTIONS", "/api/docs/"),
-        lambda a: a.url.startswith("/api/docs/") and a.method == "OPTIONS",
-    ),
-    Known5xx(
-        "webapp/workflow/api.py: WorkItemMove inherits WorkItemDetail.get(), which takes no "
-        "action argument (TypeError)",
-        ("owner", "GET", "/api/projects/{project}/images/{image}/work/start/"),
-        lambda a: (
-            bool(_WORK_MOVE.match(a.url))
-            and a.url.rstrip("/").rsplit("/", 1)[1] not in _WORK_ROUTES
-            and a.method in ("GET", "HEAD", "PATCH", "DELETE", "PUT")
-        ),
-    ),
-]
+KNOWN_5XX: list[Known5xx] = []
 
 
 def known_5xx(attempt: Attempt) -> Known5xx | None:

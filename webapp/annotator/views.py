@@ -62,6 +62,8 @@ def _asset_etag(path: Path, mtime_ns: int, size: int) -> str:
 @require_safe
 def asset(request: HttpRequest, name: str) -> HttpResponse:
     """The annotator's scripts and onnxruntime-web's wasm files, with isolation headers."""
+    if "\x00" in name:
+        raise Http404("No such file.")
     path = (ASSETS / name).resolve()
     if ASSETS.resolve() not in path.parents or path.suffix not in CONTENT_TYPES:
         raise Http404("No such file.")

@@ -115,6 +115,8 @@ class WorkItemMove(WorkItemDetail):
     Answers the image's new state; 409 with a sentence naming its state and holder when
     the image is not where the move starts, 403 when your role or part does not allow it."""
 
+    http_method_names = ["post", "options"]
+
     @extend_schema(request=MoveSerializer, responses=WorkItemSerializer)
     def post(self, request: Request, project_pk: int, image_pk: int, action: str) -> Response:
         if action not in MOVES:
@@ -133,6 +135,8 @@ class WorkItemMove(WorkItemDetail):
 
 class WorkItemHeartbeat(WorkItemDetail):
     """POST: the holder is still working on this image; their lease is renewed."""
+
+    http_method_names = ["post", "options"]
 
     @extend_schema(request=None, responses=WorkItemSerializer)
     def post(self, request: Request, project_pk: int, image_pk: int) -> Response:
