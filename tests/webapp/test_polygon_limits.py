@@ -181,3 +181,19 @@ def test_an_import_names_the_annotation_with_too_many_rings(
     (problem,) = response.json()["problems"]
     assert (problem["record"], problem["field"]) == ("annotations[0]", "segmentation")
     assert "1,001 polygons; a mask may have at most 1,000" in problem["problem"]
+
+
+def test_rings_that_together_cover_the_image_too_many_times_are_refused() -> None:
+    from webapp.annotations.rle import MAX_DRAWN_IMAGES, InvalidMask, polygon_to_mask
+
+    def whole(height: int, width: int) -> list[float]:
+        return [0.0, 0.0, float(width), 0.0, float(width), float(height), 0.0, float(height)]
+
+    with pytest.raises(InvalidMask, match="times the image"):
+        polygon_to_mask([whole(3000, 4000)] * 1000, 3000, 4000)
+    # Up to the bound they are drawn, by the even-odd rule: an odd count of the same ring
+    # fills the image, an even count leaves it empty.
+    odd = polygon_to_mask([whole(30, 40)] * (MAX_DRAWN_IMAGES - 1), 30, 40)
+    even = polygon_to_mask([whole(30, 40)] * (MAX_DRAWN_IMAGES - 2), 30, 40)
+    assert odd.all()
+    assert not even.any()
