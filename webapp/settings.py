@@ -491,6 +491,13 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.MultiPartParser",
 ]
 
+# Dataset imports: an archive's members may hold at most SAMLABEL_MAX_IMPORT_BYTES
+# uncompressed, in at most SAMLABEL_MAX_IMPORT_MEMBERS files; one JSON document (a COCO
+# file) at most SAMLABEL_MAX_IMPORT_JSON_BYTES, read once into memory.
+SAMLABEL_MAX_IMPORT_BYTES = env_int("SAMLABEL_MAX_IMPORT_BYTES", 2 * 1024**3)
+SAMLABEL_MAX_IMPORT_MEMBERS = env_int("SAMLABEL_MAX_IMPORT_MEMBERS", 100_000)
+SAMLABEL_MAX_IMPORT_JSON_BYTES = env_int("SAMLABEL_MAX_IMPORT_JSON_BYTES", 64 * 1024**2)
+
 # ---- Images: formats, decoding and display copies ----
 # What one image may cost to decode: SAMLABEL_MAX_IMAGE_PIXELS (default 100 million) and
 # SAMLABEL_MAX_DECODED_BYTES (default 256 MiB, bytes per pixel counted: a 16-bit or RGB

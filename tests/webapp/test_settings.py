@@ -154,6 +154,23 @@ def test_allowed_hosts_and_storage_folders_come_from_the_environment(
     ]
 
 
+
+def test_the_import_limits_come_from_the_environment(run_manage: RunManage) -> None:
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from webapp.imports import archives, documents; "
+        "print(archives.max_import_bytes(), archives.max_import_members(), "
+        "documents.max_json_bytes())",
+        SAMLABEL_MAX_IMPORT_BYTES="1000000",
+        SAMLABEL_MAX_IMPORT_MEMBERS="20",
+        SAMLABEL_MAX_IMPORT_JSON_BYTES="4096",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1000000", "20", "4096"]
+
 # A PostgreSQL server to try a real connection against. CI starts one on 127.0.0.1:5432
 # that trusts local connections; elsewhere, point this at any server you can reach.
 TEST_POSTGRES_URL = os.environ.get(
