@@ -338,6 +338,7 @@ def build_team(annotators: int, images: int, blobs: int = 16) -> Team:
     from django.contrib.auth import get_user_model
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
+    from django.db import connection
     from rest_framework.authtoken.models import Token
 
     from webapp.annotations.services import create_annotation
@@ -379,6 +380,11 @@ def build_team(annotators: int, images: int, blobs: int = 16) -> Team:
         prompts={"points": [shapes[0][1]], "labels": [1]},
     )  # fmt: skip
     tokens[owner.username] = Token.objects.create(user=owner).key
+    # Statistics for the planner, as a database in use has them (autovacuum gathers them
+    # a while after large inserts). Without them PostgreSQL joins the fresh tables by a
+    # nested loop: "next" took 300 ms on 2,000 images.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return Team(
         project=project.pk,
         label_class=label.pk,
