@@ -42,18 +42,13 @@ from django.db.models import Max
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from inference.images import ImageRejected, check_dimensions, load_image_reduced
+from inference.images import ImageRejected, check_dimensions
 from webapp.annotations import rle as rle_codec
 from webapp.annotations.models import Annotation
 from webapp.annotations.services import AnnotationRejected, mask_fields
 from webapp.images.models import Image
 from webapp.images.tasks import queue_encoding
-from webapp.images.uploads import (
-    EXTENSIONS,
-    THUMBNAIL_SIDE,
-    make_thumbnail,
-    safe_original_name,
-)
+from webapp.images.uploads import prepare_image, safe_original_name
 from webapp.imports.archives import SafeArchive, open_archive
 from webapp.imports.formats import FORMATS, READERS
 from webapp.imports.models import SERVER_FAILURE, DatasetImport, ImportLost
@@ -410,9 +405,10 @@ def _write_new_images(
             content = archive.read(image.member)
             record = dataset.images[index].record
             try:
-                # Every byte is checked, as an upload's are, but a large JPEG is decoded
-                # only at the thumbnail's scale.
-                picture = load_image_reduced(content, long_side=THUMBNAIL_SIDE)
+                # Checked and prepared as an upload is: every byte is checked, a large JPEG
+                # is decoded only at the thumbnail's scale, and a picture browsers cannot
+                # draw upright gets its display copy.
+                picture = prepare_image(content)
             except ImageRejected as exc:
                 reason = str(exc).removeprefix("the upload: ")
                 problems.append(Problem(record, "file_name", f"{image.member}: {reason}"))
@@ -427,8 +423,6 @@ def _write_new_images(
                     )
                 )
                 continue
-            file_format = PILImage.open(io.BytesIO(content)).format or ""
-            extension = EXTENSIONS.get(file_format, file_format.lower() or "bin")
             row = Image(
                 project=project,
                 original_name=safe_original_name(posixpath.basename(image.member)),
@@ -438,10 +432,10 @@ def _write_new_images(
                 uploaded_by=user,
             )
             images[sha256] = row
-            row.file.save(f"original.{extension}", ContentFile(content), save=False)
-            row.thumbnail.save(
-                "thumbnail.jpg", ContentFile(make_thumbnail(picture.pixels)), save=False
-            )
+            row.file.save(f"original.{picture.extension}", ContentFile(content), save=False)
+            row.thumbnail.save("thumbnail.jpg", ContentFile(picture.thumbnail), save=False)
+            if picture.display is not None:
+                row.display.save("display.png", ContentFile(picture.display), save=False)
             del content, picture
             report(ImportStage.STORING, done + 1, len(new))
         if problems:
@@ -459,7 +453,7 @@ def _by_index(item: tuple[str, tuple[int, _FoundImage]]) -> int:
 
 def _delete_files(image: Image) -> None:
     storage = Image._meta.get_field("file").storage
-    for name in (image.file.name, image.thumbnail.name):
+    for name in (image.file.name, image.thumbnail.name, image.display.name):
         if name:
             storage.delete(name)
 
