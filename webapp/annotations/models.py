@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from webapp.images.models import Image
 from webapp.projects.models import LabelClass
+from webapp.workflow import tallies
 
 
 class VersionConflict(Exception):
@@ -51,9 +52,31 @@ class Annotation(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # The gallery's label class filter reads a class's images from this index alone.
+        indexes = [models.Index(fields=["label_class", "image"])]
 
     def __str__(self) -> str:
         return f"{self.label_class} on {self.image}"
+
+    # Every way this model writes one row keeps the image's annotation count and the
+    # project's tallies in the same transaction (webapp.workflow.tallies).
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            before = None if self._state.adding else _stored_row(self.pk)
+            super().save(*args, **kwargs)
+            if before is None:
+                tallies.count_annotations([tallies.row_of(self)])
+            else:
+                tallies.annotation_changed(before, tallies.row_of(self))
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        with transaction.atomic():
+            before = _stored_row(self.pk)
+            deleted = super().delete(*args, **kwargs)
+            if before is not None:
+                tallies.count_annotations([before], -1)
+        return deleted
 
     def apply_edit(self, expected_version: int, *, editor: Any = None, **fields: Any) -> None:
         """Save ``fields`` only if the stored version is still ``expected_version``;
@@ -61,16 +84,34 @@ class Annotation(models.Model):
         the last editor."""
         fields["updated_at"] = timezone.now()
         fields["last_editor"] = editor if getattr(editor, "is_authenticated", False) else None
-        updated = Annotation.objects.filter(pk=self.pk, version=expected_version).update(
-            version=F("version") + 1, **fields
-        )
-        if not updated:
-            raise VersionConflict(Annotation.objects.get(pk=self.pk))
-        self.refresh_from_db()
+        with transaction.atomic():
+            counted = "label_class" in fields or "area" in fields
+            before = _stored_row(self.pk, expected_version) if counted else None
+            updated = Annotation.objects.filter(pk=self.pk, version=expected_version).update(
+                version=F("version") + 1, **fields
+            )
+            if not updated:
+                raise VersionConflict(Annotation.objects.get(pk=self.pk))
+            self.refresh_from_db()
+            if before is not None:
+                tallies.annotation_changed(before, tallies.row_of(self))
 
     def delete_at_version(self, expected_version: int) -> None:
         """Delete only if the stored version is still ``expected_version``; otherwise raise
         :class:`VersionConflict` and delete nothing (``DoesNotExist`` if already gone)."""
-        deleted, _ = Annotation.objects.filter(pk=self.pk, version=expected_version).delete()
-        if not deleted:
-            raise VersionConflict(Annotation.objects.get(pk=self.pk))
+        with transaction.atomic():
+            before = _stored_row(self.pk, expected_version)
+            if before is None:
+                raise VersionConflict(Annotation.objects.get(pk=self.pk))
+            Annotation.objects.filter(pk=self.pk, version=expected_version).delete()
+            tallies.count_annotations([before], -1)
+
+
+def _stored_row(pk: int, version: int | None = None) -> tallies.AnnotationRow | None:
+    """What the counts know of annotation ``pk`` as stored (at ``version`` when given),
+    locked until the transaction ends (PostgreSQL); None when there is no such row."""
+    found = Annotation.objects.select_for_update(of=("self",)).filter(pk=pk)
+    if version is not None:
+        found = found.filter(version=version)
+    row = found.values_list(*tallies.ROW_FIELDS).first()
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])

@@ -163,7 +163,11 @@ class Image(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "sha256"], name="one_copy_per_project")
         ]
-        indexes = [models.Index(fields=["status", "status_changed_at"])]
+        indexes = [
+            models.Index(fields=["status", "status_changed_at"]),
+            # A project's images per status (its encoding progress), from the index alone.
+            models.Index(fields=["project", "status"]),
+        ]
 
     def __str__(self) -> str:
         return self.original_name

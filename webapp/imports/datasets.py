@@ -56,6 +56,7 @@ from webapp.imports.polygons import rings_to_mask
 from webapp.imports.problems import ImportRejected, Problem, quoted
 from webapp.imports.records import Dataset
 from webapp.projects.models import LabelClass, Project
+from webapp.workflow.recount import annotations_imported
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -491,7 +492,7 @@ def _store(
             images = {
                 index: image.existing or new_images[image.sha256] for index, image in found.items()
             }
-            Annotation.objects.bulk_create(
+            created = Annotation.objects.bulk_create(
                 Annotation(
                     image=images[annotation.image],
                     label_class=classes[annotation.class_name],
@@ -501,6 +502,7 @@ def _store(
                 for annotation, mask in zip(dataset.annotations, masks, strict=True)
                 if mask is not None
             )
+            annotations_imported(created)
             counts = ImportCounts(
                 images_created=len(new_images),
                 images_matched=len({img.pk for img in images.values()}) - len(new_images),

@@ -8,8 +8,9 @@
   the last :data:`DAYS` days (UTC).
 - Per label class: annotation count and mask area (sum and mean, in image pixels).
 
-A handful of grouped queries, whatever the project's size; nothing is computed per row
-in Python except the merging of a few small result sets.
+A handful of small queries whatever the project's size: the figures are read from the
+counts that :mod:`webapp.workflow.tallies` keeps (per class and author, per member and
+day), and the images per state from the work items' (project, state) index.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Count, Sum, When
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Sum
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -28,11 +28,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.annotations.models import Annotation
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Project
 from webapp.workflow.gallery import open_issues, reviews_installed
-from webapp.workflow.models import ActiveTime, Event, EventKind, WorkItem, WorkState
+from webapp.workflow.models import ActiveTime, DailyWork, WorkItem, WorkState
+from webapp.workflow.recount import tally_figures
 
 DAYS = 14  # the throughput window, in days, today included
 
@@ -58,18 +58,12 @@ def images_by_state(project: Project) -> dict[str, int]:
 def label_class_figures(project: Project) -> tuple[list[dict[str, Any]], dict[int | None, int]]:
     """Per label class ``{"id", "name", "color", "annotations", "area_sum", "area_mean"}``
     (area in image pixels; mean None without annotations), and annotations per author id,
-    from one grouped pass over the project's annotations."""
+    from the project's annotation tallies."""
     per_class: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     per_author: dict[int | None, int] = defaultdict(int)
-    grouped = (
-        Annotation.objects.filter(label_class__project=project)
-        .order_by()
-        .values_list("label_class_id", "author_id")
-        .annotate(n=Count("pk"), area=Sum("area"))
-    )
-    for class_id, author_id, n, area in grouped:
+    for class_id, author_id, n, area in tally_figures(project):
         per_class[class_id][0] += n
-        per_class[class_id][1] += int(area or 0)
+        per_class[class_id][1] += area
         per_author[author_id] += n
     classes = []
     for label_class in project.label_classes.order_by("order", "id"):
@@ -84,7 +78,7 @@ def label_class_figures(project: Project) -> tuple[list[dict[str, Any]], dict[in
                 "area_mean": round(area / n, 1) if n else None,
             }
         )
-    return classes, dict(per_author)
+    return classes, {author: n for author, n in per_author.items() if n}
 
 
 def member_figures(
@@ -94,32 +88,23 @@ def member_figures(
     ``{"username", "role", "submitted", "accepted", "rejected", "open_issues",
     "annotations", "active_seconds", "per_day": [submissions on each of ``days``]}``;
     ``open_issues`` is None while review issues do not exist on this server."""
-    # One pass over the project's submit, accept and reject moves, grouped by who made
-    # them, the image's annotator and (for the last days only) the day. Accepting and
-    # rejecting count for the image's annotator, not the reviewer; with review off a
-    # submit accepts at once.
-    since = timezone.now() - timedelta(days=DAYS + 1)
+    # Accepting and rejecting count for the image's annotator, not the reviewer; with
+    # review off a submit accepts at once (see tallies.count_move).
     submitted: dict[int | None, int] = defaultdict(int)
     verdicts: dict[tuple[int | None, str], int] = defaultdict(int)
     per_day: dict[int | None, dict[date, int]] = defaultdict(dict)
-    moves = (
-        Event.objects.filter(
-            project=project, kind=EventKind.TRANSITION, action__in=["submit", "accept", "reject"]
-        )
+    first_day = days[0]
+    daily = (
+        DailyWork.objects.filter(project=project)
         .order_by()
-        .annotate(day=Case(When(at__gte=since, then=TruncDate("at")), default=None))
-        .values_list("actor_id", "action", "to_state", "image__work__annotator_id", "day")
-        .annotate(n=Count("pk"))
+        .values_list("user_id", "day", "submitted", "accepted", "rejected")
     )
-    for actor, action, to_state, annotator, day, n in moves:
-        if action == "submit":
-            submitted[actor] += n
-            if to_state == WorkState.ACCEPTED:
-                verdicts[(actor, "accept")] += n
-            if day is not None:
-                per_day[actor][day] = per_day[actor].get(day, 0) + n
-        else:
-            verdicts[(annotator, action)] += n
+    for user_id, day, n_submitted, n_accepted, n_rejected in daily:
+        submitted[user_id] += n_submitted
+        verdicts[(user_id, "accept")] += n_accepted
+        verdicts[(user_id, "reject")] += n_rejected
+        if day >= first_day and n_submitted:
+            per_day[user_id][day] = n_submitted
     issues: dict[int | None, int] | None = None
     if reviews_installed():
         issues = dict(

@@ -3,8 +3,9 @@ page and the gallery API so that both list exactly the same images.
 
 Each page is two queries whatever its size: one ``COUNT`` of the matching images, and one
 ``SELECT`` of the page's rows with their workflow state, the usernames of their assignee
-and annotator, and their annotation count (a correlated subquery on the annotations'
-image index, evaluated for the page's rows only). Rows come back as plain dicts.
+and annotator, and their annotation count (kept on the work item, see
+:mod:`webapp.workflow.tallies`, so that sorting by it uses the work items' (project,
+annotation count) index). Rows come back as plain dicts.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SORTS = {
     "newest": ("Newest first", ["-id"]),
     "name": ("Name", ["original_name", "id"]),
     "state": ("Workflow state", ["id"]),  # see state_ordered_page
-    "annotations": ("Most annotations", ["-annotation_count", "id"]),
+    "annotations": ("Most annotations", ["-work__annotation_count", "id"]),
 }
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -99,8 +100,17 @@ class GalleryQuery(GalleryFilter):
             del self.fields["issues"]
 
     def apply(self, images: ImageQuerySet) -> ImageQuerySet:
-        images = super().apply(images)
         values = self.values()
+        # The images API's filters, but "annotated" reads the image's kept count (through
+        # the work item) rather than looking for an annotation of every image.
+        if "name" in values:
+            images = images.filter(original_name__icontains=values["name"])
+        if "status" in values:
+            images = images.filter(status=values["status"])
+        if values.get("annotated") == "true":
+            images = images.filter(work__annotation_count__gt=0)
+        elif values.get("annotated") == "false":
+            images = images.filter(work__annotation_count=0)
         if "state" in values:
             images = images.filter(work__state=values["state"])
         if values.get("assignee") == NOBODY:
@@ -108,8 +118,8 @@ class GalleryQuery(GalleryFilter):
         elif "assignee" in values:
             images = images.filter(work__assignee__username=values["assignee"])
         if values.get("label") is not None:
-            # A semi-join on the class's annotations, read once through their label class
-            # index (an EXISTS per image would make SQLite walk that index per image).
+            # A semi-join on the class's annotations, read once from their (label class,
+            # image) index alone (an EXISTS per image would probe it once per image).
             of_class = Annotation.objects.filter(label_class=values["label"]).values("image_id")
             images = images.filter(pk__in=of_class)
         if values.get("issues") == "open":
@@ -221,17 +231,6 @@ def state_ordered_page(
     return GalleryPage(rows=rows, number=number, size=size, count=count)
 
 
-def annotation_count() -> Coalesce:
-    counted = (
-        Annotation.objects.filter(image=OuterRef("pk"))
-        .order_by()
-        .values("image")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 def gallery_rows(
     images: QuerySet[Image], sort: str, offset: int, limit: int
 ) -> list[dict[str, Any]]:
@@ -244,7 +243,7 @@ def gallery_rows(
         assignee=F("work__assignee__username"),
         annotator=F("work__annotator__username"),
         reviewer=F("work__reviewer__username"),
-        annotation_count=annotation_count(),
+        annotation_count=Coalesce(F("work__annotation_count"), Value(0)),
     )
     fields = [
         "id",

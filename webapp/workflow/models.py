@@ -87,6 +87,9 @@ class WorkItem(models.Model):
     reason = models.TextField(blank=True)  # of the last rejection or skip
     changed_at = models.DateTimeField(default=timezone.now)
     version = models.PositiveIntegerField(default=1)
+    # The image's annotations, kept by webapp.workflow.tallies as they are saved and
+    # deleted, so that the gallery sorts and filters by it through an index.
+    annotation_count = models.IntegerField(default=0)
 
     objects = WorkItemQuerySet.as_manager()
 
@@ -98,6 +101,7 @@ class WorkItem(models.Model):
             models.Index(fields=["project", "annotator", "state"]),
             models.Index(fields=["project", "review_assignee", "state"]),
             models.Index(fields=["state", "lease_expires_at"]),
+            models.Index(fields=["project", "-annotation_count", "image"]),
         ]
 
     def __str__(self) -> str:
@@ -235,3 +239,53 @@ class ActiveTime(models.Model):
         )
         if not created:
             cls.objects.filter(pk=row.pk).update(seconds=F("seconds") + seconds)
+
+
+class AnnotationTally(models.Model):
+    """How many annotations of one label class one author made in a project, and the sum
+    of their mask areas (image pixels), kept by :mod:`webapp.workflow.tallies` in the
+    transaction that changes them, so the dashboard and the project page read a few rows
+    instead of counting every annotation.
+
+    A (project, label class, author) may have several rows (two first annotations saved
+    at once each add one, and deleting an author turns theirs into author-less rows): the
+    figures are the sums over its rows, and a change goes to its lowest row. A single row
+    may therefore go negative; the sums never do."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    label_class = models.ForeignKey(
+        "projects.LabelClass", on_delete=models.CASCADE, related_name="+"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    count = models.IntegerField(default=0)
+    area_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "label_class", "author"])]
+
+    def __str__(self) -> str:
+        return f"{self.count} of {self.label_class_id} by {self.author_id}"
+
+
+class DailyWork(models.Model):
+    """One member's workflow figures in a project on one day (UTC): images they submitted,
+    and verdicts on images they labelled (``accepted``, ``rejected``; a submit with review
+    off accepts at once and counts as both), written in the transaction of the move."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    submitted = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user", "day"], name="one_work_row_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.project_id} on {self.day}"

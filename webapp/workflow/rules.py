@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from webapp.projects.models import Action, Project, role_allows
 from webapp.workflow.models import Event, EventKind, WorkItem, WorkState
+from webapp.workflow.tallies import count_move
 
 S = WorkState
 
@@ -203,6 +204,14 @@ def perform(item: WorkItem, action: str, user: Any, role: str | None, reason: st
             to_state=fields["state"],
             detail={"reason": reason} if reason else {},
             at=now,
+        )
+        count_move(
+            item.project_id,
+            action,
+            fields["state"],
+            getattr(user, "pk", None),
+            item.annotator_id,
+            now.date(),
         )
     return WorkItem.objects.select_related(
         "image", "project", "annotator", "reviewer", "assignee", "review_assignee"

@@ -1,0 +1,126 @@
+"""Counts kept current as annotations and workflow moves change, so that the gallery, the
+project page and the dashboard read a few rows instead of counting a million per request.
+
+- ``WorkItem.annotation_count``: an image's annotations.
+- :class:`~webapp.workflow.models.AnnotationTally`: per project, label class and author,
+  annotations and the sum of their mask areas.
+- :class:`~webapp.workflow.models.DailyWork`: per project, member and day (UTC), images
+  submitted, accepted and rejected (verdicts count for the image's annotator).
+
+Every change is written in the transaction of what it counts: annotation saves and
+deletes (:class:`~webapp.annotations.models.Annotation`'s ``save``, ``delete``,
+``apply_edit`` and ``delete_at_version``), dataset imports (``recount.annotations_imported`` after
+their bulk insert), image deletion (``recount.image_deleted``, from a ``pre_delete``
+receiver) and workflow moves (:func:`count_move`, from ``rules.perform``). Bulk changes
+that go round these (``QuerySet.update`` or ``delete`` on annotations, raw SQL) must call
+``recount.recount`` afterwards, as ``manage.py recount_tallies`` does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import TYPE_CHECKING
+
+from django.db.models import F, Subquery
+
+from webapp.workflow.models import AnnotationTally, DailyWork, WorkItem, WorkState
+
+if TYPE_CHECKING:
+    from webapp.annotations.models import Annotation
+
+# One annotation as the counts see it: (project id, image id, label class id, author id
+# or None, area in pixels).
+AnnotationRow = tuple[int, int, int, int | None, int]
+ROW_FIELDS = ("image__project_id", "image_id", "label_class_id", "author_id", "area")
+
+
+def row_of(annotation: Annotation) -> AnnotationRow:
+    """The counts' view of an annotation as it is in memory."""
+    return (
+        annotation.image.project_id,
+        annotation.image_id,
+        annotation.label_class_id,
+        annotation.author_id,
+        annotation.area,
+    )
+
+
+def count_annotations(rows: Iterable[AnnotationRow], sign: int = 1) -> None:
+    """Add (``sign`` 1) or take away (-1) these annotations in every count: one UPDATE per
+    (project, label class, author) and per image they touch."""
+    tallies: dict[tuple[int, int, int | None], list[int]] = defaultdict(lambda: [0, 0])
+    per_image: dict[int, int] = defaultdict(int)
+    for project_id, image_id, class_id, author_id, area in rows:
+        tally = tallies[(project_id, class_id, author_id)]
+        tally[0] += sign
+        tally[1] += sign * area
+        per_image[image_id] += sign
+    for key, (count, area_sum) in tallies.items():
+        add_to_tally(*key, count=count, area_sum=area_sum)
+    for image_id, count in per_image.items():
+        if count:
+            WorkItem.objects.filter(pk=image_id).update(
+                annotation_count=F("annotation_count") + count
+            )
+
+
+def annotation_changed(before: AnnotationRow, after: AnnotationRow) -> None:
+    """An annotation's label class or mask changed (same image and author)."""
+    if before[2:] != after[2:]:
+        count_annotations([before], -1)
+        count_annotations([after], 1)
+
+
+def add_to_tally(
+    project_id: int, class_id: int, author_id: int | None, *, count: int, area_sum: int
+) -> None:
+    """Add to the lowest row of (project, label class, author), or make one."""
+    if not count and not area_sum:
+        return
+    same = AnnotationTally.objects.filter(
+        project_id=project_id, label_class_id=class_id, author_id=author_id
+    )
+    lowest = Subquery(same.order_by("pk").values("pk")[:1])
+    changed = AnnotationTally.objects.filter(pk=lowest).update(
+        count=F("count") + count, area_sum=F("area_sum") + area_sum
+    )
+    if not changed:
+        AnnotationTally.objects.create(
+            project_id=project_id,
+            label_class_id=class_id,
+            author_id=author_id,
+            count=count,
+            area_sum=area_sum,
+        )
+
+
+def count_move(
+    project_id: int, action: str, to_state: str, actor_id: int | None,
+    annotator_id: int | None, day: date,
+) -> None:  # fmt: skip
+    """Count a workflow move made on ``day`` (UTC): a submit for its ``actor`` (and an
+    accept too when it accepted at once, review being off), an accept or reject for the
+    image's annotator. Other moves count nothing."""
+    if action == "submit":
+        accepted = 1 if to_state == WorkState.ACCEPTED else 0
+        add_to_day(project_id, actor_id, day, submitted=1, accepted=accepted)
+    elif action == "accept":
+        add_to_day(project_id, annotator_id, day, accepted=1)
+    elif action == "reject":
+        add_to_day(project_id, annotator_id, day, rejected=1)
+
+
+def add_to_day(project_id: int, user_id: int | None, day: date, **figures: int) -> None:
+    """Add ``figures`` (submitted, accepted, rejected) to the member's row of ``day``."""
+    if user_id is None:
+        return
+    row = DailyWork.objects.filter(project_id=project_id, user_id=user_id, day=day)
+    if row.update(**{name: F(name) + n for name, n in figures.items() if n}):
+        return
+    _, created = DailyWork.objects.get_or_create(
+        project_id=project_id, user_id=user_id, day=day, defaults=figures
+    )
+    if not created:  # another transaction made the row in between
+        row.update(**{name: F(name) + n for name, n in figures.items() if n})
