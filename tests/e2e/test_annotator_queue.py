@@ -6,6 +6,7 @@ gets that image back with the issue pinned on it."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_annotator import click, save
 from webapp.annotations import rle
 from webapp.annotations.models import Annotation
-from webapp.workflow.models import WorkItem, WorkState
+from webapp.workflow.models import ActiveTime, WorkItem, WorkState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,6 +96,15 @@ def test_an_annotator_works_through_the_queue_to_its_end(scene, signed_in, djang
     assert end.locator("a").get_attribute("href") == f"/projects/{s.project.pk}/"
     assert WorkItem.objects.get(pk=astronaut.pk).state == WorkState.SUBMITTED
     assert not [line for line in page.console_lines if line.startswith("pageerror")]
+
+    # Leaving the page reports the time spent clicking and pressing keys.
+    end.locator("a").click()
+    page.wait_for_url(f"{s.url}/projects/{s.project.pk}/")
+    deadline = time.monotonic() + 10
+    while not ActiveTime.objects.filter(user__username="ann").exists():
+        assert time.monotonic() < deadline, "no active time was reported"
+        time.sleep(0.2)
+    assert ActiveTime.objects.get(user__username="ann", project=s.project).seconds >= 1
 
 
 def submitted_with_an_annotation(s: Any, image: Any, ann: Any) -> Annotation:
