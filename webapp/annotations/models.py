@@ -62,7 +62,7 @@ class Annotation(models.Model):
     # project's tallies in the same transaction (webapp.workflow.tallies).
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             before = None if self._state.adding else _stored_row(self.pk)
             super().save(*args, **kwargs)
             if before is None:
@@ -71,7 +71,7 @@ class Annotation(models.Model):
                 tallies.annotation_changed(before, tallies.row_of(self))
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             before = _stored_row(self.pk)
             deleted = super().delete(*args, **kwargs)
             if before is not None:
@@ -84,7 +84,7 @@ class Annotation(models.Model):
         the last editor."""
         fields["updated_at"] = timezone.now()
         fields["last_editor"] = editor if getattr(editor, "is_authenticated", False) else None
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             counted = "label_class" in fields or "area" in fields
             before = _stored_row(self.pk, expected_version) if counted else None
             updated = Annotation.objects.filter(pk=self.pk, version=expected_version).update(
@@ -99,7 +99,7 @@ class Annotation(models.Model):
     def delete_at_version(self, expected_version: int) -> None:
         """Delete only if the stored version is still ``expected_version``; otherwise raise
         :class:`VersionConflict` and delete nothing (``DoesNotExist`` if already gone)."""
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             before = _stored_row(self.pk, expected_version)
             if before is None:
                 raise VersionConflict(Annotation.objects.get(pk=self.pk))

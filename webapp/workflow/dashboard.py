@@ -109,7 +109,7 @@ def member_figures(
     if reviews_installed():
         issues = dict(
             open_issues()
-            .filter(image__project=project)
+            .filter(project=project)
             .order_by()
             .values_list("image__work__annotator_id")
             .annotate(n=Count("pk"))
@@ -156,7 +156,7 @@ def project_figures(project: Project) -> dict[str, Any]:
     throughput = [sum(m["per_day"][n] for m in members) for n in range(len(days))]
     total_issues = None
     if reviews_installed():
-        total_issues = open_issues().filter(image__project=project).count()
+        total_issues = open_issues().filter(project=project).count()
     return {
         "images": {"total": sum(by_state.values()), "by_state": by_state},
         "members": members,
