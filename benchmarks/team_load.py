@@ -7,7 +7,9 @@ process: a project with ``--images`` images marked ready (rows, each with a real
 file of 1024x768 pixels), a label class, and ``--annotators`` annotator accounts with API
 tokens. It starts gunicorn on that database (``--workers`` processes of ``--threads``
 threads), then runs one thread per annotator, each with its own keep-alive connection,
-looping until ``--seconds`` have passed or the queue is empty:
+looping until ``--seconds`` have passed or the queue is empty, pausing ``--think``
+seconds on average (uniformly 0.5 to 1.5 times it) after each request, as a person looks
+at the image and draws before saving:
 
 1. ``POST /api/projects/<p>/work/next/`` (the next image, now held by them);
 2. ``POST /api/projects/<p>/images/<i>/annotations/`` (the RLE of a random blob, about
@@ -158,10 +160,10 @@ class Annotator(threading.Thread):
 
     def __init__(
         self, team: Team, username: str, token: str, port: int, measure_from: float,
-        deadline: float, seed: int,
+        deadline: float, seed: int, think: float = 0.0,
     ) -> None:  # fmt: skip
         super().__init__(daemon=True)
-        self.team, self.username = team, username
+        self.team, self.username, self.think = team, username, think
         self.client = Client(port, token)
         self.measure_from, self.deadline = measure_from, deadline
         self.rng = np.random.default_rng(seed)
@@ -181,6 +183,8 @@ class Annotator(threading.Thread):
             tally.failures.append(f"{method} {path}: {status} {content[:300]!r}")
             return None
         answer: dict[str, Any] = json.loads(content)
+        if self.think:
+            time.sleep(self.think * float(self.rng.uniform(0.5, 1.5)))
         return answer
 
     def run(self) -> None:
@@ -483,7 +487,7 @@ def run_load(args: argparse.Namespace, database_url: str, root: Path, fixed: boo
         measure_from = time.monotonic() + args.warmup
         deadline = measure_from + args.seconds
         annotators = [
-            Annotator(team, name, token, port, measure_from, deadline, seed)
+            Annotator(team, name, token, port, measure_from, deadline, seed, args.think)
             for seed, (name, token) in enumerate(team.tokens.items())
             if not name.startswith("lead-")
         ]
@@ -547,6 +551,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--annotators", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0, help="counted, after warm-up")
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--think", type=float, default=0.0,
+        help="mean seconds each annotator pauses after each request (0: none, the most load)",
+    )  # fmt: skip
     parser.add_argument("--images", type=int, default=3000, help="images in the project")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
@@ -560,8 +568,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="user@host:port where the fresh database is made (createdb, dropdb)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.annotators < 1 or args.images < 1 or args.seconds <= 0:
-        parser.error("--annotators, --images and --seconds must be positive")
+    if args.annotators < 1 or args.images < 1 or args.seconds <= 0 or args.think < 0:
+        parser.error("--annotators, --images and --seconds must be positive, --think not negative")
     if args.database and urlsplit(args.database).scheme not in {"postgres", "postgresql"}:
         parser.error("--database must be a postgres:// URL")
     return args
@@ -571,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(machine())
     print(
-        f"{args.annotators} annotators, {args.seconds:g} s after {args.warmup:g} s of warm-up; "
+        f"{args.annotators} annotators pausing {args.think:g} s after each request, "
+        f"{args.seconds:g} s after {args.warmup:g} s of warm-up; "
         f"gunicorn --workers {args.workers} --threads {args.threads}, DEBUG=0, PostgreSQL"
     )
     labels = {"fixed": [True], "unfixed": [False], "both": [False, True]}[args.request_cost]
