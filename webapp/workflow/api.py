@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
@@ -179,22 +179,26 @@ class NextImage(WorkflowAccess, APIView):
         if stage == "annotate":
             mine = mine.queue_of(user)
         else:
-            mine = mine.filter(reviewer=user) | mine.filter(review_assignee=user)
-        ids = list(mine.order_by("image_id").values_list("pk", flat=True).distinct())
+            mine = mine.filter(Q(reviewer=user) | Q(review_assignee=user))
+        # One aggregate, whatever the queue's length: its size, and how many of its
+        # images come up to this one (the queue is in image order).
+        counts = mine.order_by().aggregate(
+            size=Count("pk"),
+            position=Count("pk", filter=Q(image_id__lte=item.pk if item else 0)),
+        )
         if item is None:
             return {
                 "item": None,
                 "detail": nothing_left(self.project, stage),
                 "position": None,
-                "queue_size": len(ids),
+                "queue_size": counts["size"],
             }
-        position = ids.index(item.pk) + 1 if item.pk in ids else None
         verb = "Label" if stage == "annotate" else "Review"
         return {
             "item": item,
             "detail": f"{verb} {item.image.original_name!r}.",
-            "position": position,
-            "queue_size": len(ids),
+            "position": counts["position"] or None,
+            "queue_size": counts["size"],
         }
 
 

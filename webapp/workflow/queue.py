@@ -26,41 +26,44 @@ from webapp.workflow.models import Event, EventKind, WorkItem, WorkState
 ATTEMPTS = 5  # candidates tried before giving up when others keep winning them
 
 
+RELATED = ("image", "project", "annotator", "reviewer", "assignee", "review_assignee")
+
+
 def _claim(
     candidates: QuerySet[WorkItem], action: str, fields: dict[str, Any], user: Any
 ) -> WorkItem | None:
+    """Hold the first of ``candidates`` for ``user``; None when there is none (or others
+    kept winning them). Runs inside the caller's transaction."""
     for _ in range(ATTEMPTS):
-        with transaction.atomic():
-            item = (
-                candidates.select_for_update(skip_locked=True, of=("self",))
-                .order_by("image_id")
-                .first()
+        item = (
+            candidates.select_related(*RELATED)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("image_id")
+            .first()
+        )
+        if item is None:
+            return None
+        now = timezone.now()
+        claimed = WorkItem.objects.filter(pk=item.pk, version=item.version).update(
+            **fields, changed_at=now, version=F("version") + 1
+        )
+        if claimed:
+            Event.record(
+                EventKind.TRANSITION,
+                project=item.project_id,
+                actor=user,
+                image=item.image,
+                action=action,
+                from_state=item.state,
+                to_state=fields["state"],
+                at=now,
             )
-            if item is None:
-                return None
-            now = timezone.now()
-            claimed = WorkItem.objects.filter(pk=item.pk, version=item.version).update(
-                **fields, changed_at=now, version=F("version") + 1
-            )
-            if claimed:
-                Event.record(
-                    EventKind.TRANSITION,
-                    project=item.project_id,
-                    actor=user,
-                    image=item.image,
-                    action=action,
-                    from_state=item.state,
-                    to_state=fields["state"],
-                    at=now,
-                )
-                return _fresh(item.pk)
+            # The row as the update left it, without reading it again.
+            for name, value in fields.items():
+                setattr(item, name, value)
+            item.changed_at, item.version = now, item.version + 1
+            return item
     return None
-
-
-def _fresh(pk: int) -> WorkItem:
-    return WorkItem.objects.select_related(
-        "image", "project", "annotator", "reviewer", "assignee", "review_assignee"
-    ).get(pk=pk)
 
 
 def _ready(project: Project) -> QuerySet[WorkItem]:
@@ -71,23 +74,29 @@ def next_to_annotate(project: Project, user: Any, role: str | None) -> WorkItem 
     """The image ``user`` should label next, now held by them: the one they hold
     already, else one a reviewer sent back to them, else one given to them, else (unless
     the project hands out only assigned images) the first new one nobody was given.
-    None when there is nothing for them."""
-    held = _ready(project).filter(state=WorkState.ANNOTATING, annotator=user).first()
-    if held is not None:
-        renew_lease(held)
-        return _fresh(held.pk)
-    lease = timezone.now() + _lease(project)
-    fields = {"state": WorkState.ANNOTATING, "annotator": user, "lease_expires_at": lease}
-    pools = [
-        _ready(project).filter(state=WorkState.REJECTED, annotator=user),
-        _ready(project).filter(state=WorkState.NEW, assignee=user),
-    ]
-    if not project.assigned_only or role_allows(role, Action.MANAGE):
-        pools.append(_ready(project).filter(state=WorkState.NEW, assignee__isnull=True))
-    for pool in pools:
-        item = _claim(pool, "start", fields, user)
-        if item is not None:
-            return item
+    None when there is nothing for them. One transaction for all the pools tried."""
+    with transaction.atomic():
+        held = (
+            _ready(project)
+            .filter(state=WorkState.ANNOTATING, annotator=user)
+            .select_related(*RELATED)
+            .first()
+        )
+        if held is not None:
+            held.lease_expires_at = renew_lease(held)
+            return held
+        lease = timezone.now() + _lease(project)
+        fields = {"state": WorkState.ANNOTATING, "annotator": user, "lease_expires_at": lease}
+        pools = [
+            _ready(project).filter(state=WorkState.REJECTED, annotator=user),
+            _ready(project).filter(state=WorkState.NEW, assignee=user),
+        ]
+        if not project.assigned_only or role_allows(role, Action.MANAGE):
+            pools.append(_ready(project).filter(state=WorkState.NEW, assignee__isnull=True))
+        for pool in pools:
+            item = _claim(pool, "start", fields, user)
+            if item is not None:
+                return item
     return None
 
 
@@ -95,24 +104,28 @@ def next_to_review(project: Project, user: Any, role: str | None) -> WorkItem | 
     """The submitted image ``user`` should review next, now held by them: the one they
     are reviewing already, else one given to them, else the first submitted one nobody
     was given; never one they labelled. None when there is nothing for them."""
-    held = _ready(project).filter(state=WorkState.IN_REVIEW, reviewer=user).first()
-    if held is not None:
-        renew_lease(held)
-        return _fresh(held.pk)
-    lease = timezone.now() + _lease(project)
-    fields = {"state": WorkState.IN_REVIEW, "reviewer": user, "lease_expires_at": lease}
-    submitted = (
-        _ready(project).filter(state=WorkState.SUBMITTED).exclude(annotator=user)
-        if not role_allows(role, Action.MANAGE)
-        else _ready(project).filter(state=WorkState.SUBMITTED)
-    )
-    for pool in (
-        submitted.filter(review_assignee=user),
-        submitted.filter(review_assignee__isnull=True),
-    ):
-        item = _claim(pool, "start_review", fields, user)
-        if item is not None:
-            return item
+    with transaction.atomic():
+        held = (
+            _ready(project)
+            .filter(state=WorkState.IN_REVIEW, reviewer=user)
+            .select_related(*RELATED)
+            .first()
+        )
+        if held is not None:
+            held.lease_expires_at = renew_lease(held)
+            return held
+        lease = timezone.now() + _lease(project)
+        fields = {"state": WorkState.IN_REVIEW, "reviewer": user, "lease_expires_at": lease}
+        submitted = _ready(project).filter(state=WorkState.SUBMITTED)
+        if not role_allows(role, Action.MANAGE):
+            submitted = submitted.exclude(annotator=user)
+        for pool in (
+            submitted.filter(review_assignee=user),
+            submitted.filter(review_assignee__isnull=True),
+        ):
+            item = _claim(pool, "start_review", fields, user)
+            if item is not None:
+                return item
     return None
 
 
@@ -122,11 +135,13 @@ def _lease(project: Project) -> Any:
     return timedelta(minutes=project.lease_minutes)
 
 
-def renew_lease(item: WorkItem) -> None:
-    """Push the holder's lease forward (they are active on the image)."""
+def renew_lease(item: WorkItem) -> Any:
+    """Push the holder's lease forward (they are active on the image); the new end."""
+    until = item.lease_until()
     WorkItem.objects.filter(pk=item.pk, state=item.state).filter(
         Q(state=WorkState.ANNOTATING) | Q(state=WorkState.IN_REVIEW)
-    ).update(lease_expires_at=item.lease_until())
+    ).update(lease_expires_at=until)
+    return until
 
 
 def release_expired_leases() -> int:
