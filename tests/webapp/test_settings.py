@@ -154,7 +154,6 @@ def test_allowed_hosts_and_storage_folders_come_from_the_environment(
     ]
 
 
-
 def test_the_import_limits_come_from_the_environment(run_manage: RunManage) -> None:
     result = run_manage(
         "shell",
@@ -170,6 +169,7 @@ def test_the_import_limits_come_from_the_environment(run_manage: RunManage) -> N
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1000000", "20", "4096"]
+
 
 # A PostgreSQL server to try a real connection against. CI starts one on 127.0.0.1:5432
 # that trusts local connections; elsewhere, point this at any server you can reach.
