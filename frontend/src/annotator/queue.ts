@@ -53,9 +53,9 @@ export class WorkQueue {
   private verdicts = new ReviewVerdicts();
   /** A submit, verdict or "next" under way: keys wait for it rather than act twice. */
   private busy = false;
-  /** The image whose annotations are listed: a verdict before then would judge an image
-   * the reviewer has not seen whole. */
-  private listed: number | null = null;
+  /** The image on screen: its workflow state and its annotations' list, once known. A
+   * verdict waits for both: before, it would judge an image not seen whole. */
+  private shown: { imageId: number; known: Promise<unknown>; listed: () => void } | null = null;
 
   constructor(
     private readonly api: WorkflowApi,
@@ -83,17 +83,20 @@ export class WorkQueue {
     this.verdicts = new ReviewVerdicts();
     this.item = null;
     this.render(image.imageId);
-    this.api.item(image.imageId).then(
+    const state = this.api.item(image.imageId).then(
       (item) => {
         if (this.host.session()?.image.imageId === item.image) this.show(item);
       },
       (error: unknown) => this.host.say(`Cannot read this image's workflow state: ${describe(error)}`, true),
     );
+    let listed = (): void => undefined;
+    const annotations = new Promise<void>((resolve) => (listed = resolve));
+    this.shown = { imageId: image.imageId, known: Promise.all([state, annotations]), listed };
   }
 
   /** The image's annotations are listed: in review, the first comes up for a verdict. */
   annotationsLoaded(session: ImageSession): void {
-    this.listed = session.image.imageId;
+    if (this.shown?.imageId === session.image.imageId) this.shown.listed();
     if (this.stage !== "review" || session.selected !== null) return;
     const first = session.annotations[0]?.annotation.id;
     if (first !== undefined) session.selectOnly(first);
@@ -161,28 +164,18 @@ export class WorkQueue {
   review(verdict: Verdict, whole: boolean, pressedAt: number): boolean {
     if (this.stage !== "review") return false;
     const session = this.host.session();
-    if (!session || this.busy) return true;
-    if (!this.item || !holds(this.item, this.user)) {
-      const where = this.item ? this.item.description : "its workflow state is not known yet";
-      this.host.say(`You are not reviewing this image: ${where}.`, true);
-      return true;
-    }
-    if (this.listed !== session.image.imageId) {
-      this.host.say("The annotations are still loading.", true);
-      return true;
-    }
-    const ids = session.annotations.map(({ annotation }) => annotation.id);
-    if (whole || ids.length === 0) {
-      void this.run(async () => {
-        const reason = verdict === "reject" ? await this.askReason(`Why is ${session.image.imageName} rejected?`) : "";
-        if (reason === null) return this.host.say("Not rejected.");
-        await this.finish(session, verdict === "accept" ? { action: "accept" } : { action: "reject", reason }, pressedAt);
-      });
-      return true;
-    }
-    const target = session.selected ?? this.verdicts.nextUndecided(ids, null) ?? ids[0];
-    if (target === undefined) return true;
+    const shown = this.shown;
+    if (!session || this.busy || shown?.imageId !== session.image.imageId) return true;
     void this.run(async () => {
+      await shown.known;
+      if (session.isClosed) return;
+      if (!this.item || !holds(this.item, this.user)) {
+        const where = this.item ? this.item.description : "its workflow state is not known";
+        return this.host.say(`You are not reviewing this image: ${where}.`, true);
+      }
+      const ids = session.annotations.map(({ annotation }) => annotation.id);
+      if (whole || ids.length === 0) return this.judgeImage(session, verdict, pressedAt);
+      const target = session.selected ?? this.verdicts.nextUndecided(ids, null) ?? (ids[0] as number);
       let comment = "";
       if (verdict === "reject") {
         const asked = await this.askReason(`What is wrong with annotation #${target}?`);
@@ -203,6 +196,13 @@ export class WorkQueue {
       if (summary) await this.finish(session, summary, pressedAt);
     });
     return true;
+  }
+
+  /** Shift+A / Shift+R, or A / R on an image without annotations. */
+  private async judgeImage(session: ImageSession, verdict: Verdict, pressedAt: number): Promise<void> {
+    const reason = verdict === "reject" ? await this.askReason(`Why is ${session.image.imageName} rejected?`) : "";
+    if (reason === null) return this.host.say("Not rejected.");
+    await this.finish(session, verdict === "accept" ? { action: "accept" } : { action: "reject", reason }, pressedAt);
   }
 
   private async openIssue(session: ImageSession, annotationId: number, comment: string): Promise<void> {
