@@ -91,10 +91,11 @@ class GalleryQuery(GalleryFilter):
         super().__init__(data, **kwargs)
         self.project = project
         members = project.memberships.select_related("user").order_by("user__username")
+        self.member_ids = {m.user.get_username(): m.user_id for m in members}
         self.fields["assignee"].choices = [
             ("", "Anyone or nobody"),
             (NOBODY, "Given to nobody"),
-            *((m.user.get_username(), m.user.get_username()) for m in members),
+            *((name, name) for name in self.member_ids),
         ]
         classes = project.label_classes.order_by("order", "id").values_list("id", "name")
         self.fields["label"].choices = [("", "Any label class"), *classes]
@@ -118,7 +119,9 @@ class GalleryQuery(GalleryFilter):
         if values.get("assignee") == NOBODY:
             images = images.filter(work__assignee__isnull=True)
         elif "assignee" in values:
-            images = images.filter(work__assignee__username=values["assignee"])
+            # By id (the choices allow members only), so that the work items' (project,
+            # assignee, state) index serves.
+            images = images.filter(work__assignee_id=self.member_ids[values["assignee"]])
         if values.keys() & {"state", "assignee"} or values.get("annotated") == "false":
             # Always true, but it lets the database start from the work items' (project,
             # ...) indexes instead of reading every image of the project first.
