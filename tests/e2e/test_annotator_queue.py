@@ -59,7 +59,7 @@ def test_an_annotator_works_through_the_queue_to_its_end(scene, signed_in, djang
     page.click("#start-labelling")
     wait_for_image(page, "coffee.png")
     assert "queue=annotate" in page.url
-    wait_for_text(page, "#annotator-queue-position", "image 1 of 1 in my queue")
+    wait_for_text(page, "#annotator-queue-position", "image 1 of 3 in my queue")
     wait_for_text(page, "#annotator-work-state", "being labelled by you")
     assert "Ctrl+Enter" in text(page, "#annotator-keys")
     assert WorkItem.objects.get(pk=coffee.pk).state == WorkState.ANNOTATING
@@ -69,7 +69,7 @@ def test_an_annotator_works_through_the_queue_to_its_end(scene, signed_in, djang
     save(page)
     page.keyboard.press("Control+Enter")
     wait_for_image(page, "chelsea.png")
-    wait_for_text(page, "#annotator-queue-position", "image 2 of 2 in my queue")
+    wait_for_text(page, "#annotator-queue-position", "image 2 of 3 in my queue")
     assert f"/images/{chelsea.pk}/annotate/?queue=annotate" in page.url
     item = WorkItem.objects.get(pk=coffee.pk)
     assert (item.state, item.annotator.username) == (WorkState.SUBMITTED, "ann")
@@ -133,7 +133,7 @@ def test_a_reviewer_accepts_one_image_and_rejects_another_with_keys(
     page.goto(f"{s.url}/projects/{s.project.pk}/")
     page.click("#start-reviewing")
     wait_for_image(page, "coffee.png")
-    wait_for_text(page, "#annotator-queue-position", "image 1 of 1 in my review queue")
+    wait_for_text(page, "#annotator-queue-position", "image 1 of 2 in my review queue")
     wait_for_text(page, "#annotator-work-state", "in review by you")
     wait_for_text(page, "#annotator-annotations", "by ann")
     assert "A / R" in text(page, "#annotator-keys")

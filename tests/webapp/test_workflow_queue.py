@@ -50,6 +50,8 @@ def test_next_gives_the_first_new_image_and_holds_it(
     assert body["item"]["state"] == "annotating"
     assert body["item"]["annotator"] == "ann"
     assert body["position"] == 1
+    # The queue goes on with the three new images nobody was given.
+    assert body["queue_size"] == 4
     item = WorkItem.objects.get(pk=world["images"][0].pk)
     assert item.lease_expires_at > timezone.now() + timedelta(minutes=29)
     # Asking again gives the same image back (it is still theirs), not a second one.
