@@ -278,3 +278,58 @@ def test_active_time_adds_up_per_member_and_day(
     row = ActiveTime.objects.get(project=project, user=people["ann"])
     assert row.seconds == 75
     assert row.day == timezone.now().date()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_reviewers_asking_at_the_same_moment_never_review_the_same_image(
+    make_project: MakeProject, make_user: MakeUser, add_member: AddMember,
+    make_image_row: MakeImageRow, api_client: ApiClientFor,
+) -> None:  # fmt: skip
+    reviewers = 8
+    project = make_project(owner=make_user(username="olga"))
+    ann = make_user(username="ann")
+    add_member(project, ann, "annotator")
+    images = [make_image_row(project, status="ready") for _ in range(reviewers * 2)]
+    WorkItem.objects.update(state=S.SUBMITTED, annotator=ann)
+    people = [make_user(username=f"r{n}") for n in range(reviewers)]
+    for person in people:
+        add_member(project, person, "reviewer")
+    got: dict[str, list[int]] = {p.get_username(): [] for p in people}
+    failures: list[str] = []
+    start = threading.Barrier(reviewers)
+
+    def review(person: Any) -> None:
+        client = api_client(person)
+        try:
+            start.wait()
+            for verdict in ("accept", "reject"):
+                image = next_image(client, project, "review").json()["item"]["image"]
+                got[person.get_username()].append(image)
+                decided = client.post(
+                    f"/api/projects/{project.pk}/images/{image}/work/{verdict}/",
+                    {"reason": "checked"},
+                    format="json",
+                )
+                if decided.status_code != 200:
+                    failures.append(f"{verdict} {image}: {decided.status_code}")
+        except Exception as exc:
+            failures.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=review, args=(p,)) for p in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    assert not failures, failures
+    reviewed = [image for of_one in got.values() for image in of_one]
+    assert sorted(reviewed) == sorted(image.pk for image in images)
+    assert WorkItem.objects.filter(state=S.ACCEPTED).count() == reviewers
+    assert WorkItem.objects.filter(state=S.REJECTED).count() == reviewers
+    for name, of_one in got.items():
+        assert set(
+            WorkItem.objects.filter(pk__in=of_one).values_list("reviewer__username", flat=True)
+        ) == {name}
