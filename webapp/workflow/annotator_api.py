@@ -3,8 +3,8 @@ member's queue would hand out next, read without claiming them, so that the page
 download them (configuration, picture, embedding) before the member submits the one on
 screen, as ← / → do for the project's next images.
 
-The order is :func:`webapp.workflow.queue.next_to_annotate`'s and
-:func:`~webapp.workflow.queue.next_to_review`'s; a guess only (someone else may claim one
+The order is the queue's own (:func:`webapp.workflow.queue.annotate_pools` and
+:func:`~webapp.workflow.queue.review_pools`); a guess only (someone else may claim one
 first), which costs nothing but a download when it is wrong.
 """
 
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
-
 from webapp.images.models import EncodingStatus
-from webapp.projects.models import Action, Project, role_allows
-from webapp.workflow.models import WorkItem, WorkState
+from webapp.projects.models import Project
+from webapp.workflow.models import WorkItem
+from webapp.workflow.queue import annotate_pools, review_pools
 
 
 def upcoming(
@@ -33,22 +32,7 @@ def upcoming(
     ready = WorkItem.objects.filter(project=project, image__status=EncodingStatus.READY)
     if exclude is not None:
         ready = ready.exclude(pk=exclude)
-    pools: list[QuerySet[WorkItem]]
-    if stage == "annotate":
-        pools = [
-            ready.filter(state=WorkState.REJECTED, annotator=user),
-            ready.filter(state=WorkState.NEW, assignee=user),
-        ]
-        if not project.assigned_only or role_allows(role, Action.MANAGE):
-            pools.append(ready.filter(state=WorkState.NEW, assignee__isnull=True))
-    else:
-        submitted = ready.filter(state=WorkState.SUBMITTED)
-        if not role_allows(role, Action.MANAGE):
-            submitted = submitted.exclude(annotator=user)
-        pools = [
-            submitted.filter(review_assignee=user),
-            submitted.filter(review_assignee__isnull=True),
-        ]
+    pools = (annotate_pools if stage == "annotate" else review_pools)(project, user, role, ready)
     found: list[WorkItem] = []
     for pool in pools:
         if len(found) >= limit:

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from webapp.core.fields import MAX_ROW_ID, row_id_parameter
 from webapp.projects.access import ProjectRole
-from webapp.projects.models import Action, Project, role_allows
+from webapp.projects.models import Action, Project
 from webapp.workflow import assignment, queue
 from webapp.workflow.models import ActiveTime, Event, WorkItem, WorkState
 from webapp.workflow.rules import MOVES, MoveRefused, perform
@@ -188,7 +188,10 @@ class NextImage(WorkflowAccess, APIView):
         )
         # The queue goes on with the images nobody was given that "next" would hand out
         # to this member after these: "image 12 of 40" counts what is left for them too.
-        size = counts["size"] + self.open_pool(stage, user).count()
+        size = (
+            counts["size"]
+            + queue.open_pool(self.project, user, self.role(self.request), stage).count()
+        )
         if item is None:
             return {
                 "item": None,
@@ -203,22 +206,6 @@ class NextImage(WorkflowAccess, APIView):
             "position": counts["position"] or None,
             "queue_size": size,
         }
-
-    def open_pool(self, stage: str, user: Any) -> QuerySet[WorkItem]:
-        """The ready images nobody holds or was given that this member may still be
-        handed in ``stage`` (none where annotators get only what they were given)."""
-        from webapp.images.models import EncodingStatus
-
-        role = self.role(self.request)
-        ready = WorkItem.objects.filter(project=self.project, image__status=EncodingStatus.READY)
-        if stage == "annotate":
-            if self.project.assigned_only and not role_allows(role, Action.MANAGE):
-                return ready.none()
-            return ready.filter(state=WorkState.NEW, assignee__isnull=True)
-        pool = ready.filter(state=WorkState.SUBMITTED, review_assignee__isnull=True)
-        if not role_allows(role, Action.MANAGE):
-            pool = pool.exclude(annotator=user)
-        return pool
 
 
 def nothing_left(project: Project, stage: str) -> str:

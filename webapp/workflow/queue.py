@@ -70,6 +70,46 @@ def _ready(project: Project) -> QuerySet[WorkItem]:
     return WorkItem.objects.filter(project=project, image__status=EncodingStatus.READY)
 
 
+def annotate_pools(
+    project: Project, user: Any, role: str | None, ready: QuerySet[WorkItem] | None = None
+) -> list[QuerySet[WorkItem]]:
+    """Where the next image to label comes from, in order: sent back to ``user``, given
+    to them, then (unless the project hands out only what it gives) new ones nobody was
+    given. ``ready``: the ready images to pick from (default: all of the project's)."""
+    ready = _ready(project) if ready is None else ready
+    pools = [
+        ready.filter(state=WorkState.REJECTED, annotator=user),
+        ready.filter(state=WorkState.NEW, assignee=user),
+    ]
+    if not project.assigned_only or role_allows(role, Action.MANAGE):
+        pools.append(ready.filter(state=WorkState.NEW, assignee__isnull=True))
+    return pools
+
+
+def review_pools(
+    project: Project, user: Any, role: str | None, ready: QuerySet[WorkItem] | None = None
+) -> list[QuerySet[WorkItem]]:
+    """Where the next image to review comes from, in order: submitted images given to
+    ``user`` for review, then those nobody was given; never (but for managers) one they
+    labelled."""
+    submitted = (_ready(project) if ready is None else ready).filter(state=WorkState.SUBMITTED)
+    if not role_allows(role, Action.MANAGE):
+        submitted = submitted.exclude(annotator=user)
+    return [
+        submitted.filter(review_assignee=user),
+        submitted.filter(review_assignee__isnull=True),
+    ]
+
+
+def open_pool(project: Project, user: Any, role: str | None, stage: str) -> QuerySet[WorkItem]:
+    """The ready images nobody holds or was given that ``stage``'s queue may still hand
+    ``user`` (none where annotators get only what they were given)."""
+    if stage == "annotate":
+        pools = annotate_pools(project, user, role)
+        return pools[2] if len(pools) == 3 else _ready(project).none()
+    return review_pools(project, user, role)[1]
+
+
 def next_to_annotate(project: Project, user: Any, role: str | None) -> WorkItem | None:
     """The image ``user`` should label next, now held by them: the one they hold
     already, else one a reviewer sent back to them, else one given to them, else (unless
@@ -87,13 +127,7 @@ def next_to_annotate(project: Project, user: Any, role: str | None) -> WorkItem 
             return held
         lease = timezone.now() + _lease(project)
         fields = {"state": WorkState.ANNOTATING, "annotator": user, "lease_expires_at": lease}
-        pools = [
-            _ready(project).filter(state=WorkState.REJECTED, annotator=user),
-            _ready(project).filter(state=WorkState.NEW, assignee=user),
-        ]
-        if not project.assigned_only or role_allows(role, Action.MANAGE):
-            pools.append(_ready(project).filter(state=WorkState.NEW, assignee__isnull=True))
-        for pool in pools:
+        for pool in annotate_pools(project, user, role):
             item = _claim(pool, "start", fields, user)
             if item is not None:
                 return item
@@ -116,13 +150,7 @@ def next_to_review(project: Project, user: Any, role: str | None) -> WorkItem | 
             return held
         lease = timezone.now() + _lease(project)
         fields = {"state": WorkState.IN_REVIEW, "reviewer": user, "lease_expires_at": lease}
-        submitted = _ready(project).filter(state=WorkState.SUBMITTED)
-        if not role_allows(role, Action.MANAGE):
-            submitted = submitted.exclude(annotator=user)
-        for pool in (
-            submitted.filter(review_assignee=user),
-            submitted.filter(review_assignee__isnull=True),
-        ):
+        for pool in review_pools(project, user, role):
             item = _claim(pool, "start_review", fields, user)
             if item is not None:
                 return item
