@@ -39,8 +39,8 @@ def annotations_imported(annotations: Sequence[Annotation]) -> None:
         tally = tallies[(project_id, class_id, author_id)]
         tally[0] += 1
         tally[1] += area
-    for key, (count, area_sum) in tallies.items():
-        add_to_tally(*key, count=count, area_sum=area_sum)
+    for key in sorted(tallies, key=lambda k: (k[0], k[1], k[2] or 0)):
+        add_to_tally(*key, count=tallies[key][0], area_sum=tallies[key][1])
     recount_images(sorted({a.image_id for a in annotations}))
 
 
@@ -53,7 +53,8 @@ def image_deleted(image: Image) -> None:
         .values_list("label_class_id", "author_id")
         .annotate(n=Count("pk"), area=Sum("area"))
     )
-    for class_id, author_id, count, area_sum in grouped:
+    # In the order count_changes locks tallies in, so as not to deadlock with a save.
+    for class_id, author_id, count, area_sum in sorted(grouped, key=lambda g: (g[0], g[1] or 0)):
         add_to_tally(image.project_id, class_id, author_id, count=-count, area_sum=-int(area_sum))
 
 

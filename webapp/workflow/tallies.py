@@ -51,27 +51,34 @@ def row_of(annotation: Annotation) -> AnnotationRow:
 def count_annotations(rows: Iterable[AnnotationRow], sign: int = 1) -> None:
     """Add (``sign`` 1) or take away (-1) these annotations in every count: one UPDATE per
     (project, label class, author) and per image they touch."""
-    tallies: dict[tuple[int, int, int | None], list[int]] = defaultdict(lambda: [0, 0])
-    per_image: dict[int, int] = defaultdict(int)
-    for project_id, image_id, class_id, author_id, area in rows:
-        tally = tallies[(project_id, class_id, author_id)]
-        tally[0] += sign
-        tally[1] += sign * area
-        per_image[image_id] += sign
-    for key, (count, area_sum) in tallies.items():
-        add_to_tally(*key, count=count, area_sum=area_sum)
-    for image_id, count in per_image.items():
-        if count:
-            WorkItem.objects.filter(pk=image_id).update(
-                annotation_count=F("annotation_count") + count
-            )
+    count_changes([(row, sign) for row in rows])
 
 
 def annotation_changed(before: AnnotationRow, after: AnnotationRow) -> None:
     """An annotation's label class or mask changed (same image and author)."""
     if before[2:] != after[2:]:
-        count_annotations([before], -1)
-        count_annotations([after], 1)
+        count_changes([(before, -1), (after, 1)])
+
+
+def count_changes(changes: Iterable[tuple[AnnotationRow, int]]) -> None:
+    """Apply ``(row, sign)`` changes, rows in a fixed order (tallies by project, class and
+    author, then images by id), so that two transactions touching the same rows lock
+    them in the same order and cannot deadlock (PostgreSQL)."""
+    tallies: dict[tuple[int, int, int | None], list[int]] = defaultdict(lambda: [0, 0])
+    per_image: dict[int, int] = defaultdict(int)
+    for (project_id, image_id, class_id, author_id, area), sign in changes:
+        tally = tallies[(project_id, class_id, author_id)]
+        tally[0] += sign
+        tally[1] += sign * area
+        per_image[image_id] += sign
+    for key in sorted(tallies, key=lambda k: (k[0], k[1], k[2] or 0)):
+        count, area_sum = tallies[key]
+        add_to_tally(*key, count=count, area_sum=area_sum)
+    for image_id in sorted(per_image):
+        if per_image[image_id]:
+            WorkItem.objects.filter(pk=image_id).update(
+                annotation_count=F("annotation_count") + per_image[image_id]
+            )
 
 
 def add_to_tally(
