@@ -47,6 +47,7 @@ class FakeStore implements AnnotationStore {
   listed: Annotation[] = [];
   readonly created: Annotation[] = [];
   readonly deleted: string[] = [];
+  readonly edited: Pick<AnnotationPayload, "rle" | "prompts">[] = [];
   private nextId = 1;
 
   async list(): Promise<Annotation[]> {
@@ -66,6 +67,12 @@ class FakeStore implements AnnotationStore {
   async relabel(_url: string, version: number, labelClass: number): Promise<Annotation> {
     const annotation = this.created[0] as Annotation;
     return { ...annotation, label_class: labelClass, version: version + 1 };
+  }
+
+  async editMask(_url: string, version: number, changes: Pick<AnnotationPayload, "rle" | "prompts">): Promise<Annotation> {
+    const annotation = this.created[0] as Annotation;
+    this.edited.push(changes);
+    return { ...annotation, ...changes, version: version + 1 };
   }
 
   async imageStatus() {

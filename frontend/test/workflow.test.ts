@@ -216,9 +216,9 @@ describe("issue pins", () => {
     );
     // The third (its annotation is gone) has no pin; the numbers stay the list's.
     expect(pins).toEqual([
-      { x: 5, y: 6, number: 1 },
-      { x: 25, y: 40, number: 2 },
-      { x: 1, y: 2, number: 4 },
+      { x: 5, y: 6, number: 1, resolved: false },
+      { x: 25, y: 40, number: 2, resolved: false },
+      { x: 1, y: 2, number: 4, resolved: false },
     ]);
   });
 

@@ -30,6 +30,14 @@ def issues_url(project: Project) -> str | None:
         return None
 
 
+def history_url_template(project: Project) -> str | None:
+    """An annotation's history (``…/annotations/0/history/``, 0 for its id), or None
+    without the reviews app."""
+    if issues_url(project) is None:
+        return None
+    return reverse("annotation-history", args=[project.pk, 0])
+
+
 def workflow_config(project: Project, user: Any, stage: str | None) -> dict[str, Any]:
     """JSON-ready. URL templates hold ``0`` for the image id (``…/images/0/…``)."""
     can_review = project.allows(user, Action.REVIEW)
@@ -48,4 +56,5 @@ def workflow_config(project: Project, user: Any, stage: str | None) -> dict[str,
         "pageUrlTemplate": reverse("annotator:annotate", args=[project.pk, 0]),
         "configUrlTemplate": reverse("annotator:annotate-config", args=[project.pk, 0]),
         "issuesUrl": issues_url(project),
+        "historyUrlTemplate": history_url_template(project),
     }

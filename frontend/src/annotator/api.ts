@@ -92,6 +92,20 @@ export async function relabelAnnotation(
   return (await response.json()) as Annotation;
 }
 
+/** A new mask (and its prompts) for an annotation at ``version`` (a new version). */
+export async function editAnnotationMask(
+  url: string,
+  version: number,
+  changes: Pick<AnnotationPayload, "rle" | "prompts">,
+): Promise<Annotation> {
+  const response = await request(url, {
+    method: "PATCH",
+    headers: { "If-Match": `"${version}"` },
+    body: JSON.stringify(changes),
+  });
+  return (await response.json()) as Annotation;
+}
+
 /** An image's encoding status, as the images API reports it. */
 export interface ImageStatus {
   readonly status: string;
@@ -111,6 +125,7 @@ export interface AnnotationStore {
   create(url: string, payload: AnnotationPayload, onRetry: OnRetry): Promise<Annotation>;
   remove(url: string, version: number, onRetry: OnRetry): Promise<void>;
   relabel(url: string, version: number, labelClass: number): Promise<Annotation>;
+  editMask(url: string, version: number, changes: Pick<AnnotationPayload, "rle" | "prompts">): Promise<Annotation>;
   imageStatus(url: string): Promise<ImageStatus>;
 }
 
@@ -120,5 +135,6 @@ export const serverStore: AnnotationStore = {
   create: (url, payload, onRetry) => withRetry(() => createAnnotation(url, payload), onRetry),
   remove: (url, version, onRetry) => withRetry(() => deleteAnnotation(url, version), onRetry),
   relabel: relabelAnnotation,
+  editMask: editAnnotationMask,
   imageStatus: fetchImageStatus,
 };

@@ -38,6 +38,11 @@ export interface Intents {
   /** A review verdict on the annotation under review (``whole``: on the whole image);
    * false when the page is not reviewing (the key may then be a class's). */
   review?(verdict: Verdict, whole: boolean): boolean;
+  /** I: the next click pins a review issue there; false when the member may not open
+   * issues (the key may then be a class's). */
+  pinIssue?(): boolean;
+  /** Shift+Enter: the prompt's mask replaces the selected annotation's (a new version). */
+  replaceMask?(): boolean;
 }
 
 export type Verdict = "accept" | "reject";
@@ -76,6 +81,8 @@ export interface KeyBinding {
   readonly handle: (event: KeyInput, intents: Intents) => boolean;
   /** The queues in which the binding acts (and is listed); every page when absent. */
   readonly stages?: readonly QueueStage[];
+  /** Listed only for members who may review (reviewers, managers, owners). */
+  readonly reviewers?: boolean;
 }
 
 const command = (e: KeyInput): boolean => e.ctrlKey || e.metaKey;
@@ -116,6 +123,19 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
       else intents.undo();
       return true;
     },
+  },
+  {
+    // Before Enter's binding, which would otherwise save a new annotation.
+    keys: "Shift+Enter",
+    does: "replace the selected annotation's mask with this one (a new version)",
+    handle: (e, intents) => e.key === "Enter" && e.shiftKey && !command(e) && (intents.replaceMask?.() ?? false),
+  },
+  {
+    keys: "I, then a click",
+    does: "pin a review issue with a comment to that point (I again or Esc: cancel)",
+    handle: (e, intents) =>
+      !command(e) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "i" && (intents.pinIssue?.() ?? false),
+    reviewers: true,
   },
   {
     keys: "Enter",
@@ -171,9 +191,15 @@ export const POINTER_HELP: readonly { readonly keys: string; readonly does: stri
 ];
 
 /** The key help of a page working through ``stage``'s queue (null: image by image),
- * pointer first. */
-export function keyHelp(stage: QueueStage | null = null): readonly { readonly keys: string; readonly does: string }[] {
-  const acting = KEY_BINDINGS.filter((binding) => !binding.stages || (stage !== null && binding.stages.includes(stage)));
+ * pointer first; ``mayReview``: the member may review (and pin issues). */
+export function keyHelp(
+  stage: QueueStage | null = null,
+  mayReview = false,
+): readonly { readonly keys: string; readonly does: string }[] {
+  const acting = KEY_BINDINGS.filter(
+    (binding) =>
+      (!binding.stages || (stage !== null && binding.stages.includes(stage))) && (!binding.reviewers || mayReview),
+  );
   return [...POINTER_HELP, ...acting.map(({ keys, does }) => ({ keys, does }))];
 }
 
@@ -195,10 +221,12 @@ interface PointerInput {
 
 type Listener = (event: Event) => void;
 
-/** Whether keys typed into ``target`` are text or a form's (a relabel menu), not ours. */
+/** Whether keys typed into ``target`` are text or a form's (a relabel menu), or a
+ * dialog's (its Esc and Enter are the dialog's own), not ours. */
 function typingInto(target: EventTarget | null): boolean {
-  const tag = (target as { tagName?: unknown } | null)?.tagName;
-  return tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA";
+  const element = target as { tagName?: unknown; closest?: (selector: string) => unknown } | null;
+  const tag = element?.tagName;
+  return tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || Boolean(element?.closest?.("dialog"));
 }
 
 export class InputHandler {

@@ -30,7 +30,10 @@ import { EmbeddingLoader } from "./embeddings";
 import { describe } from "./errors";
 import { InputHandler, type Intents, keyHelp } from "./input";
 import { ActivityReporter } from "./activity";
-import { type Issue, issueText, pinsOf } from "./issues";
+import { confirmIn } from "./dialogs";
+import { HistoryPanel } from "./history-panel";
+import { IssueBoard } from "./issue-board";
+import { openIssuesQuestion } from "./issues";
 import { type Manifest, chooseDecoders, modelFrame } from "./manifest";
 import { ImageNavigator, type LoadedImage, historyState, loadBitmap } from "./navigation";
 import { renderAnnotations, renderClasses, renderKeyHelp } from "./panel";
@@ -65,8 +68,6 @@ const decodeLine = element("annotator-decode-time");
 const candidateLine = element("annotator-candidate");
 const labelList = element("annotator-labels");
 const annotationList = element("annotator-annotations");
-const issueSection = element("annotator-issues-section");
-const issueList = element("annotator-issues");
 const view = new View(stage, { height: pageConfig.height, width: pageConfig.width });
 
 /** The image on screen; null until the manifest is read. */
@@ -164,6 +165,10 @@ const queue = new WorkQueue(
       }
     },
     writesDone,
+    confirmSubmit: async (s) => {
+      const question = openIssuesQuestion(await issueBoard.openNow(s.image.imageId));
+      return question === null || confirmIn(element("annotator-confirm") as HTMLDialogElement, question);
+    },
     annotationsChanged: () => renderSaved(),
     say,
     mark,
@@ -217,39 +222,63 @@ function showCandidate(shown: CandidateShown | null): void {
     : "";
 }
 
-/** The open review issues of the image on screen (pins and a list). */
-let issues: { imageId: number; list: readonly Issue[] } | null = null;
+// ---------------------------------------------------------------- issues and history
 
-function renderIssues(s: ImageSession): void {
-  const list = issues?.imageId === s.image.imageId ? issues.list : [];
-  const boxes = new Map(s.annotations.map(({ annotation }) => [annotation.id, annotation.bbox ?? []]));
-  view.pins = pinsOf(list, boxes);
-  issueSection.hidden = list.length === 0;
-  issueList.replaceChildren(
-    ...list.map((issue, index) => {
-      const row = document.createElement("li");
-      row.dataset["issueId"] = String(issue.id);
-      row.textContent = issueText(issue, index + 1);
-      return row;
-    }),
-  );
-}
+const { canAnnotate, canReview } = pageConfig.workflow;
+const issueBoard = new IssueBoard(
+  workflowApi,
+  canReview,
+  canAnnotate || canReview,
+  { changed: () => renderSaved(), say, mark },
+  {
+    section: element("annotator-issues-section"),
+    list: element("annotator-issues"),
+    showResolved: element("annotator-show-resolved") as HTMLInputElement,
+    commentDialog: element("annotator-reason") as HTMLDialogElement,
+  },
+);
+stage.classList.toggle("may-pin", canReview);
 
-function loadIssues(s: ImageSession): void {
-  workflowApi.openIssues(s.image.imageId).then(
-    (list) => {
-      if (s.isClosed) return;
-      issues = { imageId: s.image.imageId, list };
-      renderSaved();
+const historyPanel = new HistoryPanel(
+  workflowApi,
+  {
+    className: (id) => classes.all.find((label) => label.id === id)?.name ?? "no class",
+    ghost: (ghost) => {
+      view.ghost = ghost;
+      view.draw();
     },
-    (error: unknown) => say(`Cannot list this image's issues: ${describe(error)}`, true),
-  );
+    say,
+  },
+  {
+    section: element("annotator-history-section"),
+    title: element("annotator-history-title"),
+    review: element("annotator-history-review"),
+    list: element("annotator-history"),
+    close: element("annotator-history-close"),
+  },
+);
+
+/** Shift+Enter: the prompt's mask replaces the selected annotation's. */
+function replaceMask(): boolean {
+  const s = session;
+  if (!s) return true;
+  if (s.selected === null) say("Select the annotation to fix in the list first; Enter saves a new one.", true);
+  else {
+    const fixed = s.selected;
+    void s.save(fixed).then(() => {
+      // The history shown gets the new version.
+      if (historyPanel.annotation === fixed && !s.isClosed) void historyPanel.show(fixed);
+    });
+  }
+  return true;
 }
 
 function renderSaved(): void {
   const s = session;
   if (!s) return;
-  renderIssues(s);
+  const boxes = new Map(s.annotations.map(({ annotation }) => [annotation.id, annotation.bbox ?? []]));
+  view.pins = issueBoard.pins(boxes);
+  if (historyPanel.annotation !== null && !boxes.has(historyPanel.annotation)) historyPanel.close();
   view.layers = s.annotations.map(({ annotation, visible }) => ({
     ...paintAnnotation(annotation, classes.colorOf(annotation.label_class)),
     visible,
@@ -261,6 +290,8 @@ function renderSaved(): void {
     relabel: (id, labelId) => void s.relabel(id, labelId),
     toggleVisible: (id) => s.toggleVisible(id),
     remove: (id) => void s.remove(id),
+    history: workflowApi.config.historyUrlTemplate ? (id) => void historyPanel.show(id) : undefined,
+    historyShown: historyPanel.annotation,
     verdictOf: (id) => queue.verdictOf(id),
   });
 }
@@ -290,10 +321,18 @@ function renderSession(): void {
 // ---------------------------------------------------------------- input
 
 const intents: Intents = {
-  point: (at, positive) => session?.click(at, positive),
+  point: (at, positive) => {
+    if (issueBoard.armed && positive) void issueBoard.pinAt(at);
+    else session?.click(at, positive);
+  },
   box: (box) => session?.box(box),
   hover: (at) => session?.hover(at),
-  clear: () => session?.clear(),
+  clear: () => {
+    if (issueBoard.armed) {
+      issueBoard.disarm();
+      say("No issue pinned.");
+    } else session?.clear();
+  },
   save: () => void session?.save(),
   undo: () => void session?.undo(),
   redo: () => void session?.redo(),
@@ -308,9 +347,11 @@ const intents: Intents = {
   },
   submit: () => queue.submit(performance.now()),
   review: (verdict, whole) => queue.review(verdict, whole, performance.now()),
+  pinIssue: () => issueBoard.armPin(),
+  replaceMask,
 };
 new InputHandler(view.canvas, window, view, intents);
-renderKeyHelp(element("annotator-keys"), keyHelp(queue.stage));
+renderKeyHelp(element("annotator-keys"), keyHelp(queue.stage, canReview));
 
 // ---------------------------------------------------------------- images and sessions
 
@@ -320,7 +361,8 @@ function beginSession(image: ImageConfig, ctx: SessionContext): ImageSession {
   session = new ImageSession(image, ctx);
   renderSession();
   queue.imageShown(image);
-  loadIssues(session);
+  historyPanel.close();
+  issueBoard.load(image.imageId);
   return session;
 }
 

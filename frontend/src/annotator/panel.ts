@@ -9,7 +9,7 @@ import type { LabelClasses } from "./classes";
 import type { SavedAnnotation } from "./session";
 
 /** A button that acts on click but is never focused. */
-function button(text: string, onClick: () => void, className = ""): HTMLButtonElement {
+export function button(text: string, onClick: () => void, className = ""): HTMLButtonElement {
   const item = document.createElement("button");
   item.type = "button";
   item.tabIndex = -1;
@@ -40,6 +40,10 @@ export interface AnnotationActions {
   relabel(id: number, labelId: number): void;
   toggleVisible(id: number): void;
   remove(id: number): void;
+  /** Shows the annotation's history (absent: the project keeps none). */
+  history?: ((id: number) => void) | undefined;
+  /** The annotation whose history is shown, if any. */
+  historyShown?: number | null;
   /** A review's verdict on the annotation, if any. */
   verdictOf?(id: number): "accept" | "reject" | null;
 }
@@ -85,7 +89,13 @@ export function renderAnnotations(
       };
       const toggle = button(visible ? "hide" : "show", () => actions.toggleVisible(annotation.id));
       const del = button("delete", () => actions.remove(annotation.id));
-      row.append(name, select, toggle, del);
+      row.append(name, select, toggle);
+      const history = actions.history;
+      if (history) {
+        const shown = actions.historyShown === annotation.id;
+        row.append(button("history", () => history(annotation.id), shown ? "history shown" : "history"));
+      }
+      row.append(del);
       return row;
     }),
   );

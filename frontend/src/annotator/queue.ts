@@ -9,6 +9,7 @@
  * class only asks the API and updates the page.
  */
 
+import { askText } from "./dialogs";
 import { describe } from "./errors";
 import type { ImageConfig } from "./config";
 import type { QueueStage, Verdict } from "./input";
@@ -29,6 +30,9 @@ export interface QueueHost {
   prefetch(images: readonly UpcomingImage[]): void;
   /** Resolves once no save, delete or relabel is under way. */
   writesDone(): Promise<void>;
+  /** Whether to submit the image of ``session``: asks first when issues are still open
+   * on it; false when the person says no. */
+  confirmSubmit(session: ImageSession): Promise<boolean>;
   /** The annotation list must be drawn again (a verdict changed). */
   annotationsChanged(): void;
   say(message: string, isError?: boolean): void;
@@ -136,6 +140,10 @@ export class WorkQueue {
     }
     void this.run(async () => {
       await this.host.writesDone();
+      if (!(await this.host.confirmSubmit(session))) {
+        this.host.say("Not submitted: the open issues are listed beside the image.");
+        return;
+      }
       const moved = await this.api.move(session.image.imageId, "submit");
       this.show(moved);
       this.host.say(`Submitted ${session.image.imageName}.`);
@@ -207,7 +215,7 @@ export class WorkQueue {
 
   private async openIssue(session: ImageSession, annotationId: number, comment: string): Promise<void> {
     try {
-      if (await this.api.openIssue(session.image.imageId, annotationId, comment)) {
+      if (await this.api.openIssue(session.image.imageId, { annotation: annotationId }, comment)) {
         this.host.say(`Issue opened on #${annotationId}.`);
       }
     } catch (error) {
@@ -228,20 +236,7 @@ export class WorkQueue {
 
   /** Asks for a reason in the page's dialog; null when cancelled (Esc). */
   private askReason(title: string): Promise<string | null> {
-    const dialog = this.elements.reasonDialog;
-    const input = dialog.querySelector("input") as HTMLInputElement;
-    (dialog.querySelector("[data-title]") as HTMLElement).textContent = title;
-    input.value = "";
-    dialog.returnValue = "";
-    dialog.showModal();
-    input.focus();
-    return new Promise((resolve) => {
-      dialog.addEventListener(
-        "close",
-        () => resolve(dialog.returnValue === "ok" && input.value.trim() ? input.value.trim() : null),
-        { once: true },
-      );
-    });
+    return askText(this.elements.reasonDialog, title);
   }
 
   // ------------------------------------------------------------ the queue

@@ -312,14 +312,18 @@ export class ImageSession {
   }
 
   /** Saves the prompt's mask (the exact one, waited for if need be) under the current
-   * class; the next click starts a new object at once. */
-  save(): Promise<void> {
-    return this.ctx.writes.run(() => this.saveNow());
+   * class; the next click starts a new object at once. With ``replacing``, the mask and
+   * prompts replace that saved annotation's instead (a new version of it, its class
+   * kept; not undoable, its history keeps the old mask). */
+  save(replacing: number | null = null): Promise<void> {
+    return this.ctx.writes.run(() => this.saveNow(replacing));
   }
 
-  private async saveNow(): Promise<void> {
+  private async saveNow(replacing: number | null): Promise<void> {
     const pressedAt = performance.now();
     if (isEmpty(this.current)) return this.say("Click an object first.");
+    const replaced = replacing === null ? null : this.entries.find((e) => e.annotation.id === replacing);
+    if (replaced === undefined) return this.say(`Annotation #${replacing} is no longer listed.`, true);
     const label = this.ctx.classes.current;
     if (!label) return this.say("This project has no label classes yet: a manager adds them.", true);
     const keep = this.current;
@@ -354,6 +358,7 @@ export class ImageSession {
         box: keep.box,
       },
     };
+    if (replaced) return this.replaceMask(replaced, payload, keep);
     try {
       const annotation = await this.create(payload);
       if (this.closed) return; // saved; the page shows another image now
@@ -368,6 +373,24 @@ export class ImageSession {
       // Nothing is lost: the prompt comes back for another try, unless a new one began.
       if (isEmpty(this.current)) this.setPrompt(keep, false);
       this.say(`Not saved: ${describe(error)}. Press Enter to try again.`, true);
+    }
+  }
+
+  /** Gives ``entry`` the mask and prompts of ``payload``; on failure the prompt comes
+   * back for another try. */
+  private async replaceMask(entry: Entry, payload: AnnotationPayload, keep: Prompt): Promise<void> {
+    const { id, version } = entry.annotation;
+    const { rle, prompts } = payload;
+    try {
+      const annotation = await this.ctx.store.editMask(this.annotationUrl(id), version, { rle, prompts });
+      if (this.closed) return;
+      entry.annotation = annotation;
+      this.say(`#${id}: mask replaced (version ${annotation.version}).`);
+      this.ctx.events.annotations();
+    } catch (error) {
+      if (this.closed) return;
+      if (isEmpty(this.current)) this.setPrompt(keep, false);
+      this.say(stale(error) ? STALE : `Mask not replaced: ${describe(error)}`, true);
     }
   }
 

@@ -64,8 +64,10 @@ export class View implements Viewport {
   live: LiveMask | null = null;
   prompt: Prompt | null = null;
   dragBox: readonly [number, number, number, number] | null = null;
-  /** Open review issues, numbered as the side panel lists them. */
+  /** Review issues, numbered as the side panel lists them. */
   pins: readonly Pin[] = [];
+  /** An older version of an annotation (its history), outlined dashed; image pixels. */
+  ghost: { readonly outline: Path2D; readonly version: number } | null = null;
 
   constructor(
     readonly container: HTMLElement,
@@ -104,6 +106,7 @@ export class View implements Viewport {
     this.image = image;
     this.imageSize = size;
     this.layers = [];
+    this.ghost = null;
     this.live = null;
     this.prompt = null;
     this.dragBox = null;
@@ -178,6 +181,7 @@ export class View implements Viewport {
       ctx.globalAlpha = 1;
       this.stroke(ctx, outline, color, OUTLINE_PX);
     }
+    this.drawGhost();
     this.drawPrompt();
     this.drawPins();
     // The transform, for tests and people: screen = image × scale + offset.
@@ -186,7 +190,8 @@ export class View implements Viewport {
     dataset["offsetX"] = String(this.offsetX);
     dataset["offsetY"] = String(this.offsetY);
     dataset["live"] = this.live ? "1" : "0";
-    dataset["pins"] = String(this.pins.length);
+    dataset["pins"] = String(this.pins.filter((pin) => !pin.resolved).length);
+    dataset["ghost"] = this.ghost ? String(this.ghost.version) : "";
   }
 
   /** The saved masks with their outlines, from the copy made for the current view (made
@@ -263,7 +268,25 @@ export class View implements Viewport {
     return (this.composite = composite);
   }
 
-  /** Numbered pins, the same size at every zoom. */
+  /** The ghost outline, dashed black and white so that it shows on any picture, the same
+   * width and dashes at every zoom. */
+  private drawGhost(): void {
+    if (!this.ghost) return;
+    const { ctx } = this;
+    const dash = 6 / this.scale;
+    ctx.save();
+    ctx.lineWidth = 2 / this.scale;
+    ctx.lineCap = "butt";
+    ctx.setLineDash([dash, dash]);
+    ctx.strokeStyle = "#000";
+    ctx.stroke(this.ghost.outline);
+    ctx.lineDashOffset = dash;
+    ctx.strokeStyle = "#fff";
+    ctx.stroke(this.ghost.outline);
+    ctx.restore();
+  }
+
+  /** Numbered pins, the same size at every zoom; a resolved issue's dimmed. */
   private drawPins(): void {
     const { ctx } = this;
     const r = 9 / this.scale;
@@ -273,7 +296,8 @@ export class View implements Viewport {
     for (const pin of this.pins) {
       ctx.beginPath();
       ctx.arc(pin.x, pin.y, r, 0, 2 * Math.PI);
-      ctx.fillStyle = "#ff9500";
+      ctx.globalAlpha = pin.resolved ? 0.5 : 1;
+      ctx.fillStyle = pin.resolved ? "#9a9a9a" : "#ff9500";
       ctx.fill();
       ctx.lineWidth = 2 / this.scale;
       ctx.strokeStyle = "#fff";
@@ -281,6 +305,7 @@ export class View implements Viewport {
       ctx.fillStyle = "#000";
       ctx.fillText(String(pin.number), pin.x, pin.y);
     }
+    ctx.globalAlpha = 1;
   }
 
   private drawPrompt(): void {

@@ -1,8 +1,9 @@
 /** The workflow's JSON API (webapp/workflow/api.py), as the annotator page uses it. */
 
 import { csrfToken, listAll, request } from "./api";
-import type { Issue } from "./issues";
+import type { Comment, Issue, IssueDetail } from "./issues";
 import type { QueueStage } from "./input";
+import type { AnnotationHistory } from "./versions";
 import { type NextAnswer, type WorkItem, imageUrl } from "./work";
 
 /** The workflow part of the page's configuration (webapp/annotator/workflow_config.py).
@@ -20,6 +21,16 @@ export interface WorkflowConfig {
   readonly pageUrlTemplate: string;
   readonly configUrlTemplate: string;
   readonly issuesUrl: string | null;
+  /** An annotation's history, ``…/annotations/0/history/`` (null without the reviews
+   * API). */
+  readonly historyUrlTemplate: string | null;
+}
+
+/** Where an issue is pinned: an annotation, a point (image pixels), or both. */
+export interface IssuePlace {
+  readonly annotation?: number;
+  readonly x?: number;
+  readonly y?: number;
 }
 
 export type Move = "submit" | "release" | "accept" | "reject" | "release_review";
@@ -78,12 +89,18 @@ export class WorkflowApi {
     await request(this.config.activeTimeUrl, post({ seconds }));
   }
 
-  /** Opens a review issue on an annotation (the reviews API), with ``text`` as its first
-   * comment. False when the project has no such API. */
-  async openIssue(imageId: number, annotationId: number, text: string): Promise<boolean> {
-    if (!this.config.issuesUrl) return false;
-    await request(this.config.issuesUrl, post({ image: imageId, annotation: annotationId, text }));
-    return true;
+  /** Opens a review issue on ``imageId`` at ``place``, with ``text`` as its first
+   * comment; null when the project has no reviews API. */
+  async openIssue(imageId: number, place: IssuePlace, text: string): Promise<IssueDetail | null> {
+    if (!this.config.issuesUrl) return null;
+    const response = await request(this.config.issuesUrl, post({ image: imageId, ...place, text }));
+    return (await response.json()) as IssueDetail;
+  }
+
+  /** Every issue of the image, open and resolved; none without a reviews API. */
+  async imageIssues(imageId: number): Promise<Issue[]> {
+    if (!this.config.issuesUrl) return [];
+    return listAll<Issue>(`${this.config.issuesUrl}?image=${imageId}`);
   }
 
   /** The image's open issues, oldest first; none when the project has no reviews API. */
@@ -93,12 +110,39 @@ export class WorkflowApi {
     return issues.sort((a, b) => a.id - b.id);
   }
 
+  /** One issue with its thread. */
+  async issue(issueId: number): Promise<IssueDetail> {
+    return (await (await request(this.issueUrl(issueId))).json()) as IssueDetail;
+  }
+
+  async reply(issueId: number, text: string): Promise<Comment> {
+    return (await (await request(`${this.issueUrl(issueId)}comments/`, post({ text }))).json()) as Comment;
+  }
+
+  /** Resolves (or, ``"reopen"``, opens again) an issue; its new state. */
+  async settle(issueId: number, action: "resolve" | "reopen"): Promise<IssueDetail> {
+    const response = await request(`${this.issueUrl(issueId)}${action}/`, { method: "POST" });
+    return (await response.json()) as IssueDetail;
+  }
+
+  /** An annotation's versions, newest first; null without the reviews API. */
+  async history(annotationId: number): Promise<AnnotationHistory | null> {
+    const template = this.config.historyUrlTemplate;
+    if (!template) return null;
+    const url = template.replace("/annotations/0/", `/annotations/${annotationId}/`);
+    return (await (await request(url)).json()) as AnnotationHistory;
+  }
+
   pageUrl(imageId: number): string {
     return imageUrl(this.config.pageUrlTemplate, imageId);
   }
 
   configUrl(imageId: number): string {
     return imageUrl(this.config.configUrlTemplate, imageId);
+  }
+
+  private issueUrl(issueId: number): string {
+    return `${this.config.issuesUrl ?? ""}${issueId}/`;
   }
 
   private workUrl(imageId: number): string {
