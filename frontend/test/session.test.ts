@@ -209,6 +209,24 @@ describe("an image's session", () => {
     expect(t.session.annotations.map((a) => a.annotation.id)).toEqual([2]);
   });
 
+  it("replaces a saved annotation's mask and prompts with the prompt's, as a new version", async () => {
+    const t = setup();
+    await t.session.open();
+    t.session.click([2, 3], true);
+    t.worker.answer(t.lastDecode(), false, masks([0.1, 0.5, 0.9, 0.7]));
+    await flush();
+    await t.session.save();
+    t.session.click([5, 1], true);
+    t.worker.answer(t.lastDecode(), false, masks([0.9, 0.1, 0.1, 0.1]));
+    await flush();
+    await t.session.save(1);
+    expect(t.store.created).toHaveLength(1); // no new annotation
+    expect(t.store.edited[0]?.prompts).toEqual({ points: [[5, 1]], labels: [1], box: null });
+    expect(t.session.annotations.map((a) => [a.annotation.id, a.annotation.version])).toEqual([[1, 2]]);
+    expect(t.said.at(-1)).toBe("#1: mask replaced (version 2).");
+    expect(t.session.prompt.points).toHaveLength(0);
+  });
+
   it("deletes the selected annotation, and undo brings it back", async () => {
     const t = setup();
     t.store.listed = [{ ...(await t.store.create("", payload())), id: 40 }];

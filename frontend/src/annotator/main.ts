@@ -237,7 +237,6 @@ const issueBoard = new IssueBoard(
     commentDialog: element("annotator-reason") as HTMLDialogElement,
   },
 );
-stage.classList.toggle("may-pin", canReview);
 
 const historyPanel = new HistoryPanel(
   workflowApi,
