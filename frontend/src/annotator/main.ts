@@ -325,7 +325,9 @@ const intents: Intents = {
     else session?.click(at, positive);
   },
   box: (box) => session?.box(box),
-  hover: (at) => session?.hover(at),
+  hover: (at) => {
+    if (!issueBoard.armed) session?.hover(at); // a pin's click makes no mask
+  },
   clear: () => {
     if (issueBoard.armed) {
       issueBoard.disarm();
