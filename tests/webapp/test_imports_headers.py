@@ -75,9 +75,7 @@ def test_an_oversized_image_is_refused_before_any_image_is_decoded(
         }
     )
 
-    with mock.patch.object(
-        datasets, "load_image_reduced", wraps=datasets.load_image_reduced
-    ) as decode:
+    with mock.patch.object(datasets, "prepare_image", wraps=datasets.prepare_image) as decode:
         response = post_import(owner, project, zip_file(archive))
 
     assert response.status_code == 400

@@ -23,6 +23,9 @@ VARIABLES = (
     "SECURE_PROXY_SSL_HEADER",
     "CSRF_TRUSTED_ORIGINS",
     "DJANGO_SETTINGS_MODULE",
+    # The browser tests set it in this process (Playwright's event loop); check --deploy
+    # warns about it, rightly: a deployment never sets it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 PRINT_SETTINGS = """
 import json
