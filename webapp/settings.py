@@ -558,3 +558,32 @@ if SAMLABEL_DB_CONN_MAX_AGE < 0:
     )
 DATABASES["default"]["CONN_MAX_AGE"] = SAMLABEL_DB_CONN_MAX_AGE
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = SAMLABEL_DB_CONN_MAX_AGE > 0
+
+# ---- Proposals ----
+# Masks the worker proposes on its own for each encoded image (webapp.proposals), on the
+# encode queue since they need the same machines (torch, the weights); a sweep queues
+# again the runs a lost message or a dead worker left behind.
+INSTALLED_APPS += ["webapp.proposals"]
+CELERY_TASK_ROUTES["webapp.proposals.tasks.generate_proposals"] = {"queue": CELERY_ENCODE_QUEUE}
+CELERY_BEAT_SCHEDULE["requeue-stuck-proposal-runs"] = {
+    "task": "webapp.proposals.tasks.sweep_stuck_proposal_runs",
+    "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
+}
+# SAMLABEL_PROPOSAL_PARAMS: a JSON object of generation parameters that replace the
+# defaults of inference.everything.EverythingParams, e.g. {"points_per_side": 16} for a
+# quarter of the work on a small CPU. Images whose proposals were made with other
+# parameters get new ones when asked again.
+import json  # noqa: E402
+
+try:
+    SAMLABEL_PROPOSAL_PARAMS = json.loads(os.environ.get("SAMLABEL_PROPOSAL_PARAMS") or "{}")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SAMLABEL_PROPOSAL_PARAMS is not JSON: {exc}") from None
+if not isinstance(SAMLABEL_PROPOSAL_PARAMS, dict) or not all(
+    isinstance(v, int | float | bool) for v in SAMLABEL_PROPOSAL_PARAMS.values()
+):
+    raise ImproperlyConfigured(
+        'SAMLABEL_PROPOSAL_PARAMS must be a JSON object of numbers, as {"points_per_side": 16}'
+    )
+if isinstance(_enum_names, dict):
+    _enum_names["ProposalRunStatusEnum"] = "webapp.proposals.models.ProposalRunStatus"

@@ -22,6 +22,14 @@ class VersionConflict(Exception):
         self.current = current
 
 
+class AnnotationSource(models.TextChoices):
+    """Where an annotation's first mask came from."""
+
+    MANUAL = "manual"  # drawn in the annotator (or sent through the API)
+    PROPOSAL = "proposal"  # a worker's proposal a person accepted (webapp.proposals)
+    IMPORT = "import"  # a dataset import
+
+
 class Annotation(models.Model):
     """``rle``: COCO RLE of the full-resolution mask in the image's frame,
     ``{"size": [height, width], "counts": "<compressed string>"}`` (column-major, as
@@ -49,6 +57,12 @@ class Annotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1)
+    # The proposal it was accepted from: its id only, since proposals are replaced when
+    # they are generated again and the annotation must outlive them.
+    source = models.CharField(
+        max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.MANUAL
+    )
+    proposal_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

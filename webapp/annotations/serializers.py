@@ -36,6 +36,8 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
             "created_at",
             "updated_at",
             "version",
+            "source",
+            "proposal_id",
         ]
         read_only_fields = fields
 

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from webapp.annotations import rle as rle_codec
-from webapp.annotations.models import Annotation
+from webapp.annotations.models import Annotation, AnnotationSource
 from webapp.images.models import Image
 from webapp.projects.models import LabelClass
 from webapp.reviews.models import AnnotationVersion
@@ -38,9 +38,14 @@ def create_annotation(
     rle: object = None,
     polygons: object = None,
     prompts: object = None,
+    source: str = AnnotationSource.MANUAL,
+    proposal_id: int | None = None,
 ) -> Annotation:
-    """Validate and store a new annotation of ``image``; raise AnnotationRejected."""
+    """Validate and store a new annotation of ``image``; raise AnnotationRejected.
+    ``source`` and ``proposal_id`` say where its mask came from (a proposal's id when
+    accepted from one)."""
     fields: dict[str, Any] = {"label_class": label_class_of(image, label_class)}
+    fields.update(source=source, proposal_id=proposal_id)
     fields.update(mask_fields(image, rle=rle, polygons=polygons))
     fields["prompts"] = validate_prompts(image, prompts)
     with transaction.atomic():

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 
 from export_onnx.build import build_onnx
 from webapp.images.availability import weights_problem
 from webapp.images.models import DecoderBuild, EncodingStatus, Image, ImageEmbedding
+from webapp.proposals.tasks import after_encoding
 
 if TYPE_CHECKING:
     import numpy as np
@@ -112,6 +113,7 @@ def encode_claimed(images: list[Image], model: str) -> None:
             log.warning("image %s was deleted while it was encoded; nothing stored", image.pk)
         else:
             log.info("encoded image %s with %s", image.pk, model)
+            transaction.on_commit(lambda image_id=image.pk: after_encoding(image_id))
 
 
 @shared_task(

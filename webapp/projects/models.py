@@ -113,6 +113,8 @@ class Project(models.Model):
     review_required = models.BooleanField(default=True)
     assigned_only = models.BooleanField(default=False)
     lease_minutes = models.PositiveIntegerField(default=30)
+    # The worker proposes masks for every image once it is encoded (webapp.proposals).
+    proposals_enabled = models.BooleanField(default=False)
 
     objects = ProjectQuerySet.as_manager()
 

@@ -48,6 +48,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "review_required",
             "assigned_only",
             "lease_minutes",
+            "proposals_enabled",
         ]
         read_only_fields = ["created_at"]
         extra_kwargs = {
@@ -55,6 +56,9 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
                 "help_text": "Submitted images wait for a reviewer; off: submitting accepts."
             },
             "assigned_only": {"help_text": "Annotators label only the images given to them."},
+            "proposals_enabled": {
+                "help_text": "The worker proposes masks for each image once it is encoded."
+            },
             "lease_minutes": {
                 "min_value": 1,
                 "max_value": 24 * 60,
