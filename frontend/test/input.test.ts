@@ -61,7 +61,14 @@ function event(type: string, fields: Record<string, unknown>): Event {
   return made;
 }
 
-const pointer = (x: number, y: number, button = 0, altKey = false) => ({ clientX: x, clientY: y, button, altKey, deltaY: 0 });
+const pointer = (x: number, y: number, button = 0, altKey = false, shiftKey = false) => ({
+  clientX: x,
+  clientY: y,
+  button,
+  altKey,
+  shiftKey,
+  deltaY: 0,
+});
 const key = (name: string, modifiers: { ctrlKey?: boolean; shiftKey?: boolean; altKey?: boolean } = {}) => ({
   key: name,
   ctrlKey: false,
@@ -102,10 +109,32 @@ describe("input", () => {
     t.on("pointerdown", pointer(500, 60)); // off the image
     t.on("pointerup", pointer(500, 60));
     expect(t.calls).toEqual([
-      ["point", [11, 21], true],
-      ["point", [30, 40], false],
-      ["point", [50, 60], false],
+      ["point", [11, 21], true, false],
+      ["point", [30, 40], false, false],
+      ["point", [50, 60], false, false],
     ]);
+  });
+
+  it("says when a click was made with Shift (a SAM point even on a proposal)", () => {
+    const t = setup();
+    t.on("pointerdown", pointer(10, 20, 0, false, true));
+    t.on("pointerup", pointer(10, 20, 0, false, true));
+    expect(t.calls).toEqual([["point", [10, 20], true, true]]);
+  });
+
+  it("toggles the proposals with P, unless a class has that key", () => {
+    const toggled: string[] = [];
+    const t = setup();
+    t.handler.release();
+    const keys = new EventTarget();
+    const { intents } = recorder();
+    new InputHandler(new EventTarget(), keys, new FakeViewport(), { ...intents, toggleProposals: () => (toggled.push("p"), true) });
+    keys.dispatchEvent(event("keydown", key("p")));
+    expect(toggled).toEqual(["p"]);
+    const withClass = setup({ shortcuts: ["p"] });
+    withClass.on("keydown", key("p"));
+    expect(withClass.calls).toEqual([["chooseClass", "p"]]);
+    expect(keyHelp().map((h) => h.keys)).toContain("P");
   });
 
   it("turns a drag into a box, shown while dragging", () => {

@@ -209,6 +209,41 @@ describe("an image's session", () => {
     expect(t.session.annotations.map((a) => a.annotation.id)).toEqual([2]);
   });
 
+  it("refines a proposal from its point and records it with the save", async () => {
+    const t = setup();
+    await t.session.open();
+    t.session.refineProposal(9, [1, 1], [5, 3], false);
+    expect(t.session.proposalId).toBe(9);
+    t.worker.answer(t.lastDecode(), false, masks([0.9, 0.1, 0.1, 0.1]));
+    await flush();
+    expect(t.session.promptMaskOnScreen).toBe(true);
+    expect(t.session.promptMaskRle()?.size).toEqual([6, 8]);
+    await t.session.save();
+    const [saved] = t.store.created;
+    expect(saved?.prompts).toEqual({ points: [[1, 1], [5, 3]], labels: [1, 0], box: null });
+    expect(saved?.proposal_id).toBe(9);
+    expect(t.session.proposalId).toBeNull(); // the next object is the user's own
+  });
+
+  it("lists an accepted proposal's annotation as a save: undo deletes it", async () => {
+    const t = setup();
+    await t.session.open();
+    const accepted = {
+      id: 31,
+      version: 1,
+      area: 4,
+      label_class: thing.id,
+      rle: { size: [6, 8] as const, counts: "0" },
+      prompts: { points: [[1, 1] as const], labels: [1], box: null },
+    };
+    t.session.adopt(accepted);
+    t.session.adopt(accepted); // listed once
+    expect(t.session.annotations.map((a) => a.annotation.id)).toEqual([31]);
+    await t.session.undo();
+    expect(t.store.deleted).toEqual(["/api/i/1/annotations/31/"]);
+    expect(t.session.annotations).toHaveLength(0);
+  });
+
   it("replaces a saved annotation's mask and prompts with the prompt's, as a new version", async () => {
     const t = setup();
     await t.session.open();

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
+from django.apps import apps
+from django.urls import NoReverseMatch, reverse
 
 from webapp.images.models import Image
 from webapp.projects.models import Project
@@ -66,6 +67,37 @@ def image_config(project: Project, image: Image) -> dict[str, Any]:
             for other in [image, *following]
             if (embedding := other.embedding_for(project.model)) is not None
         },
+        **data_engine_urls(project, image),
         "width": image.width,
         "height": image.height,
+    }
+
+
+def _url_or_none(app: str, name: str, *args: int) -> str | None:
+    """``name``'s URL when ``app`` is installed and routes it, else None (the page then
+    goes without that part)."""
+    if not apps.is_installed(app):
+        return None
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def data_engine_urls(project: Project, image: Image) -> dict[str, str | None]:
+    """The image's mask proposals (listing, accepting one: ``…/proposals/0/accept/`` with
+    0 for its id, accepting all above a predicted IoU) and class suggestions for a mask;
+    None for whatever the server does not offer."""
+    proposals = "webapp.proposals"
+    return {
+        "proposalsUrl": _url_or_none(proposals, "proposal-list", project.pk, image.pk),
+        "proposalAcceptUrlTemplate": _url_or_none(
+            proposals, "proposal-accept", project.pk, image.pk, 0
+        ),
+        "proposalsAcceptAllUrl": _url_or_none(
+            proposals, "proposal-accept-all", project.pk, image.pk
+        ),
+        "suggestClassUrl": _url_or_none(
+            "webapp.suggestions", "suggest-class", project.pk, image.pk
+        ),
     }

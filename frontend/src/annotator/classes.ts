@@ -46,9 +46,19 @@ export function storedClassMemory(storage: Pick<Storage, "getItem" | "setItem"> 
   };
 }
 
+/** A class the server suggested for the object being labelled, with its confidence
+ * (0-1). */
+export interface SuggestedClass {
+  readonly label: LabelClass;
+  readonly confidence: number;
+}
+
 export class LabelClasses implements ClassChoice {
   private classes: readonly LabelClass[] = [];
   private chosen: LabelClass | null = null;
+  /** Pre-selected for the object being labelled only: the user's own choice comes back
+   * once it is saved or cleared. */
+  private suggested: SuggestedClass | null = null;
   readonly ready: Promise<void>;
 
   /** ``load`` fetches the project's classes; ``onChange`` runs once they are loaded and
@@ -71,12 +81,29 @@ export class LabelClasses implements ClassChoice {
   }
 
   get current(): LabelClass | null {
-    return this.chosen;
+    return this.suggested?.label ?? this.chosen;
   }
 
+  /** The suggestion pre-selected, if any. */
+  get suggestion(): SuggestedClass | null {
+    return this.suggested;
+  }
+
+  /** The user's choice: it ends any suggestion, and is remembered. */
   choose(label: LabelClass): void {
     this.chosen = label;
+    this.suggested = null;
     this.memory.keep(label.id);
+    this.onChange();
+  }
+
+  /** Pre-selects ``id`` (if a class of the project) for the object being labelled, not
+   * remembered; null ends the suggestion. */
+  suggest(id: number | null, confidence = 0): void {
+    const label = id === null ? undefined : this.find(id);
+    const next = label ? { label, confidence } : null;
+    if (next?.label === this.suggested?.label && next?.confidence === this.suggested?.confidence) return;
+    this.suggested = next;
     this.onChange();
   }
 

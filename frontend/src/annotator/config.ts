@@ -27,6 +27,13 @@ export interface ImageConfig {
   readonly nextConfigUrl: string | null;
   readonly prefetchEmbeddingUrls: readonly string[];
   readonly embeddingSha256s: Readonly<Record<string, string>>; // url -> content hash, when encoded
+  /** The image's mask proposals, accepting one (``…/proposals/0/accept/``, 0 for its id)
+   * and all above a confidence, and class suggestions for a mask; absent or null where
+   * the server has none. */
+  readonly proposalsUrl?: string | null;
+  readonly proposalAcceptUrlTemplate?: string | null;
+  readonly proposalsAcceptAllUrl?: string | null;
+  readonly suggestClassUrl?: string | null;
   readonly width: number; // pixels, after EXIF orientation
   readonly height: number;
 }

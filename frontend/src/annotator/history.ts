@@ -18,6 +18,8 @@ export interface AnnotationPayload {
     readonly labels: readonly number[];
     readonly box: readonly [number, number, number, number] | null;
   };
+  /** The proposal the mask was refined from, when it was. */
+  readonly proposal_id?: number;
 }
 
 export const EMPTY_PROMPT: Prompt = { points: [], positive: [], box: null };

@@ -14,8 +14,9 @@ export type Box = readonly [number, number, number, number];
 
 /** What the user asked for. */
 export interface Intents {
-  /** A click: a positive (left) or negative (right, Alt+left) point, image pixels. */
-  point(at: Point, positive: boolean): void;
+  /** A click: a positive (left) or negative (right, Alt+left) point, image pixels;
+   * ``shift``: Shift was held (a SAM point even on a proposal). */
+  point(at: Point, positive: boolean, shift?: boolean): void;
   /** A dragged box, corners in image pixels (any order). */
   box(box: Box): void;
   /** The cursor rested at ``at`` (image pixels, on the image). */
@@ -43,6 +44,9 @@ export interface Intents {
   pinIssue?(): boolean;
   /** Shift+Enter: the prompt's mask replaces the selected annotation's (a new version). */
   replaceMask?(): boolean;
+  /** P: shows or hides the image's mask proposals; false when it has none (the key then
+   * does nothing). */
+  toggleProposals?(): boolean;
 }
 
 export type Verdict = "accept" | "reject";
@@ -179,12 +183,20 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     does: "choose that class (shown beside its name)",
     handle: (e, intents) => !command(e) && !e.altKey && e.key.length === 1 && intents.chooseClass(e.key),
   },
+  {
+    // After the classes' keys: a class whose key is P keeps it.
+    keys: "P",
+    does: "show / hide the mask proposals; a click on one selects it, then Enter or a class's key accepts it, and further clicks refine it",
+    handle: (e, intents) =>
+      !command(e) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "p" && (intents.toggleProposals?.() ?? false),
+  },
 ];
 
 /** The pointer's part of the help. */
 export const POINTER_HELP: readonly { readonly keys: string; readonly does: string }[] = [
   { keys: "Click", does: "add a positive point" },
   { keys: "Right click / Alt+click", does: "add a negative point" },
+  { keys: "Shift+click", does: "add a positive point, even on a proposal" },
   { keys: "Drag", does: "draw a box" },
   { keys: "Wheel", does: "zoom" },
   { keys: "Space+drag / middle drag", does: "pan" },
@@ -215,6 +227,7 @@ interface PointerInput {
   readonly clientX: number;
   readonly clientY: number;
   readonly altKey: boolean;
+  readonly shiftKey: boolean;
   readonly deltaY: number;
   preventDefault(): void;
 }
@@ -329,7 +342,7 @@ export class InputHandler {
     }
     const point = this.viewport.toImage(e.clientX, e.clientY);
     if (e.button === 2) {
-      if (this.viewport.inside(point)) this.intents.point(point, false);
+      if (this.viewport.inside(point)) this.intents.point(point, false, e.shiftKey);
       return;
     }
     const start = this.dragStart;
@@ -340,7 +353,7 @@ export class InputHandler {
     if (dragged) {
       this.viewport.showDragBox(null);
       this.intents.box([start[0], start[1], point[0], point[1]]);
-    } else if (this.viewport.inside(point)) this.intents.point(point, !e.altKey);
+    } else if (this.viewport.inside(point)) this.intents.point(point, !e.altKey, e.shiftKey);
   }
 
   private wheel(e: PointerInput): void {

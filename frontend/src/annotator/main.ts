@@ -47,6 +47,8 @@ import {
   type WriteGuard,
 } from "./session";
 import { WorkQueue } from "./queue";
+import { ProposalTools } from "./proposal-tools";
+import { ClassSuggester, describeSuggestion } from "./suggestions";
 import { View, paintAnnotation, paintLive } from "./view";
 import { WorkflowApi } from "./workflow-api";
 
@@ -111,15 +113,46 @@ function localStorageOrNull(): Storage | null {
   }
 }
 
+const suggestionLine = element("annotator-suggestion");
 const classes = new LabelClasses(
   () => listAll<LabelClass>(pageConfig.labelClassesUrl),
   storedClassMemory(localStorageOrNull(), `samlabel:label-class:${root.dataset["projectId"]}:${root.dataset["userId"]}`),
   () => {
-    renderClasses(labelList, classes, (label) => classes.choose(label));
+    renderClasses(labelList, classes, chooseClass);
+    const suggested = classes.suggestion;
+    suggestionLine.textContent = suggested ? describeSuggestion(suggested.label.name, suggested.confidence) : "";
+    mark("suggested", suggested?.label.id ?? "");
     renderSaved();
     drawLive();
   },
 );
+
+/** The user's choice of a class (a key or the list): a suggestion never replaces it for
+ * the object under way, and a selected proposal is accepted with it at once. */
+function chooseClass(label: LabelClass): void {
+  suggester.userChose();
+  classes.choose(label);
+  proposalTools.acceptSelected();
+}
+
+// ---------------------------------------------------------------- class suggestions
+
+const suggester = new ClassSuggester({
+  knownClasses: () => new Set(classes.all.map((label) => label.id)),
+  suggest: (id, confidence) => classes.suggest(id, confidence),
+});
+/** Whether an object is under way (a prompt, or a selected proposal), to tell when it
+ * ends (saved, accepted or given up): a suggestion is for one object. */
+let objectUnderWay = false;
+
+function followObject(): void {
+  const s = session;
+  if (!s) return;
+  const underWay = s.prompt.points.length > 0 || s.prompt.box !== null || proposalTools.selected !== null;
+  if (objectUnderWay && !underWay) suggester.objectEnded();
+  objectUnderWay = underWay;
+  if (s.promptMaskOnScreen) suggester.maskShown(s.image.suggestClassUrl, s.prompt, () => s.promptMaskRle());
+}
 
 // ---------------------------------------------------------------- writes
 
@@ -209,7 +242,9 @@ function drawLive(): void {
     ? paintLive(lowRes, frame.lowResMaskSize, s.size, frame.imageSize, frame.maskThreshold, color)
     : null;
   view.prompt = s.prompt;
+  view.proposals = proposalTools.drawing();
   view.draw();
+  followObject();
   // Whether the mask on screen is the exact decoder's, for tests and people.
   mark("exact", s.exactOnScreen ? "1" : "0");
   showCandidate(s.candidate);
@@ -275,6 +310,7 @@ function replaceMask(): boolean {
 function renderSaved(): void {
   const s = session;
   if (!s) return;
+  proposalTools.annotationsChanged(s);
   const boxes = new Map(s.annotations.map(({ annotation }) => [annotation.id, annotation.bbox ?? []]));
   view.pins = issueBoard.pins(boxes);
   if (historyPanel.annotation !== null && !boxes.has(historyPanel.annotation)) historyPanel.close();
@@ -319,22 +355,55 @@ function renderSession(): void {
 
 // ---------------------------------------------------------------- input
 
+// ---------------------------------------------------------------- proposals
+
+const proposalTools = new ProposalTools(
+  {
+    session: () => session,
+    currentClass: () => classes.current,
+    writes: writeGuard,
+    changed: () => {
+      view.proposals = proposalTools.drawing();
+      view.draw();
+      followObject();
+    },
+    selected: (proposal) => {
+      const s = session;
+      if (proposal && s) suggester.proposalShown(s.image.suggestClassUrl, proposal.rle, proposal.suggestion);
+      // Hovered masks of SAM give way to the selection.
+      if (proposal) s?.dropHover();
+    },
+    say,
+    mark,
+  },
+  {
+    section: element("annotator-proposals-section"),
+    count: element("annotator-proposals-count"),
+    minIou: element("annotator-accept-min-iou") as HTMLInputElement,
+    acceptAll: element("annotator-accept-all") as HTMLButtonElement,
+  },
+);
+
 const intents: Intents = {
-  point: (at, positive) => {
+  point: (at, positive, shift = false) => {
     if (issueBoard.armed && positive) void issueBoard.pinAt(at);
-    else session?.click(at, positive);
+    else if (!proposalTools.click(at, positive, shift)) session?.click(at, positive);
   },
   box: (box) => session?.box(box),
   hover: (at) => {
-    if (!issueBoard.armed) session?.hover(at); // a pin's click makes no mask
+    if (issueBoard.armed) return; // a pin's click makes no mask
+    if (proposalTools.hover(at)) session?.dropHover();
+    else session?.hover(at);
   },
   clear: () => {
     if (issueBoard.armed) {
       issueBoard.disarm();
       say("No issue pinned.");
-    } else session?.clear();
+    } else if (!proposalTools.deselect()) session?.clear();
   },
-  save: () => void session?.save(),
+  save: () => {
+    if (!proposalTools.acceptSelected()) void session?.save();
+  },
   undo: () => void session?.undo(),
   redo: () => void session?.redo(),
   nextCandidate: () => session?.nextCandidate(),
@@ -343,9 +412,10 @@ const intents: Intents = {
   deleteSelected: () => session?.deleteSelected(),
   chooseClass: (key) => {
     const label = classes.byShortcut(key);
-    if (label) classes.choose(label);
+    if (label) chooseClass(label);
     return label !== undefined;
   },
+  toggleProposals: () => proposalTools.toggle(),
   submit: () => queue.submit(performance.now()),
   review: (verdict, whole) => queue.review(verdict, whole, performance.now()),
   pinIssue: () => issueBoard.armPin(),
@@ -360,6 +430,7 @@ renderKeyHelp(element("annotator-keys"), keyHelp(queue.stage, canReview));
 function beginSession(image: ImageConfig, ctx: SessionContext): ImageSession {
   session?.close();
   session = new ImageSession(image, ctx);
+  proposalTools.imageShown(session);
   renderSession();
   queue.imageShown(image);
   historyPanel.close();

@@ -29,6 +29,7 @@ export function renderClasses(list: HTMLElement, classes: LabelClasses, choose: 
       item.dataset["labelClass"] = String(label.id);
       item.setAttribute("aria-pressed", String(label.id === current?.id));
       item.style.borderLeftColor = label.color;
+      if (classes.suggestion?.label.id === label.id) item.dataset["suggested"] = "1";
       return item;
     }),
   );

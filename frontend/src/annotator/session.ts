@@ -13,7 +13,7 @@
 
 import { threshold, upscaleLogits } from "../lib/mask";
 import { type PointLabels, type Prompt, packPrompt } from "../lib/prompts";
-import { encodeRle } from "../lib/rle";
+import { type Rle, encodeRle } from "../lib/rle";
 import { type Point, ResizeTransform, type Size } from "../lib/transform";
 import type { Annotation, AnnotationStore } from "./api";
 import { HttpError } from "./cache";
@@ -149,6 +149,12 @@ export class ImageSession {
   private closed = false;
   private readonly entries: Entry[] = [];
   private selectedId: number | null = null;
+  /** The proposal the prompt started from (its point the first click), recorded with the
+   * saved annotation; null for a prompt of the user's own clicks. */
+  private fromProposal: number | null = null;
+  /** The cursor went onto a proposal: a hovered point's mask still on its way stays off
+   * the screen. */
+  private hoverDropped = false;
 
   constructor(
     readonly image: ImageConfig,
@@ -245,6 +251,26 @@ export class ImageSession {
     return { index: this.masks.candidate(this.current, shown.masks), count: 3, best: bestCandidate(shown.masks.iou) };
   }
 
+  /** Whether the mask on screen is the prompt's own (not a hovered point's). */
+  get promptMaskOnScreen(): boolean {
+    return this.onScreen !== null && this.onScreen.prompt === this.current && !isEmpty(this.current);
+  }
+
+  /** The mask on screen for the prompt as COCO RLE at the image's size; null when there
+   * is none. */
+  promptMaskRle(): Rle | null {
+    const lowRes = this.promptMaskOnScreen ? this.liveLogits : null;
+    if (!lowRes) return null;
+    const { model } = this.ctx;
+    const logits = upscaleLogits(lowRes, model.lowResMaskSize, this.size, model.imageSize);
+    return encodeRle(threshold(logits, model.maskThreshold), this.size.height, this.size.width);
+  }
+
+  /** The proposal the prompt started from, if any. */
+  get proposalId(): number | null {
+    return this.fromProposal;
+  }
+
   get annotations(): readonly SavedAnnotation[] {
     return this.entries;
   }
@@ -268,11 +294,40 @@ export class ImageSession {
   /** The cursor rests at ``point``: shows the mask a click there would give. */
   hover(point: Point): void {
     if (!isEmpty(this.current) || !this.isClickable) return;
+    this.hoverDropped = false;
     void this.decode({ points: [point], positive: [true], box: null }, true);
   }
 
   clear(): void {
     this.setPrompt(EMPTY_PROMPT);
+  }
+
+  /** Takes a hovered point's mask off the screen (the cursor is on a proposal, which is
+   * highlighted instead); a prompt's mask stays. */
+  dropHover(): void {
+    this.hoverDropped = true;
+    if (this.onScreen === null || this.onScreen.prompt === this.current) return;
+    this.onScreen = null;
+    this.ctx.events.live();
+  }
+
+  /** Starts a prompt from proposal ``proposalId``: its ``seed`` point (image pixels, the
+   * grid point that made it) as the first positive click, then ``point``; SAM refines the
+   * proposal from there, and a save records the proposal. */
+  refineProposal(proposalId: number, seed: Point, point: Point, positive: boolean): void {
+    this.clickedAt = performance.now();
+    this.setPrompt(addPoint(addPoint(EMPTY_PROMPT, seed, true), point, positive));
+    this.fromProposal = proposalId;
+  }
+
+  /** Lists an annotation made elsewhere for this image (an accepted proposal) as a save
+   * of this session: undo deletes it, redo saves its mask again. */
+  adopt(annotation: Annotation): void {
+    if (this.closed || this.entries.some((e) => e.annotation.id === annotation.id)) return;
+    this.entries.push({ annotation, visible: true });
+    const { label_class, rle, prompts } = annotation;
+    this.history.record({ kind: "save", annotationId: annotation.id, payload: { label_class, rle, prompts } });
+    this.ctx.events.annotations();
   }
 
   /** Shows the next of SAM's candidates; false when the prompt has none to choose. */
@@ -334,6 +389,7 @@ export class ImageSession {
     if (this.onScreen?.prompt === keep) book.pick(keep, book.candidate(keep, this.onScreen.masks));
     if (!book.hasExact(keep)) this.say("Saving…");
     const exact = this.ctx.refining ? this.refine(keep) : null;
+    const proposalId = this.fromProposal;
     this.setPrompt(EMPTY_PROMPT, false); // the next click starts a new object at once
     // The exact masks; the fast ones if there is no exact decoder or it failed (the
     // click's own decode, which may still be running when Enter comes right after it).
@@ -357,6 +413,7 @@ export class ImageSession {
         labels: keep.positive.map((p) => (p ? 1 : 0)),
         box: keep.box,
       },
+      ...(proposalId === null ? {} : { proposal_id: proposalId }),
     };
     if (replaced) return this.replaceMask(replaced, payload, keep);
     try {
@@ -505,6 +562,8 @@ export class ImageSession {
     if (record) this.history.record({ kind: "prompt", before: this.current, after: next });
     if (record && !isEmpty(this.current) && !isEmpty(next)) this.masks.follow(next, this.current);
     this.cancelRefine();
+    // The object is saved or given up: the next prompt is the user's own.
+    if (isEmpty(next)) this.fromProposal = null;
     this.current = next;
     const known = this.masks.shown(next);
     const { lastHover, pendingHover } = this;
@@ -556,7 +615,7 @@ export class ImageSession {
     if (hover) {
       this.lastHover = { prompt: p, reply };
       // A click came meanwhile: its own mask, not the hovered one, belongs on screen.
-      if (!isEmpty(this.current)) return;
+      if (!isEmpty(this.current) || this.hoverDropped) return;
     } else {
       this.masks.setFast(p, reply); // Enter may have been pressed meanwhile
       if (p !== this.current) return;

@@ -35,6 +35,24 @@ export interface Layer extends PaintedMask {
   readonly highlighted: boolean;
 }
 
+/** The image's mask proposals as drawn: thin outlines of the open ones and, fainter, of
+ * those a saved annotation covers (image pixels), and the hovered or selected one
+ * filled. */
+export interface ProposalDrawing {
+  readonly open: Path2D;
+  readonly faded: Path2D;
+  readonly fill: PaintedMask | null;
+  /** Whether ``fill`` is the selected proposal (else the hovered one). */
+  readonly selected: boolean;
+  /** Open proposals, for tests and people. */
+  readonly count: number;
+}
+
+const PROPOSAL_OUTLINE_PX = 1;
+/** Proposals are outlined and filled in this neutral colour, whatever the classes'. */
+export const PROPOSAL_COLOR = "#f2f2f2";
+const SELECTED_PROPOSAL_COLOR = "#ffd400";
+
 export class View implements Viewport {
   readonly canvas: HTMLCanvasElement;
   private readonly ctx: CanvasRenderingContext2D;
@@ -66,6 +84,8 @@ export class View implements Viewport {
   dragBox: readonly [number, number, number, number] | null = null;
   /** Review issues, numbered as the side panel lists them. */
   pins: readonly Pin[] = [];
+  /** The proposals, shown or not (P toggles). */
+  proposals: ProposalDrawing | null = null;
   /** An older version of an annotation (its history), outlined dashed; image pixels. */
   ghost: { readonly outline: Path2D; readonly version: number } | null = null;
 
@@ -106,6 +126,7 @@ export class View implements Viewport {
     this.image = image;
     this.imageSize = size;
     this.layers = [];
+    this.proposals = null;
     this.ghost = null;
     this.live = null;
     this.prompt = null;
@@ -174,6 +195,7 @@ export class View implements Viewport {
     if (this.image) ctx.drawImage(this.image, 0, 0, this.size.width, this.size.height);
     ctx.imageSmoothingEnabled = false;
     this.drawSaved();
+    this.drawProposals();
     if (this.live) {
       const { canvas, width, height, outline, color } = this.live;
       ctx.globalAlpha = 0.55;
@@ -192,6 +214,27 @@ export class View implements Viewport {
     dataset["live"] = this.live ? "1" : "0";
     dataset["pins"] = String(this.pins.filter((pin) => !pin.resolved).length);
     dataset["ghost"] = this.ghost ? String(this.ghost.version) : "";
+    dataset["proposalsShown"] = this.proposals ? String(this.proposals.count) : "";
+  }
+
+  /** Proposals' outlines one screen pixel wide (faded ones fainter), the hovered one
+   * filled lightly and the selected one more, outlined in yellow. */
+  private drawProposals(): void {
+    const drawing = this.proposals;
+    if (!drawing) return;
+    const { ctx } = this;
+    ctx.globalAlpha = 0.25;
+    this.stroke(ctx, drawing.faded, PROPOSAL_COLOR, PROPOSAL_OUTLINE_PX);
+    ctx.globalAlpha = 0.9;
+    this.stroke(ctx, drawing.open, PROPOSAL_COLOR, PROPOSAL_OUTLINE_PX);
+    const fill = drawing.fill;
+    if (fill) {
+      ctx.globalAlpha = drawing.selected ? 0.5 : 0.3;
+      ctx.drawImage(fill.canvas, fill.x, fill.y);
+      ctx.globalAlpha = 1;
+      this.stroke(ctx, fill.outline, drawing.selected ? SELECTED_PROPOSAL_COLOR : PROPOSAL_COLOR, OUTLINE_PX);
+    }
+    ctx.globalAlpha = 1;
   }
 
   /** The saved masks with their outlines, from the copy made for the current view (made

@@ -1,0 +1,129 @@
+/**
+ * The image's mask proposals (SAM's "segment everything", made on the server), as the
+ * annotator uses them: which are already labelled (covered by a saved annotation, so
+ * faded), which one is under the cursor, and the proposals API. Pure, apart from the
+ * requests at the end.
+ */
+
+import { type MaskRuns, coveredBy, maskRuns, pixelSet } from "../lib/overlap";
+import type { Rle } from "../lib/rle";
+import type { Point } from "../lib/transform";
+import { type Annotation, listAll, request } from "./api";
+import type { ClassSuggestion } from "./suggestions";
+
+/** A proposal as the list API gives it; ``bbox`` [x, y, width, height] and ``point``
+ * [x, y] (the grid point that made it) in image pixels. */
+export interface Proposal {
+  readonly id: number;
+  readonly rle: Rle;
+  readonly bbox: readonly [number, number, number, number];
+  readonly area: number;
+  readonly predicted_iou: number;
+  readonly stability: number;
+  readonly point: readonly [number, number];
+  readonly suggestion?: ClassSuggestion | null;
+}
+
+/** A proposal with its runs, made once per image. */
+export interface KnownProposal {
+  readonly proposal: Proposal;
+  readonly runs: MaskRuns;
+}
+
+export function withRuns(proposals: readonly Proposal[]): KnownProposal[] {
+  return proposals.map((proposal) => ({ proposal, runs: maskRuns(proposal.rle) }));
+}
+
+/** How much of a proposal a saved annotation must cover (or their IoU) for the proposal
+ * to count as labelled already. */
+export const COVERED = 0.5;
+
+/** The ids of the proposals that ``saved`` masks (of the same image) already cover. */
+export function coveredProposals(proposals: readonly KnownProposal[], saved: readonly MaskRuns[]): Set<number> {
+  const covered = new Set<number>();
+  for (const { proposal, runs } of proposals) {
+    if (saved.some((mask) => coveredBy(runs, mask, COVERED))) covered.add(proposal.id);
+  }
+  return covered;
+}
+
+/** The proposal under image point ``at`` (pixels, x then y): of those whose mask holds
+ * that pixel and that are not ``excluded`` (covered ones), the smallest, as the most
+ * specific (a handle rather than the cup around it); null when none. */
+export function proposalAt(
+  proposals: readonly KnownProposal[],
+  at: Point,
+  excluded: ReadonlySet<number> = new Set(),
+): Proposal | null {
+  const x = Math.floor(at[0]);
+  const y = Math.floor(at[1]);
+  let best: KnownProposal | null = null;
+  for (const known of proposals) {
+    const [bx, by, bw, bh] = known.proposal.bbox;
+    // The box only rules out quickly (with a pixel to spare for the server's rounding).
+    if (x < bx - 1 || y < by - 1 || x > bx + bw || y > by + bh) continue;
+    if (excluded.has(known.proposal.id) || !pixelSet(known.runs, x, y)) continue;
+    if (best === null || known.runs.area < best.runs.area) best = known;
+  }
+  return best?.proposal ?? null;
+}
+
+/** The saved annotations' masks as runs, by annotation (an edited one is a new object). */
+const annotationRuns = new WeakMap<Annotation, MaskRuns>();
+
+export function runsOf(annotation: Annotation): MaskRuns {
+  let runs = annotationRuns.get(annotation);
+  if (!runs) {
+    runs = maskRuns(annotation.rle);
+    annotationRuns.set(annotation, runs);
+  }
+  return runs;
+}
+
+/** What a click means while the image has proposals. */
+export type ProposalClick = "select" | "refine" | "point";
+
+/**
+ * A click's meaning: with proposals shown and no prompt under way, a plain click on an
+ * open proposal selects it; with one selected, any click refines it (its point the first
+ * click); otherwise, and always with Shift or with proposals hidden, a SAM point as ever.
+ */
+export function proposalClick(state: {
+  readonly shown: boolean;
+  readonly shift: boolean;
+  readonly positive: boolean;
+  readonly promptEmpty: boolean;
+  readonly selected: boolean;
+  readonly underCursor: boolean;
+}): ProposalClick {
+  if (!state.shown || state.shift) return "point";
+  if (state.selected) return "refine";
+  return state.positive && state.promptEmpty && state.underCursor ? "select" : "point";
+}
+
+// ---------------------------------------------------------------- the API
+
+export function listProposals(url: string): Promise<Proposal[]> {
+  return listAll<Proposal>(url);
+}
+
+/** ``…/proposals/0/accept/`` with the proposal's id for the 0. */
+export function acceptUrl(template: string, id: number): string {
+  return template.replace(/\/0\/accept\/$/, `/${id}/accept/`);
+}
+
+/** Turns a proposal into an annotation of ``labelClass``; the annotation made. */
+export async function acceptProposal(url: string, labelClass: number): Promise<Annotation> {
+  const response = await request(url, { method: "POST", body: JSON.stringify({ label_class: labelClass }) });
+  return (await response.json()) as Annotation;
+}
+
+/** Accepts every proposal of the image whose predicted IoU is at least ``minIou`` (and
+ * that no annotation covers, as the server decides); how many annotations were made. */
+export async function acceptAllProposals(url: string, labelClass: number, minIou: number): Promise<number> {
+  const response = await request(url, {
+    method: "POST",
+    body: JSON.stringify({ label_class: labelClass, min_iou: minIou }),
+  });
+  return ((await response.json()) as { created: number }).created;
+}

@@ -1,0 +1,128 @@
+/**
+ * Class suggestions: the server ranks the project's classes for a mask by its nearest
+ * labelled neighbours (pooled SAM features). The page pre-selects the first for the
+ * object being labelled and shows its confidence; the user confirms with Enter or a key.
+ * A class the user chose for this object is never replaced by a suggestion.
+ */
+
+import type { Rle } from "../lib/rle";
+import { request } from "./api";
+
+export interface ClassSuggestion {
+  readonly label_class: number;
+  readonly name?: string;
+  readonly confidence: number;
+}
+
+/** The suggestion to pre-select, from the server's ranking (best first): the first of a
+ * class the page knows, unless the user chose a class for this object themselves. */
+export function suggestionToPreselect(
+  ranked: readonly ClassSuggestion[],
+  chosenByUser: boolean,
+  knownClasses: ReadonlySet<number>,
+): ClassSuggestion | null {
+  if (chosenByUser) return null;
+  return ranked.find((s) => knownClasses.has(s.label_class)) ?? null;
+}
+
+/** "suggested: cat 82%". */
+export function describeSuggestion(name: string, confidence: number): string {
+  return `suggested: ${name} ${Math.round(confidence * 100)}%`;
+}
+
+/** The server's ranking for ``rle``; an empty list when the project has too few labelled
+ * examples. */
+export async function suggestClass(url: string, rle: Rle): Promise<ClassSuggestion[]> {
+  const response = await request(url, { method: "POST", body: JSON.stringify({ rle }) });
+  return ((await response.json()) as { suggestions: ClassSuggestion[] }).suggestions;
+}
+
+/** How long a new mask stays on screen before its class is asked for: a quick second
+ * click makes the first mask's question moot. */
+export const SUGGEST_AFTER_MS = 250;
+
+/** What the suggester needs of the page. */
+export interface SuggesterPort {
+  /** The project's classes: the ids known, and pre-selecting one (null: none). */
+  knownClasses(): ReadonlySet<number>;
+  suggest(labelClass: number | null, confidence: number): void;
+}
+
+/**
+ * Asks for a class for each new object's mask (a prompt's, after a short rest, or a
+ * selected proposal's) and pre-selects it, unless the user chose a class since the last
+ * object ended; answers for an object no longer on screen are dropped.
+ */
+export class ClassSuggester {
+  private chosenByUser = false;
+  /** Counts the questions asked and the objects ended: an answer is used only if no
+   * other question was asked, and no object ended, since it was asked. */
+  private generation = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private askedFor: unknown = null;
+
+  constructor(
+    private readonly port: SuggesterPort,
+    private readonly ask: (url: string, rle: Rle) => Promise<ClassSuggestion[]> = suggestClass,
+  ) {}
+
+  /** The user chose a class: no suggestion replaces it until the object ends. */
+  userChose(): void {
+    this.chosenByUser = true;
+    this.cancel();
+  }
+
+  /** The object was saved, accepted or given up: the next one may be suggested for. */
+  objectEnded(): void {
+    this.chosenByUser = false;
+    this.cancel();
+    this.askedFor = null;
+    this.port.suggest(null, 0);
+  }
+
+  /** A new mask of the prompt ``key`` (any object that changes with the prompt) is on
+   * screen: after a short rest, asks ``url`` about ``rle()``. */
+  maskShown(url: string | null | undefined, key: unknown, rle: () => Rle | null): void {
+    if (!url || this.chosenByUser || key === this.askedFor) return;
+    this.cancel();
+    this.askedFor = key;
+    const generation = this.generation;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const mask = rle();
+      if (mask && generation === this.generation) void this.request(url, mask, generation);
+    }, SUGGEST_AFTER_MS);
+  }
+
+  /** A proposal was selected: its suggestion if the server listed one, else asked now. */
+  proposalShown(url: string | null | undefined, rle: Rle, listed: ClassSuggestion | null | undefined): void {
+    if (this.chosenByUser) return;
+    this.cancel();
+    this.askedFor = rle;
+    if (listed) this.apply([listed]);
+    else if (url) void this.request(url, rle, this.generation);
+  }
+
+  private cancel(): void {
+    this.generation++;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async request(url: string, rle: Rle, generation: number): Promise<void> {
+    let ranked: ClassSuggestion[];
+    try {
+      ranked = await this.ask(url, rle);
+    } catch (error) {
+      // A suggestion is a convenience: the user labels as before without it.
+      console.warn("no class suggestion:", error);
+      return;
+    }
+    if (generation === this.generation) this.apply(ranked);
+  }
+
+  private apply(ranked: readonly ClassSuggestion[]): void {
+    const pick = suggestionToPreselect(ranked, this.chosenByUser, this.port.knownClasses());
+    if (pick) this.port.suggest(pick.label_class, pick.confidence);
+  }
+}

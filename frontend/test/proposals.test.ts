@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+
+import { coveredBy, cropMask, intersectionArea, maskRuns, pixelSet } from "../src/lib/overlap";
+import { decodeRle, encodeRle } from "../src/lib/rle";
+import {
+  type Proposal,
+  acceptUrl,
+  coveredProposals,
+  proposalAt,
+  proposalClick,
+  withRuns,
+} from "../src/annotator/proposals";
+
+const H = 6;
+const W = 8;
+
+/** A mask of the image (H × W) with the rectangle [x0, x1) × [y0, y1) set. */
+function rect(x0: number, y0: number, x1: number, y1: number) {
+  const mask = new Uint8Array(H * W);
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) mask[y * W + x] = 1;
+  return mask;
+}
+
+function proposal(id: number, x0: number, y0: number, x1: number, y1: number): Proposal {
+  return {
+    id,
+    rle: encodeRle(rect(x0, y0, x1, y1), H, W),
+    bbox: [x0, y0, x1 - x0, y1 - y0],
+    area: (x1 - x0) * (y1 - y0),
+    predicted_iou: 0.9,
+    stability: 0.95,
+    point: [x0, y0],
+  };
+}
+
+const runsOf = (x0: number, y0: number, x1: number, y1: number) => maskRuns(encodeRle(rect(x0, y0, x1, y1), H, W));
+
+describe("masks as runs", () => {
+  it("share the pixels that both masks set", () => {
+    expect(intersectionArea(runsOf(0, 0, 4, 4), runsOf(2, 2, 8, 6))).toBe(4);
+    expect(intersectionArea(runsOf(0, 0, 2, 2), runsOf(4, 4, 8, 6))).toBe(0);
+    expect(runsOf(1, 1, 4, 3).area).toBe(6);
+  });
+
+  it("know which pixels are set", () => {
+    const mask = runsOf(2, 1, 5, 3);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) expect(pixelSet(mask, x, y)).toBe(x >= 2 && x < 5 && y >= 1 && y < 3);
+    }
+    expect(pixelSet(mask, -1, 1)).toBe(false);
+    expect(pixelSet(mask, 2, H)).toBe(false);
+  });
+
+  it("crop to a box as the decoded mask would", () => {
+    const pixels = rect(1, 2, 7, 5);
+    pixels[0] = 1; // a stray pixel outside the box
+    const mask = maskRuns(encodeRle(pixels, H, W));
+    const full = decodeRle(encodeRle(pixels, H, W));
+    const crop = cropMask(mask, 2, 1, 4, 3);
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 4; x++) expect(crop[y * 4 + x]).toBe(full[(y + 1) * W + x + 2]);
+  });
+
+  it("count a mask as covered by one that holds most of it, not by one inside it", () => {
+    const big = runsOf(0, 0, 8, 6);
+    const small = runsOf(1, 1, 3, 3);
+    expect(coveredBy(small, big)).toBe(true);
+    expect(coveredBy(big, small)).toBe(false);
+    // The same object drawn a little differently: IoU above a half.
+    expect(coveredBy(runsOf(0, 0, 4, 4), runsOf(0, 0, 4, 3))).toBe(true);
+    expect(coveredBy(runsOf(0, 0, 4, 4), runsOf(3, 0, 8, 6))).toBe(false);
+  });
+});
+
+describe("proposals", () => {
+  const proposals = withRuns([proposal(1, 0, 0, 8, 6), proposal(2, 1, 1, 4, 4), proposal(3, 5, 0, 8, 2)]);
+
+  it("fade where a saved annotation covers them", () => {
+    expect(coveredProposals(proposals, [])).toEqual(new Set());
+    expect(coveredProposals(proposals, [runsOf(1, 1, 4, 4)])).toEqual(new Set([2]));
+    expect(coveredProposals(proposals, [runsOf(0, 0, 8, 6)])).toEqual(new Set([1, 2, 3]));
+  });
+
+  it("under the cursor: the smallest that holds the pixel, covered ones left out", () => {
+    expect(proposalAt(proposals, [2.5, 2.5])?.id).toBe(2);
+    expect(proposalAt(proposals, [6.2, 1.9])?.id).toBe(3);
+    expect(proposalAt(proposals, [6, 4])?.id).toBe(1);
+    expect(proposalAt(proposals, [2.5, 2.5], new Set([2]))?.id).toBe(1);
+    expect(proposalAt(proposals, [2.5, 2.5], new Set([1, 2]))).toBeNull();
+    expect(proposalAt(proposals, [9, 9])).toBeNull();
+  });
+
+  it("accept at their own URL", () => {
+    expect(acceptUrl("/api/projects/3/images/5/proposals/0/accept/", 42)).toBe("/api/projects/3/images/5/proposals/42/accept/");
+  });
+});
+
+describe("a click with proposals", () => {
+  const base = { shown: true, shift: false, positive: true, promptEmpty: true, selected: false, underCursor: true };
+
+  it("selects the proposal under it when no prompt is under way", () => {
+    expect(proposalClick(base)).toBe("select");
+  });
+
+  it("is a SAM point with proposals hidden, with Shift, off proposals, mid-prompt or negative", () => {
+    expect(proposalClick({ ...base, shown: false })).toBe("point");
+    expect(proposalClick({ ...base, shift: true })).toBe("point");
+    expect(proposalClick({ ...base, underCursor: false })).toBe("point");
+    expect(proposalClick({ ...base, promptEmpty: false })).toBe("point");
+    expect(proposalClick({ ...base, positive: false })).toBe("point");
+  });
+
+  it("refines the selected proposal, positive or negative, anywhere", () => {
+    expect(proposalClick({ ...base, selected: true })).toBe("refine");
+    expect(proposalClick({ ...base, selected: true, positive: false, underCursor: false })).toBe("refine");
+    expect(proposalClick({ ...base, selected: true, shift: true })).toBe("point");
+  });
+});

@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+import { LabelClasses, storedClassMemory } from "../src/annotator/classes";
+import {
+  type ClassSuggestion,
+  ClassSuggester,
+  SUGGEST_AFTER_MS,
+  describeSuggestion,
+  suggestionToPreselect,
+} from "../src/annotator/suggestions";
+import type { Rle } from "../src/lib/rle";
+
+const cat: ClassSuggestion = { label_class: 1, name: "cat", confidence: 0.82 };
+const dog: ClassSuggestion = { label_class: 2, name: "dog", confidence: 0.1 };
+const rle: Rle = { size: [1, 1], counts: "01" };
+
+describe("the class to pre-select", () => {
+  it("is the best suggestion of a known class", () => {
+    expect(suggestionToPreselect([cat, dog], false, new Set([1, 2]))).toBe(cat);
+    expect(suggestionToPreselect([cat, dog], false, new Set([2]))).toBe(dog);
+    expect(suggestionToPreselect([], false, new Set([1]))).toBeNull();
+  });
+
+  it("is none when the user chose a class for this object", () => {
+    expect(suggestionToPreselect([cat], true, new Set([1]))).toBeNull();
+  });
+
+  it("is shown with its confidence", () => {
+    expect(describeSuggestion("cat", 0.823)).toBe("suggested: cat 82%");
+  });
+});
+
+function suggester(answer: () => Promise<ClassSuggestion[]>) {
+  const shown: (number | null)[] = [];
+  const s = new ClassSuggester(
+    { knownClasses: () => new Set([1, 2]), suggest: (id) => shown.push(id) },
+    async () => answer(),
+  );
+  return { s, shown };
+}
+
+describe("the suggester", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("asks once the mask rests, and pre-selects the answer", async () => {
+    vi.useFakeTimers();
+    const { s, shown } = suggester(async () => [cat]);
+    const prompt = {};
+    s.maskShown("/suggest/", prompt, () => rle);
+    s.maskShown("/suggest/", prompt, () => rle); // the exact mask of the same prompt: no second question
+    await vi.advanceTimersByTimeAsync(SUGGEST_AFTER_MS + 1);
+    expect(shown).toEqual([1]);
+  });
+
+  it("never replaces a class the user chose for the object, until it ends", async () => {
+    vi.useFakeTimers();
+    const { s, shown } = suggester(async () => [cat]);
+    s.userChose();
+    s.maskShown("/suggest/", {}, () => rle);
+    s.proposalShown("/suggest/", rle, cat);
+    await vi.advanceTimersByTimeAsync(SUGGEST_AFTER_MS + 1);
+    expect(shown).toEqual([]);
+    s.objectEnded(); // the suggestion, if any, ends with the object
+    s.maskShown("/suggest/", {}, () => rle);
+    await vi.advanceTimersByTimeAsync(SUGGEST_AFTER_MS + 1);
+    expect(shown).toEqual([null, 1]);
+  });
+
+  it("drops an answer that comes after the user chose or the object ended", async () => {
+    let answer: (ranked: ClassSuggestion[]) => void = () => undefined;
+    const { s, shown } = suggester(() => new Promise((resolve) => (answer = resolve)));
+    s.proposalShown("/suggest/", rle, null); // asked at once
+    s.userChose();
+    answer([cat]);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(shown).toEqual([]);
+  });
+
+  it("uses a proposal's listed suggestion without asking", () => {
+    const { s, shown } = suggester(() => Promise.reject(new Error("not asked")));
+    s.proposalShown("/suggest/", rle, dog);
+    expect(shown).toEqual([2]);
+  });
+});
+
+describe("a suggested class", () => {
+  it("is current for the object only; the user's choice comes back after it", async () => {
+    const person = { id: 1, name: "person", color: "#ff0000", shortcut: "p" };
+    const cup = { id: 2, name: "cup", color: "#00ff00", shortcut: "c" };
+    const classes = new LabelClasses(async () => [person, cup], storedClassMemory(null, "k"), () => {});
+    await classes.ready;
+    classes.choose(person);
+    classes.suggest(2, 0.7);
+    expect(classes.current).toBe(cup);
+    expect(classes.suggestion).toEqual({ label: cup, confidence: 0.7 });
+    classes.suggest(null);
+    expect(classes.current).toBe(person);
+    classes.suggest(2, 0.7);
+    classes.choose(person); // the user's choice ends the suggestion
+    expect(classes.current).toBe(person);
+    expect(classes.suggestion).toBeNull();
+  });
+});
