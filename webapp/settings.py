@@ -587,3 +587,16 @@ if not isinstance(SAMLABEL_PROPOSAL_PARAMS, dict) or not all(
     )
 if isinstance(_enum_names, dict):
     _enum_names["ProposalRunStatusEnum"] = "webapp.proposals.models.ProposalRunStatus"
+
+# ---- Suggestions ----
+# Class suggestions (webapp.suggestions): each annotation's mask pools the image's
+# embedding on the worker, on the encode queue beside the embeddings it reads. A label
+# class is suggested once it has SAMLABEL_SUGGESTION_MIN_EXAMPLES labelled annotations.
+INSTALLED_APPS += ["webapp.suggestions"]
+CELERY_TASK_ROUTES["webapp.suggestions.tasks.pool_annotation"] = {"queue": CELERY_ENCODE_QUEUE}
+CELERY_TASK_ROUTES["webapp.suggestions.tasks.pool_image"] = {"queue": CELERY_ENCODE_QUEUE}
+SAMLABEL_SUGGESTION_MIN_EXAMPLES = env_int("SAMLABEL_SUGGESTION_MIN_EXAMPLES", 3)
+if SAMLABEL_SUGGESTION_MIN_EXAMPLES < 1:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_SUGGESTION_MIN_EXAMPLES={SAMLABEL_SUGGESTION_MIN_EXAMPLES}: use 1 or more"
+    )

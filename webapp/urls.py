@@ -13,6 +13,7 @@ api_patterns = [
     path("", include("webapp.imports.api_urls")),
     path("", include("webapp.workflow.api_urls")),
     path("", include("webapp.reviews.api_urls")),
+    path("", include("webapp.suggestions.api_urls")),
     path("", include("webapp.proposals.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

@@ -18,6 +18,7 @@ from webapp.annotations.models import Annotation, AnnotationSource
 from webapp.images.models import Image
 from webapp.projects.models import LabelClass
 from webapp.reviews.models import AnnotationVersion
+from webapp.suggestions.tasks import pool_after_commit
 from webapp.workflow.models import Event, EventKind
 
 
@@ -53,6 +54,7 @@ def create_annotation(
             image=image, author=author, last_editor=author, **fields
         )
         _saved(annotation, EventKind.ANNOTATION_CREATED, author)
+        pool_after_commit(annotation)  # its feature, for class suggestions
     return annotation
 
 
@@ -80,6 +82,8 @@ def edit_annotation(
     with transaction.atomic():
         annotation.apply_edit(expected_version, editor=editor, **fields)
         _saved(annotation, EventKind.ANNOTATION_EDITED, editor)
+        if "rle" in fields:
+            pool_after_commit(annotation)  # the new mask's feature
     return annotation
 
 

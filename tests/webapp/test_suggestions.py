@@ -1,0 +1,323 @@
+"""Class suggestions: features pooled for saved annotations, classes ranked by their
+nearest labelled neighbours, and the suggest-class API, per role.
+
+The images' embeddings are synthetic but stored as every embedding is (a float16 .npy
+file through ImageEmbedding.store): the left half of each image has feature ``LEFT``,
+the right half ``RIGHT``, so a mask's pooled feature says which half it lies on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from pytest_django.fixtures import Settings
+
+from tests.webapp.factories_annotations import make_image, make_label_class
+from webapp.annotations import rle as rle_codec
+from webapp.annotations.services import create_annotation, edit_annotation
+from webapp.images.models import ImageEmbedding
+from webapp.projects.models import LabelClass, Project
+from webapp.suggestions import feature_for_mask, rank
+from webapp.suggestions.models import AnnotationFeature, feature_bytes, feature_vector
+
+WIDTH, HEIGHT = 64, 48  # resized to 1024 x 768: grid columns 0-31 are the left half
+
+
+def unit(index: int) -> np.ndarray:
+    vector = np.zeros(256, dtype=np.float32)
+    vector[index] = 1.0
+    return vector
+
+
+LEFT, RIGHT = unit(3), unit(100)
+
+
+def half_embedding() -> np.ndarray:
+    embedding = np.empty((256, 64, 64), dtype=np.float32)
+    embedding[:, :, :32] = LEFT[:, None, None]
+    embedding[:, :, 32:] = RIGHT[:, None, None]
+    return embedding
+
+
+def half_mask(side: str) -> dict[str, Any]:
+    """An RLE of a block on the ``side`` ("left" or "right") half of the image."""
+    mask = np.zeros((HEIGHT, WIDTH), dtype=bool)
+    if side == "left":
+        mask[5:40, 2:28] = True
+    else:
+        mask[5:40, 36:60] = True
+    return rle_codec.encode(mask)
+
+
+@pytest.fixture(autouse=True)
+def media(settings: Settings, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+def encoded_image(project: Project) -> Any:
+    image = make_image(project, WIDTH, HEIGHT)
+    ImageEmbedding.store(image, project.model, half_embedding())
+    image.refresh_from_db()
+    return image
+
+
+def stored_feature(annotation_id: int) -> np.ndarray:
+    return feature_vector(AnnotationFeature.objects.get(annotation_id=annotation_id).vector)
+
+
+# --- features of saved annotations ---
+
+
+def test_a_saved_annotation_gets_the_feature_under_its_mask(
+    make_project: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    project = make_project()
+    image = encoded_image(project)
+    label = make_label_class(project, "cat")
+    with django_capture_on_commit_callbacks(execute=True):
+        annotation = create_annotation(
+            image, author=None, label_class=label.pk, rle=half_mask("right")
+        )
+    np.testing.assert_allclose(stored_feature(annotation.pk), RIGHT, atol=1e-3)
+    assert AnnotationFeature.objects.get(annotation=annotation).model == project.model
+
+
+def test_editing_the_mask_pools_the_new_one_and_a_class_change_keeps_it(
+    make_project: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    project = make_project()
+    image = encoded_image(project)
+    cat, dog = make_label_class(project, "cat"), make_label_class(project, "dog")
+    with django_capture_on_commit_callbacks(execute=True):
+        annotation = create_annotation(
+            image, author=None, label_class=cat.pk, rle=half_mask("left")
+        )
+    np.testing.assert_allclose(stored_feature(annotation.pk), LEFT, atol=1e-3)
+    with django_capture_on_commit_callbacks(execute=True):
+        edit_annotation(annotation, annotation.version, {"rle": half_mask("right")})
+    np.testing.assert_allclose(stored_feature(annotation.pk), RIGHT, atol=1e-3)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        edit_annotation(annotation, annotation.version, {"label_class": dog.pk})
+    assert callbacks == []  # nothing to pool again
+    np.testing.assert_allclose(stored_feature(annotation.pk), RIGHT, atol=1e-3)
+
+
+def test_annotations_made_before_the_image_was_encoded_are_pooled_once_it_is(
+    make_project: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    project = make_project()
+    image = make_image(project, WIDTH, HEIGHT)
+    label = make_label_class(project, "cat")
+    with django_capture_on_commit_callbacks(execute=True):
+        annotation = create_annotation(
+            image, author=None, label_class=label.pk, rle=half_mask("left")
+        )
+    assert not AnnotationFeature.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        ImageEmbedding.store(image, project.model, half_embedding())
+    np.testing.assert_allclose(stored_feature(annotation.pk), LEFT, atol=1e-3)
+
+
+def test_the_backfill_command_pools_what_lacks_a_feature(make_project: Any, capsys: Any) -> None:
+    project = make_project()
+    image = encoded_image(project)
+    label = make_label_class(project, "cat")
+    # Without committing, no task runs: as for annotations saved before this feature.
+    annotation = create_annotation(image, author=None, label_class=label.pk, rle=half_mask("right"))
+    assert not AnnotationFeature.objects.exists()
+    call_command("pool_features", str(project.pk))
+    np.testing.assert_allclose(stored_feature(annotation.pk), RIGHT, atol=1e-3)
+    call_command("pool_features")
+    assert "pooled 0" in capsys.readouterr().out
+
+
+def test_a_feature_for_a_mask_is_none_before_the_image_is_encoded(make_project: Any) -> None:
+    project = make_project()
+    image = make_image(project, WIDTH, HEIGHT)
+    assert feature_for_mask(image, half_mask("left")) is None
+    ImageEmbedding.store(image, project.model, half_embedding())
+    np.testing.assert_allclose(feature_for_mask(image, half_mask("left")), LEFT, atol=1e-3)
+
+
+# --- ranking ---
+
+
+def labelled(project: Project, image: Any, label: LabelClass, vector: np.ndarray) -> int:
+    """An annotation of ``label`` whose stored feature is ``vector`` (normalised)."""
+    annotation = create_annotation(image, author=None, label_class=label.pk, rle=half_mask("left"))
+    AnnotationFeature.objects.create(
+        annotation=annotation,
+        project=project,
+        model=project.model,
+        vector=feature_bytes(vector / np.linalg.norm(vector)),
+        mask_sha1="-",
+    )
+    return annotation.pk
+
+
+def test_classes_are_ranked_as_the_nearest_neighbours_vote(make_project: Any) -> None:
+    project = make_project()
+    image = make_image(project, WIDTH, HEIGHT)
+    cat, dog, bird = (make_label_class(project, n) for n in ("cat", "dog", "bird"))
+    rng = np.random.default_rng(0)
+    centres = {cat: unit(0), dog: unit(1), bird: unit(2)}
+    for label, centre in centres.items():
+        for _ in range(4):
+            labelled(project, image, label, centre + 0.1 * rng.standard_normal(256))
+    # Nearest the dog examples, then the cat ones.
+    query = 0.8 * unit(1) + 0.6 * unit(0)
+    suggestions = rank(project, query, min_examples=3)
+    assert [s["name"] for s in suggestions][:2] == ["dog", "cat"]
+    assert suggestions[0]["label_class"] == dog.pk
+    assert 0.5 < suggestions[0]["confidence"] <= 1.0
+    assert sum(s["confidence"] for s in suggestions) == pytest.approx(1.0, abs=1e-3)
+    assert rank(project, unit(2), min_examples=3)[0]["name"] == "bird"
+
+
+def test_no_suggestion_until_a_class_has_enough_examples(
+    make_project: Any, settings: Settings
+) -> None:
+    settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES = 3
+    project = make_project()
+    image = make_image(project, WIDTH, HEIGHT)
+    cat, dog = make_label_class(project, "cat"), make_label_class(project, "dog")
+    assert rank(project, unit(0)) == []
+    labelled(project, image, cat, unit(0))
+    labelled(project, image, cat, unit(0))
+    labelled(project, image, dog, unit(1))
+    assert rank(project, unit(0)) == []
+    labelled(project, image, dog, unit(1))
+    labelled(project, image, dog, unit(1))
+    # Only dog has 3 examples: it is the only class that may be suggested.
+    assert [s["name"] for s in rank(project, unit(0))] == ["dog"]
+
+
+def test_another_projects_examples_never_vote(make_project: Any) -> None:
+    project, other = make_project(), make_project()
+    image, other_image = make_image(project, WIDTH, HEIGHT), make_image(other, WIDTH, HEIGHT)
+    cat, dog = make_label_class(project, "cat"), make_label_class(other, "dog")
+    labelled(project, image, cat, unit(0))
+    for _ in range(5):
+        labelled(other, other_image, dog, unit(1))
+    assert [s["name"] for s in rank(project, unit(1), min_examples=1)] == ["cat"]
+
+
+# --- the API ---
+
+
+def suggest_url(project: Project, image: Any) -> str:
+    return f"/api/projects/{project.pk}/images/{image.pk}/suggest-class/"
+
+
+@pytest.fixture
+def labelled_project(make_project: Any, settings: Settings) -> tuple[Project, Any]:
+    """An encoded image in a project whose 'left' class has 3 examples on the left half
+    and 'right' 3 on the right half."""
+    settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES = 3
+    project = make_project()
+    image = encoded_image(project)
+    for side in ("left", "right"):
+        label = make_label_class(project, side)
+        for _ in range(3):
+            annotation = create_annotation(
+                image, author=None, label_class=label.pk, rle=half_mask(side)
+            )
+            call_command("pool_features", str(project.pk))
+            assert AnnotationFeature.objects.filter(annotation=annotation).exists()
+    return project, image
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "reviewer", "annotator"])
+def test_members_who_annotate_get_the_neighbours_class(
+    labelled_project: tuple[Project, Any], user_in: Any, api_client: Any, role: str
+) -> None:
+    project, image = labelled_project
+    client = api_client(user_in(project, role))
+    answer = client.post(suggest_url(project, image), {"rle": half_mask("right")}, format="json")
+    assert answer.status_code == 200, answer.content
+    suggestions = answer.json()["suggestions"]
+    assert suggestions[0]["name"] == "right"
+    assert suggestions[0]["confidence"] == pytest.approx(1.0)
+
+
+def test_a_viewer_is_refused_and_an_outsider_learns_nothing(
+    labelled_project: tuple[Project, Any], user_in: Any, api_client: Any
+) -> None:
+    project, image = labelled_project
+    body = {"rle": half_mask("right")}
+    viewer = api_client(user_in(project, "viewer"))
+    assert viewer.post(suggest_url(project, image), body, format="json").status_code == 403
+    outsider = api_client(user_in(project, "outsider"))
+    assert outsider.post(suggest_url(project, image), body, format="json").status_code == 404
+    assert api_client(None).post(suggest_url(project, image), body, format="json").status_code in (
+        401,
+        403,
+    )
+
+
+def test_an_image_of_another_project_is_not_found(
+    labelled_project: tuple[Project, Any], make_project: Any, user_in: Any, api_client: Any
+) -> None:
+    project, _ = labelled_project
+    elsewhere = encoded_image(make_project())
+    client = api_client(user_in(project, "owner"))
+    answer = client.post(suggest_url(project, elsewhere), {"rle": half_mask("left")}, format="json")
+    assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rle": {"size": [HEIGHT, WIDTH], "counts": "not an rle"}},
+        {"rle": {"size": [10, 10], "counts": ""}},
+        {"rle": rle_codec.encode(np.zeros((HEIGHT, WIDTH), dtype=bool))},
+        {"rle": "left"},
+        {},
+        {"rle": half_mask("left"), "annotation": 1},
+    ],
+)
+def test_a_bad_mask_is_answered_400(
+    labelled_project: tuple[Project, Any], user_in: Any, api_client: Any, body: dict[str, Any]
+) -> None:
+    project, image = labelled_project
+    client = api_client(user_in(project, "annotator"))
+    answer = client.post(suggest_url(project, image), body, format="json")
+    assert answer.status_code == 400, answer.content
+
+
+def test_an_annotation_is_suggested_a_class_without_its_own_vote(
+    make_project: Any, user_in: Any, api_client: Any, settings: Settings
+) -> None:
+    settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES = 1
+    project = make_project()
+    image = encoded_image(project)
+    left = make_label_class(project, "left")
+    # Mislabelled on purpose: one 'left' annotation on the right half, among three
+    # 'right' ones; the suggestion for it must come from the others.
+    right = make_label_class(project, "right")
+    odd = create_annotation(image, author=None, label_class=left.pk, rle=half_mask("right"))
+    for _ in range(3):
+        create_annotation(image, author=None, label_class=right.pk, rle=half_mask("right"))
+    call_command("pool_features")
+    client = api_client(user_in(project, "annotator"))
+    answer = client.post(suggest_url(project, image), {"annotation": odd.pk}, format="json")
+    assert answer.status_code == 200
+    assert [s["name"] for s in answer.json()["suggestions"]] == ["right"]
+
+
+def test_the_api_answers_empty_with_too_few_examples_and_409_before_encoding(
+    make_project: Any, user_in: Any, api_client: Any
+) -> None:
+    project = make_project()
+    image = encoded_image(project)
+    client = api_client(user_in(project, "annotator"))
+    answer = client.post(suggest_url(project, image), {"rle": half_mask("left")}, format="json")
+    assert answer.status_code == 200
+    assert answer.json() == {"suggestions": []}
+    pending = make_image(project, WIDTH, HEIGHT)
+    answer = client.post(suggest_url(project, pending), {"rle": half_mask("left")}, format="json")
+    assert answer.status_code == 409
