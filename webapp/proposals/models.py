@@ -160,11 +160,20 @@ class ProposalRun(models.Model):
             )
         )
 
-    def store(self, masks: Sequence[MaskLike], made_with: dict[str, Any], seconds: float) -> bool:
+    def store(
+        self,
+        masks: Sequence[MaskLike],
+        made_with: dict[str, Any],
+        seconds: float,
+        features: Sequence[bytes | None] | None = None,
+    ) -> bool:
         """Replace the image's proposals for this model by ``masks`` and mark the run
         done, in one short transaction, if this attempt still holds it; False (nothing
         stored) when it does not: the image was deleted, or the sweep gave the run to a
-        newer attempt. ``made_with``: the full parameters the masks were made with."""
+        newer attempt. ``made_with``: the full parameters the masks were made with;
+        ``features``: each mask's pooled feature (256 float16 bytes) or None."""
+        if features is None:
+            features = [None] * len(masks)
         rows = [
             Proposal(
                 image_id=self.image_id,
@@ -176,8 +185,9 @@ class ProposalRun(models.Model):
                 predicted_iou=float(mask.predicted_iou),
                 stability=float(mask.stability),
                 point=[float(mask.point[0]), float(mask.point[1])],
+                feature=feature,
             )
-            for mask in masks
+            for mask, feature in zip(masks, features, strict=True)
         ]
         with transaction.atomic():
             # Locked (on PostgreSQL) so that the image's deletion or the sweep cannot

@@ -38,16 +38,33 @@ def generate_masks(image: Image, run: ProposalRun) -> tuple[list[Any], dict[str,
     from inference.everything import EverythingParams, generate
     from inference.model import load_sam
 
-    embedding = image.embedding_for(run.model)
-    assert embedding is not None  # checked by the caller
+    stored = image.embedding_for(run.model)
+    assert stored is not None  # checked by the caller
+    embedding = stored.load()
     params = replace(EverythingParams(), **run.params)
     masks = generate(
-        embedding.load(),
+        embedding,
         image_size=(image.height, image.width),
         params=params,
         model=load_sam(run.model),
     )
     return list(masks), params.as_dict()
+
+
+def pooled_features(image: Image, masks: list[Any]) -> list[bytes | None]:
+    """Each mask's pooled feature (256 float16 bytes) for class suggestions, when that
+    app is installed; None for each otherwise. The embedding is read once."""
+    try:
+        from webapp.suggestions import feature_for_mask
+        from webapp.suggestions.features import load_embedding
+        from webapp.suggestions.models import feature_bytes
+    except ImportError:
+        return [None] * len(masks)
+    embedding = load_embedding(image)
+    if embedding is None:
+        return [None] * len(masks)
+    vectors = [feature_for_mask(image, mask.rle, embedding) for mask in masks]
+    return [None if v is None else feature_bytes(v) for v in vectors]
 
 
 # Acknowledged late, as encoding is: a broker that keeps unacknowledged messages (Redis)
@@ -83,12 +100,13 @@ def generate_proposals(image_id: int) -> None:
     started = time.monotonic()
     try:
         masks, made_with = generate_masks(image, run)
+        features = pooled_features(image, masks)
     except Exception as exc:
         log.exception("proposing masks for image %s failed", image_id)
         run.fail(f"{type(exc).__name__}: {exc}")
         return
     seconds = time.monotonic() - started
-    if run.store(masks, made_with, seconds):
+    if run.store(masks, made_with, seconds, features):
         log.info("%d proposals for image %s in %.2f s", len(masks), image_id, seconds)
     else:
         log.warning("image %s was deleted or its run taken over; nothing stored", image_id)
