@@ -20,7 +20,6 @@ changed on an annotation counts at once, with no cache to keep right.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TypedDict
 
 import numpy as np
@@ -28,25 +27,13 @@ from django.conf import settings
 
 from webapp.projects.models import LabelClass, Project
 from webapp.suggestions.models import FEATURE_DIM, FEATURE_DTYPE, AnnotationFeature
-
-NEIGHBOURS = 10
-TEMPERATURE = 0.05
+from webapp.suggestions.voting import NEIGHBOURS, Examples, vote
 
 
 class Suggestion(TypedDict):
     label_class: int
     name: str
     confidence: float
-
-
-@dataclass(frozen=True)
-class Examples:
-    """Labelled features: ``vectors`` (N, 256) float32 unit rows, ``classes`` (N,) int64
-    label class ids, ``annotations`` (N,) int64 annotation ids."""
-
-    vectors: np.ndarray
-    classes: np.ndarray
-    annotations: np.ndarray
 
 
 def project_examples(project: Project) -> Examples:
@@ -66,34 +53,6 @@ def project_examples(project: Project) -> Examples:
         classes=np.array([label for _, label, _ in rows], dtype=np.int64),
         annotations=np.array([pk for pk, _, _ in rows], dtype=np.int64),
     )
-
-
-def vote(
-    examples: Examples,
-    feature: np.ndarray,
-    *,
-    k: int = NEIGHBOURS,
-    min_examples: int = 1,
-    temperature: float = TEMPERATURE,
-) -> list[tuple[int, float]]:
-    """(class id, confidence) by the rule in this module's docstring, best first.
-    ``feature``: (256,) float, unit length (as pooled)."""
-    classes, counts = np.unique(examples.classes, return_counts=True)
-    eligible = classes[counts >= min_examples]
-    if eligible.size == 0:
-        return []
-    keep = np.isin(examples.classes, eligible)
-    vectors, labels = examples.vectors[keep], examples.classes[keep]
-    similarity = vectors @ np.asarray(feature, dtype=np.float32).reshape(FEATURE_DIM)  # (N,)
-    k = min(k, similarity.size)
-    nearest = np.argpartition(-similarity, k - 1)[:k]
-    weights = np.exp((similarity[nearest] - similarity[nearest].max()) / temperature)
-    scores: dict[int, float] = {}
-    for label, weight in zip(labels[nearest].tolist(), weights.tolist(), strict=True):
-        scores[label] = scores.get(label, 0.0) + weight
-    total = sum(scores.values())
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return [(label, min(1.0, score / total)) for label, score in ranked]
 
 
 def rank(
