@@ -46,7 +46,10 @@ export class ProposalTools {
     private readonly panel: ProposalPanel,
   ) {
     panel.acceptAll.addEventListener("mousedown", (event) => event.preventDefault()); // keeps the keys on the image
-    panel.acceptAll.addEventListener("click", () => void this.acceptAll());
+    panel.acceptAll.addEventListener("click", () => {
+      panel.minIou.blur(); // the keys act on the image again
+      void this.acceptAll();
+    });
     panel.minIou.addEventListener("change", () => panel.minIou.blur());
   }
 

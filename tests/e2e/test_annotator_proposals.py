@@ -1,0 +1,180 @@
+"""Mask proposals and class suggestions in the annotator, in a real browser on a real
+MobileSAM embedding: proposals are outlined, one is hovered, selected and accepted with a
+class's key, all above a predicted IoU are accepted with one class, P hides them (a click
+is a SAM point again), and a new mask gets the class its labelled neighbours suggest."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.e2e.test_annotator import click, decodes, open_annotator, reference_mask, save
+from tests.e2e.test_annotator import screen_point as image_to_screen
+from webapp.annotations import rle
+from webapp.annotations.models import Annotation
+from webapp.annotations.services import create_annotation
+from webapp.projects.models import LabelClass
+from webapp.proposals.models import Proposal, ProposalRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stage(page: Any, name: str) -> str:
+    return page.locator("#annotator-stage").get_attribute(f"data-{name}") or ""
+
+
+def wait_for_stage(page: Any, name: str, value: str) -> None:
+    """Until the stage's ``data-<name>`` attribute is ``value``."""
+    attribute = "".join(part.capitalize() if i else part for i, part in enumerate(name.split("-")))
+    page.wait_for_function(
+        f"() => document.getElementById('annotator-stage').dataset.{attribute} === {value!r}"
+    )
+
+
+def wait_for_rows(page: Any, count: int) -> None:
+    """Until the side panel lists ``count`` annotations."""
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#annotator-annotations li').length === {count}"
+    )
+
+
+def rectangle(image: Any, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    mask = np.zeros((image.height, image.width), dtype=bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def store_proposals(image: Any, masks: list[tuple[np.ndarray, float]]) -> list[Proposal]:
+    """Proposals of ``image`` as a finished run of the worker stores them."""
+
+    class Mask:
+        def __init__(self, mask: np.ndarray, predicted_iou: float) -> None:
+            ys, xs = np.nonzero(mask)
+            self.rle = rle.encode(mask)
+            self.area = int(mask.sum())
+            self.bbox = rle.bbox(self.rle)
+            self.predicted_iou = predicted_iou
+            self.stability = 0.97
+            self.point = (float(xs.mean()), float(ys.mean()))
+
+    run, _ = ProposalRun.objects.get_or_create(image=image, model=image.project.model)
+    assert run.claim()
+    assert run.store([Mask(mask, iou) for mask, iou in masks], {"points_per_side": 32}, 0.1)
+    return list(Proposal.objects.filter(image=image).order_by("-predicted_iou"))
+
+
+def test_proposals_are_outlined_hovered_and_accepted_with_a_class_key(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    first, second, third = store_proposals(
+        image,
+        [
+            (rectangle(image, 40, 40, 140, 140), 0.97),
+            (rectangle(image, 420, 250, 520, 330), 0.93),
+            (rectangle(image, 450, 40, 560, 110), 0.85),
+        ],
+    )
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    wait_for_stage(page, "proposals-shown", "3")
+    assert "3 of 3 not yet labelled" in page.locator("#annotator-proposals-count").text_content()
+
+    # The cursor rests on the first: it is highlighted; a click selects it (no SAM point).
+    before = decodes(page)
+    page.mouse.move(*image_to_screen(page, image, 90, 90))
+    wait_for_stage(page, "proposal-hovered", str(first.pk))
+    page.mouse.click(*image_to_screen(page, image, 90, 90))
+    wait_for_stage(page, "proposal-selected", str(first.pk))
+    assert decodes(page) == before
+
+    # The class's key accepts it at once, as an annotation of that class.
+    page.keyboard.press("t")
+    wait_for_rows(page, 1)
+    accepted = Annotation.objects.get(image=image)
+    assert (accepted.source, accepted.proposal_id) == ("proposal", first.pk)
+    assert accepted.label_class == s.label
+    assert np.array_equal(rle.decode(accepted.rle), rectangle(image, 40, 40, 140, 140))
+    # Now covered by a saved annotation, it fades and can no longer be picked.
+    wait_for_stage(page, "proposals-shown", "2")
+
+    # All above 0.9 with one class: only the second (the first is taken, the third 0.85).
+    page.fill("#annotator-accept-min-iou", "0.9")
+    page.click("#annotator-accept-all")
+    wait_for_rows(page, 2)
+    made = Annotation.objects.filter(image=image, proposal_id=second.pk)
+    assert made.count() == 1 and made.get().source == "proposal"
+    assert not Annotation.objects.filter(proposal_id=third.pk).exists()
+    assert "1 proposal accepted as thing" in page.locator("#annotator-status").text_content()
+
+    # P hides them: a click on the third is a SAM point again, saved as ever.
+    page.keyboard.press("p")
+    wait_for_stage(page, "proposals-shown", "")
+    click(page, image, 500, 75)
+    assert stage(page, "proposal-selected") == ""
+    save(page)
+    assert Annotation.objects.filter(image=image, source="manual").count() == 1
+
+
+def test_a_selected_proposal_is_refined_by_further_clicks(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    # A rough proposal of the cup, made from a point on it.
+    cup = reference_mask(image, [[290, 150]], [1])
+    (proposal,) = store_proposals(image, [(cup, 0.9)])
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    wait_for_stage(page, "proposals-shown", "1")
+    ys, xs = np.nonzero(cup)
+    inside = (int(xs[len(xs) // 2]), int(ys[len(ys) // 2]))
+    page.mouse.move(*image_to_screen(page, image, *inside))
+    wait_for_stage(page, "proposal-hovered", str(proposal.pk))
+    page.mouse.click(*image_to_screen(page, image, *inside))
+    wait_for_stage(page, "proposal-selected", str(proposal.pk))
+
+    # A click refines it: SAM decodes the proposal's point and this click together.
+    click(page, image, 100, 100, button="right")
+    assert stage(page, "proposal-selected") == ""
+    save(page)
+    saved = Annotation.objects.get(image=image)
+    assert saved.prompts["labels"] == [1, 0]
+    assert saved.prompts["points"][0] == [
+        pytest.approx(proposal.point[0], abs=1),
+        pytest.approx(proposal.point[1], abs=1),
+    ]
+
+
+def test_a_new_mask_gets_the_class_its_labelled_neighbours_suggest(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    cup = LabelClass.objects.create(project=s.project, name="cup", color="#ff8800", shortcut="c")
+    # Three labelled cups and three labelled background patches: enough for suggestions.
+    for x, y in [(290, 150), (300, 160), (280, 140)]:
+        mask = reference_mask(image, [[x, y]], [1])
+        create_annotation(image, author=s.owner, label_class=cup.pk, rle=rle.encode(mask))
+    for x0 in (0, 120, 480):
+        mask = rectangle(image, x0, 330, x0 + 100, 400)
+        create_annotation(image, author=s.owner, label_class=s.label.pk, rle=rle.encode(mask))
+
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    page.keyboard.press("t")  # the user's own class, chosen before this object...
+    click(page, image, 295, 155)
+    # ...is theirs for this object: no suggestion replaces it.
+    time.sleep(1.5)
+    assert stage(page, "suggested") == ""
+    page.keyboard.press("Escape")
+
+    # The next object: its mask is a cup's, and cup is pre-selected with its confidence.
+    click(page, image, 285, 145)
+    wait_for_stage(page, "suggested", str(cup.pk))
+    assert page.locator("#annotator-suggestion").text_content().startswith("suggested: cup ")
+    save(page)
+    newest = Annotation.objects.filter(image=image).latest("pk")
+    assert newest.label_class == cup
+    # The suggestion was for that object only: the user's class is current again.
+    wait_for_stage(page, "suggested", "")
+    current = page.locator("#annotator-labels .label.current").get_attribute("data-label-class")
+    assert current == str(s.label.pk)
