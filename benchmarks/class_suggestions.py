@@ -6,10 +6,10 @@ of one vote.
 The data: the GrabCut set's 50 photos, one object each with its ground-truth mask
 (255 object; the uncertain band left out). No class labels come with it: the classes
 below were given by hand, from the file names where they name the object and by
-looking at the photos otherwise. Five coarse classes have enough members; the 8
-objects that fit none (a car, a plane, three bananas, a moon, a castanet, a pattern
-in gravel) are left out. Its limits, plainly: 44 objects in 5 classes, one object per
-photo, so every example comes from another photo (the hard case); classes are coarse
+looking at the photos otherwise. Five coarse classes have enough members; the 6
+objects that fit none (a car, a plane, three bananas, the moon) are left out. Its
+limits, plainly: 44 objects in 5 classes, one object per photo, so every example comes
+from another photo (the hard case); classes are coarse
 and uneven (18 people, 5 plants); no class has 21 members, so k = 20 cannot be
 measured on it, and k = 5 only for the 4 classes with at least 6 members.
 
