@@ -20,7 +20,7 @@ from webapp.annotations import rle as rle_codec
 from webapp.annotations.services import create_annotation, edit_annotation
 from webapp.images.models import ImageEmbedding
 from webapp.projects.models import LabelClass, Project
-from webapp.suggestions import feature_for_mask, rank
+from webapp.suggestions import feature_for_mask, rank, rank_many
 from webapp.suggestions.models import AnnotationFeature, feature_bytes, feature_vector
 
 WIDTH, HEIGHT = 64, 48  # resized to 1024 x 768: grid columns 0-31 are the left half
@@ -176,6 +176,8 @@ def test_classes_are_ranked_as_the_nearest_neighbours_vote(make_project: Any) ->
     assert 0.5 < suggestions[0]["confidence"] <= 1.0
     assert sum(s["confidence"] for s in suggestions) == pytest.approx(1.0, abs=1e-3)
     assert rank(project, unit(2), min_examples=3)[0]["name"] == "bird"
+    many = rank_many(project, [unit(2), query], min_examples=3)
+    assert [ranked[0]["name"] for ranked in many] == ["bird", "dog"]
 
 
 def test_no_suggestion_until_a_class_has_enough_examples(

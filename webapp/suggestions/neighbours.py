@@ -20,7 +20,7 @@ once, with no cache to keep right.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TypedDict
 
 import numpy as np
@@ -69,6 +69,21 @@ def rank(
     ``[{"label_class": id, "name": str, "confidence": 0..1}, ...]``; empty when no class
     has ``min_examples`` examples yet. ``exclude_annotations``: annotations that must not
     vote (the one being asked about)."""
+    return rank_many(
+        project, [feature], k=k, min_examples=min_examples, exclude_annotations=exclude_annotations
+    )[0]
+
+
+def rank_many(
+    project: Project,
+    features: Sequence[np.ndarray],
+    *,
+    k: int = NEIGHBOURS,
+    min_examples: int | None = None,
+    exclude_annotations: Iterable[int] = (),
+) -> list[list[Suggestion]]:
+    """:func:`rank` for each of ``features`` (an image's proposals, say), reading the
+    project's examples once."""
     if min_examples is None:
         min_examples = settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES
     examples = project_examples(project)
@@ -78,12 +93,17 @@ def rank(
         examples = Examples(
             examples.vectors[keep], examples.classes[keep], examples.annotations[keep]
         )
-    ranked = vote(examples, feature, k=k, min_examples=min_examples)
+    votes = [vote(examples, feature, k=k, min_examples=min_examples) for feature in features]
     names = dict(
-        LabelClass.objects.filter(pk__in=[label for label, _ in ranked]).values_list("pk", "name")
+        LabelClass.objects.filter(
+            project=project, pk__in=set(examples.classes.tolist())
+        ).values_list("pk", "name")
     )
     return [
-        {"label_class": label, "name": names[label], "confidence": round(confidence, 4)}
-        for label, confidence in ranked
-        if label in names
+        [
+            {"label_class": label, "name": names[label], "confidence": round(confidence, 4)}
+            for label, confidence in ranked
+            if label in names
+        ]
+        for ranked in votes
     ]
