@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from celery import shared_task
@@ -41,7 +40,7 @@ def generate_masks(image: Image, run: ProposalRun) -> tuple[list[Any], dict[str,
     stored = image.embedding_for(run.model)
     assert stored is not None  # checked by the caller
     embedding = stored.load()
-    params = replace(EverythingParams(), **run.params)
+    params = EverythingParams.from_dict(run.params)
     masks = generate(
         embedding,
         image_size=(image.height, image.width),

@@ -1,0 +1,86 @@
+"""End to end with real parts: a photo uploaded through the API to a project with
+proposals on is encoded by a real Celery worker (real Redis, real MobileSAM weights), which
+then proposes masks for it from the stored embedding; one of them is the astronaut's
+face, and accepting it through the API makes an annotation of exactly that mask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from django.urls import reverse
+
+from tests.webapp.celery_processes import broker_for_this_process, wait_for
+from tests.webapp.factories_annotations import make_label_class
+from tests.webapp.factories_images import astronaut_jpeg, upload
+from webapp.annotations import rle
+from webapp.proposals.models import Proposal, ProposalRun
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+# A point on the astronaut's face, (x, y) in original-image pixels (512 x 512).
+FACE = (250, 120)
+
+
+def test_a_worker_proposes_the_objects_of_a_real_photo_after_encoding_it(
+    make_project: Any,
+    user_in: Any,
+    api_client: Any,
+    media_root: Path,
+    redis_server: Any,
+    start_worker: Any,
+) -> None:
+    project = make_project(name="Proposals", proposals_enabled=True)
+    annotator = api_client(user_in(project, "annotator"))
+    owner = api_client(user_in(project, "owner"))
+    with broker_for_this_process(redis_server.url):
+        response = owner.post(
+            reverse("image-list", kwargs={"project_pk": project.pk}),
+            {"files": [upload("astronaut.jpg", astronaut_jpeg())]},
+            format="multipart",
+        )
+    assert response.status_code == 201
+    image_id = response.json()["results"][0]["id"]
+
+    # A 12 x 12 grid rather than the default 32 x 32: the same path, in a ninth of the time
+    # on a small CPU.
+    worker = start_worker(
+        redis_server.url, media_root, SAMLABEL_PROPOSAL_PARAMS='{"points_per_side": 12}'
+    )
+    wait_for(
+        lambda: ProposalRun.objects.filter(
+            image_id=image_id, status__in=["done", "failed"]
+        ).exists(),
+        timeout=480,
+        what="the photo's proposals",
+    )
+
+    status = annotator.get(f"/api/projects/{project.pk}/images/{image_id}/proposals/status/")
+    assert status.json()["status"] == "done", status.json()
+    assert status.json()["params"] == {"points_per_side": 12}
+    listed = annotator.get(f"/api/projects/{project.pk}/images/{image_id}/proposals/").json()
+    assert 5 <= len(listed) <= 200
+    scores = [p["predicted_iou"] for p in listed]
+    assert scores == sorted(scores, reverse=True) and min(scores) > 0.88
+    masks = {p["id"]: rle.decode(p["rle"]) for p in listed}
+    assert all(mask.shape == (512, 512) for mask in masks.values())
+    on_face = [pk for pk, mask in masks.items() if mask[FACE[1], FACE[0]]]
+    assert on_face, "no proposal covers the astronaut's face"
+    # The smallest proposal on the face is the face (or the head), not the whole picture.
+    face = min(on_face, key=lambda pk: int(masks[pk].sum()))
+    assert 2_000 < masks[face].sum() < 40_000
+    # Each proposal keeps its pooled feature for class suggestions.
+    assert Proposal.objects.filter(image_id=image_id, feature__isnull=True).count() == 0
+
+    cat = make_label_class(project, "face")
+    accepted = annotator.post(
+        f"/api/projects/{project.pk}/images/{image_id}/proposals/{face}/accept/",
+        {"label_class": cat.pk},
+        format="json",
+    )
+    assert accepted.status_code == 201
+    assert np.array_equal(rle.decode(accepted.json()["rle"]), masks[face])
+    assert accepted.json()["source"] == "proposal"
+    assert "proposals for image" in worker.text()
