@@ -355,9 +355,40 @@ def test_a_proposal_with_a_pooled_feature_carries_the_suggested_class(
         return [{"label_class": cat.pk, "name": "cat", "confidence": 0.8}]
 
     monkeypatch.setattr(webapp.suggestions, "rank", rank)
+    monkeypatch.delattr(webapp.suggestions, "rank_many", raising=False)
 
     body = api_client(user_in(image.project, "annotator")).get(url(image)).json()
 
     assert body[0]["suggestion"] == {"label_class": cat.pk, "confidence": 0.8}
     assert [p["suggestion"] for p in body[1:]] == [None, None]  # no feature: no suggestion
     assert len(seen) == 1 and seen[0].shape == (256,) and seen[0].dtype == np.float32
+
+
+def test_the_suggestions_of_an_images_proposals_read_the_examples_once(
+    image: Image, user_in: Any, api_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    import webapp.suggestions
+
+    cat = make_label_class(image.project)
+    dog = make_label_class(image.project, "dog")
+    Proposal.objects.filter(image=image).update(feature=np.ones(256, dtype="<f2").tobytes())
+    calls: list[int] = []
+
+    def rank_many(project: Any, features: list[np.ndarray], **options: Any) -> list[Any]:
+        calls.append(len(features))
+        return [[{"label_class": cat.pk, "name": "cat", "confidence": 0.6}], [], [
+            {"label_class": dog.pk, "name": "dog", "confidence": 0.9}
+        ]]  # fmt: skip
+
+    monkeypatch.setattr(webapp.suggestions, "rank_many", rank_many)
+
+    body = api_client(user_in(image.project, "viewer")).get(url(image)).json()
+
+    assert calls == [3]
+    assert [p["suggestion"] for p in body] == [
+        {"label_class": cat.pk, "confidence": 0.6},
+        None,
+        {"label_class": dog.pk, "confidence": 0.9},
+    ]

@@ -43,7 +43,7 @@ from webapp.proposals.services import (
     accept_all,
     accept_proposal,
     open_proposals,
-    suggestion_for,
+    suggestions_for,
 )
 from webapp.proposals.tasks import request_proposals
 
@@ -85,7 +85,7 @@ def _suggestions(project: Project, proposals: list[Proposal]) -> dict[int, Any]:
     """{proposal id: suggestion} for those that have one. A failing suggester leaves the
     suggestions out (logged) rather than the proposals."""
     try:
-        return {p.pk: found for p in proposals if (found := suggestion_for(project, p)) is not None}
+        return suggestions_for(project, proposals)
     except Exception:
         log.exception("class suggestions for the proposals of project %s failed", project.pk)
         return {}

@@ -115,24 +115,29 @@ def _share_covered(mask: np.ndarray, covered: np.ndarray) -> float:
     return int((mask & covered).sum()) / area if area else 1.0
 
 
-def suggestion_for(project: Any, proposal: Proposal) -> dict[str, Any] | None:
-    """The most likely label class of the proposal's mask, ``{"label_class": id,
-    "confidence": float}``, from ``webapp.suggestions.rank`` when that app is installed
-    and the proposal has a pooled feature; None otherwise."""
-    rank = _rank_function()
-    if rank is None or proposal.feature is None:
-        return None
-    feature = np.frombuffer(bytes(proposal.feature), dtype="<f2").astype(np.float32)
-    ranked = rank(project, feature)
-    if not ranked:
-        return None
-    best = ranked[0]
-    return {"label_class": best["label_class"], "confidence": float(best["confidence"])}
-
-
-def _rank_function() -> Any:
+def suggestions_for(project: Any, proposals: list[Proposal]) -> dict[int, dict[str, Any]]:
+    """{proposal id: ``{"label_class": id, "confidence": float}``}: the most likely label
+    class of each proposal that has a pooled feature and a suggestion, from
+    ``webapp.suggestions`` (``rank_many``: the project's examples read once; ``rank`` per
+    proposal otherwise) when that app is installed; empty otherwise."""
     try:
-        from webapp import suggestions
+        import webapp.suggestions as suggestions
     except ImportError:
-        return None
-    return getattr(suggestions, "rank", None)
+        return {}
+    pooled = [p for p in proposals if p.feature is not None]
+    if not pooled:
+        return {}
+    features = [np.frombuffer(bytes(p.feature), dtype="<f2").astype(np.float32) for p in pooled]
+    rank_many = getattr(suggestions, "rank_many", None)
+    if rank_many is not None:
+        rankings = rank_many(project, features)
+    else:
+        rankings = [suggestions.rank(project, feature) for feature in features]
+    return {
+        proposal.pk: {
+            "label_class": ranked[0]["label_class"],
+            "confidence": ranked[0]["confidence"],
+        }
+        for proposal, ranked in zip(pooled, rankings, strict=True)
+        if ranked
+    }
