@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import struct
 import subprocess
 import sys
 import tempfile
 import zlib
 from pathlib import Path
+
+from benchmarks.memory import peak_rss_mib
 
 MIB = 1024 * 1024
 
@@ -58,9 +59,8 @@ def write_png(path: Path, kind: str = "grey16", side: int = 10000) -> None:
 
 
 def _peak_mib() -> float:
-    """The process's peak resident memory so far (Linux: kilobytes; macOS: bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (MIB if sys.platform == "darwin" else 1024)
+    """The process's peak resident memory so far, in MiB."""
+    return peak_rss_mib()
 
 
 def _web(path: Path) -> dict[str, object]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import cpu_name
+from benchmarks.memory import peak_rss_mib
 
 MIB = 1024 * 1024
 
@@ -70,7 +70,7 @@ def write_coco(path: Path, megabytes: float) -> int:
 
 
 def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return peak_rss_mib()
 
 
 def read(path: Path, how: str) -> dict[str, object]:
