@@ -77,6 +77,22 @@ describe("the suggester", () => {
     expect(shown).toEqual([]);
   });
 
+  it("sends no more masks after an empty answer until something is labelled", async () => {
+    vi.useFakeTimers();
+    let asked = 0;
+    const { s, shown } = suggester(async () => (asked++, asked > 1 ? [cat] : []));
+    s.maskShown("/suggest/", {}, () => rle);
+    await vi.advanceTimersByTimeAsync(SUGGEST_AFTER_MS + 1);
+    s.maskShown("/suggest/", {}, () => rle);
+    await vi.advanceTimersByTimeAsync(SUGGEST_AFTER_MS + 1);
+    expect(asked).toBe(1);
+    s.labelled();
+    s.maskShown("/suggest/", {}, () => rle);
+    await vi.advanceTimersByTimeAsync(SUGGEST_AFTER_MS + 1);
+    expect(asked).toBe(2);
+    expect(shown).toEqual([1]);
+  });
+
   it("uses a proposal's listed suggestion without asking", () => {
     const { s, shown } = suggester(() => Promise.reject(new Error("not asked")));
     s.proposalShown("/suggest/", rle, dog);

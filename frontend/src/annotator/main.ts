@@ -311,6 +311,7 @@ function renderSaved(): void {
   const s = session;
   if (!s) return;
   proposalTools.annotationsChanged(s);
+  suggester.labelled();
   const boxes = new Map(s.annotations.map(({ annotation }) => [annotation.id, annotation.bbox ?? []]));
   view.pins = issueBoard.pins(boxes);
   if (historyPanel.annotation !== null && !boxes.has(historyPanel.annotation)) historyPanel.close();

@@ -20,10 +20,18 @@ export class ProposalLayer {
   private hoveredId: number | null = null;
   private selectedId: number | null = null;
   private closed = false;
+  /** What the view draws, made again only when something in it changed: the page
+   * redraws on every decode, and merging a hundred outlines each time would cost. */
+  private cached: ProposalDrawing | null | undefined = undefined;
 
   /** ``changed`` runs when what is drawn changes (proposals listed or painted, hover,
    * selection). */
-  constructor(private readonly changed: () => void) {}
+  constructor(private readonly onChange: () => void) {}
+
+  private changed(): void {
+    this.cached = undefined;
+    this.onChange();
+  }
 
   /** Lists the image's proposals from ``url`` (null: the server makes none), then paints
    * them a few at a time. */
@@ -66,6 +74,7 @@ export class ProposalLayer {
     if (this.hoveredId !== null && covered.has(this.hoveredId)) this.hoveredId = null;
     if (this.selectedId !== null && covered.has(this.selectedId)) this.selectedId = null;
     this.covered = covered;
+    this.cached = undefined;
   }
 
   /** The open proposal under ``at`` (image pixels), if any. */
@@ -96,6 +105,11 @@ export class ProposalLayer {
 
   /** What the view draws: null when there are no proposals. */
   drawing(): ProposalDrawing | null {
+    if (this.cached === undefined) this.cached = this.makeDrawing();
+    return this.cached;
+  }
+
+  private makeDrawing(): ProposalDrawing | null {
     if (this.known.length === 0) return null;
     const open = new Path2D();
     const faded = new Path2D();

@@ -60,6 +60,9 @@ export class ClassSuggester {
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private askedFor: unknown = null;
+  /** The last answer was empty (too few labelled examples): masks are not sent again
+   * (each costs a full-size mask's encoding) until more is labelled. */
+  private barren = false;
 
   constructor(
     private readonly port: SuggesterPort,
@@ -70,6 +73,11 @@ export class ClassSuggester {
   userChose(): void {
     this.chosenByUser = true;
     this.cancel();
+  }
+
+  /** Something was labelled: the project may now have enough examples. */
+  labelled(): void {
+    this.barren = false;
   }
 
   /** The object was saved, accepted or given up: the next one may be suggested for. */
@@ -83,7 +91,7 @@ export class ClassSuggester {
   /** A new mask of the prompt ``key`` (any object that changes with the prompt) is on
    * screen: after a short rest, asks ``url`` about ``rle()``. */
   maskShown(url: string | null | undefined, key: unknown, rle: () => Rle | null): void {
-    if (!url || this.chosenByUser || key === this.askedFor) return;
+    if (!url || this.chosenByUser || this.barren || key === this.askedFor) return;
     this.cancel();
     this.askedFor = key;
     const generation = this.generation;
@@ -118,6 +126,7 @@ export class ClassSuggester {
       console.warn("no class suggestion:", error);
       return;
     }
+    this.barren = ranked.length === 0;
     if (generation === this.generation) this.apply(ranked);
   }
 
