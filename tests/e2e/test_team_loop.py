@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.test_annotator import click, save
 from tests.e2e.test_annotator_queue import member, text, wait_for_image, wait_for_text
 from webapp.annotations.models import Annotation
+from webapp.reviews.models import Issue
 from webapp.workflow.models import Event, WorkItem, WorkState
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,16 +93,25 @@ def test_a_team_labels_reviews_fixes_and_exports_exactly_what_was_accepted(
     rita.locator("#annotator-end").wait_for(state="visible")
     assert (state(coffee), state(chelsea)) == (WorkState.REJECTED, WorkState.ACCEPTED)
 
-    # ann gets coffee back with the issue pinned, adds the missing part, submits again.
+    # ann gets coffee back with the issue pinned, adds the missing part, resolves the
+    # issue and submits again.
     start(ann, s.url, s.project, "#start-labelling")
     wait_for_image(ann, "coffee.png")
     wait_for_text(ann, "#annotator-issues", "the mug's handle is missing")
     click(ann, coffee, 120, 200)
     save(ann)
+    issue = Issue.objects.get(image=coffee)
+    ann.locator(f"#annotator-issues li[data-issue-id='{issue.pk}']").get_by_role(
+        "button", name="resolve"
+    ).click()
+    ann.wait_for_function(
+        "() => document.getElementById('annotator-stage').dataset.openIssues === '0'"
+    )
     ann.keyboard.press("Control+Enter")
     ann.locator("#annotator-end").wait_for(state="visible")
     assert state(coffee) == WorkState.SUBMITTED
     assert Annotation.objects.filter(image=coffee).count() == 2
+    assert Issue.objects.get(pk=issue.pk).status == "resolved"
 
     # rita accepts it this time.
     start(rita, s.url, s.project, "#start-reviewing")
