@@ -11,7 +11,8 @@ import {
 import type { Rle } from "../src/lib/rle";
 
 const cat: ClassSuggestion = { label_class: 1, name: "cat", confidence: 0.82 };
-const dog: ClassSuggestion = { label_class: 2, name: "dog", confidence: 0.1 };
+const dog: ClassSuggestion = { label_class: 2, name: "dog", confidence: 0.6 };
+const unsure: ClassSuggestion = { label_class: 3, name: "fox", confidence: 0.4 };
 const rle: Rle = { size: [1, 1], counts: "01" };
 
 describe("the class to pre-select", () => {
@@ -19,6 +20,11 @@ describe("the class to pre-select", () => {
     expect(suggestionToPreselect([cat, dog], false, new Set([1, 2]))).toBe(cat);
     expect(suggestionToPreselect([cat, dog], false, new Set([2]))).toBe(dog);
     expect(suggestionToPreselect([], false, new Set([1]))).toBeNull();
+  });
+
+  it("is none when the neighbours barely agree", () => {
+    expect(suggestionToPreselect([unsure, cat], false, new Set([1, 3]))).toBeNull();
+    expect(suggestionToPreselect([unsure], false, new Set([3]))).toBeNull();
   });
 
   it("is none when the user chose a class for this object", () => {

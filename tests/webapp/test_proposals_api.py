@@ -392,3 +392,34 @@ def test_the_suggestions_of_an_images_proposals_read_the_examples_once(
         None,
         {"label_class": dog.pk, "confidence": 0.9},
     ]
+
+
+def test_a_mask_refined_from_a_proposal_is_saved_with_its_proposal(
+    image: Image, user_in: Any, api_client: Any, make_project: Any
+) -> None:
+    from webapp.annotations import rle
+
+    cat = make_label_class(image.project)
+    proposal = Proposal.objects.of_image(image).first()
+    other = encoded_image(make_project())
+    store_proposals(other, [fake_mask(square(2, 3, 10), 0.95)])
+    foreign = Proposal.objects.of_image(other).get()
+    client = api_client(user_in(image.project, "annotator"))
+    annotations = f"/api/projects/{image.project_id}/images/{image.pk}/annotations/"
+    body = {"label_class": cat.pk, "rle": rle.encode(square(2, 3, 12))}
+
+    saved = client.post(annotations, {**body, "proposal_id": proposal.pk}, format="json")
+    foreign_id = client.post(annotations, {**body, "proposal_id": foreign.pk}, format="json")
+    unknown_id = client.post(annotations, {**body, "proposal_id": 10**12}, format="json")
+    edited = client.patch(
+        f"/api/projects/{image.project_id}/annotations/{saved.json()['id']}/",
+        {"proposal_id": proposal.pk, "version": 1},
+        format="json",
+    )
+
+    assert saved.status_code == 201
+    assert (saved.json()["source"], saved.json()["proposal_id"]) == ("proposal", proposal.pk)
+    assert foreign_id.status_code == unknown_id.status_code == 400
+    assert "proposal_id" in foreign_id.json()
+    assert edited.status_code == 400
+    assert Annotation.objects.count() == 1

@@ -175,6 +175,10 @@ class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
         incoming.is_valid(raise_exception=True)
         changes = dict(incoming.validated_data)
         changes.pop("version", None)
+        if "proposal_id" in changes:
+            raise ValidationError(
+                {"proposal_id": ["Where a mask came from is set when it is created."]}
+            )
         try:
             edit_annotation(annotation, version, changes, editor=request.user)
         except AnnotationRejected as exc:

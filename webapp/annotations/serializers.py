@@ -66,3 +66,7 @@ class AnnotationWriteSerializer(serializers.Serializer[None]):
     polygons = ParsedJSON(required=False)
     prompts = ParsedJSON(required=False)
     version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_VERSION)
+    proposal_id = row_id_field(
+        required=False,
+        help_text="On create: the proposal of this image that the mask was refined from.",
+    )

@@ -46,6 +46,9 @@ def create_annotation(
     ``source`` and ``proposal_id`` say where its mask came from (a proposal's id when
     accepted from one)."""
     fields: dict[str, Any] = {"label_class": label_class_of(image, label_class)}
+    if proposal_id is not None:
+        check_proposal(image, proposal_id)
+        source = AnnotationSource.PROPOSAL
     fields.update(source=source, proposal_id=proposal_id)
     fields.update(mask_fields(image, rle=rle, polygons=polygons))
     fields["prompts"] = validate_prompts(image, prompts)
@@ -56,6 +59,17 @@ def create_annotation(
         _saved(annotation, EventKind.ANNOTATION_CREATED, author)
         pool_after_commit(annotation)  # its feature, for class suggestions
     return annotation
+
+
+def check_proposal(image: Image, proposal_id: int) -> None:
+    """Raise AnnotationRejected unless ``proposal_id`` is one of ``image``'s proposals."""
+    from django.apps import apps
+
+    if not apps.is_installed("webapp.proposals"):
+        raise AnnotationRejected("proposal_id", "this server keeps no proposals")
+    proposal = apps.get_model("proposals", "Proposal")
+    if not proposal.objects.filter(pk=proposal_id, image=image).exists():
+        raise AnnotationRejected("proposal_id", f"image {image.pk} has no proposal {proposal_id}")
 
 
 def edit_annotation(
