@@ -53,7 +53,21 @@ class Team:
         assert answer.status_code == 201, answer.content
         return dict(answer.json())
 
+    def hold(self, who: str) -> None:
+        """Give the image to ``who`` as the workflow would before they change it: in
+        review by them if they are a reviewer, else being labelled by them (the stage
+        rules let only its holder change an image)."""
+        from webapp.workflow.models import WorkItem, WorkState
+
+        person = self.people[who]
+        if self.project.role_of(person) == "reviewer":
+            fields = {"state": WorkState.IN_REVIEW, "reviewer": person}
+        else:
+            fields = {"state": WorkState.ANNOTATING, "annotator": person}
+        WorkItem.objects.filter(pk=self.image.pk).update(**fields)
+
     def edit(self, who: str, annotation: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        self.hold(who)
         answer = self.as_(who).patch(
             self.url(annotation["id"]),
             {"version": annotation["version"], **changes},
@@ -123,6 +137,7 @@ def test_every_save_keeps_a_version_with_its_editor_and_mask(team: Team) -> None
 
 def test_a_refused_edit_keeps_no_version(team: Team) -> None:
     created = team.create("ann", box_mask(5, 5, 20, 20))
+    team.hold("rita")
     stale = team.as_("rita").patch(
         team.url(created["id"]), {"version": 7, "label_class": team.labels["bus"].pk},
         format="json",
@@ -197,14 +212,19 @@ def test_saves_and_deletes_are_in_the_activity_log(team: Team) -> None:
     )
     assert deleted.status_code == 204
 
-    events = Event.objects.filter(project=team.project).order_by("at", "id")
+    events = (
+        Event.objects.filter(project=team.project)
+        .exclude(kind=EventKind.TRANSITION)  # ann's first save started the image for her
+        .order_by("at", "id")
+    )
     assert [(e.kind, e.actor.username, e.image_id) for e in events] == [
         (EventKind.ANNOTATION_CREATED, "ann", team.image.pk),
         (EventKind.ANNOTATION_EDITED, "rita", team.image.pk),
         (EventKind.ANNOTATION_DELETED, "olga", team.image.pk),
     ]
     assert [e.detail["annotation"] for e in events] == [created["id"]] * 3
-    feed = team.as_("vic").get(f"/api/projects/{team.project.pk}/events/").json()["results"]
+    feed = team.as_("vic").get(f"/api/projects/{team.project.pk}/events/?kind=").json()
+    feed = [e for e in feed["results"] if e["kind"] != "transition"]
     assert [e["kind"] for e in feed][:3] == [
         "annotation.deleted",
         "annotation.edited",

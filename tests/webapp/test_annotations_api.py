@@ -428,13 +428,15 @@ def test_a_viewer_cannot_edit_and_an_outsider_is_not_told_it_exists(
     assert (stored.version, stored.area) == (1, 250)
 
 
-def test_two_annotators_edit_the_same_version_and_the_second_must_merge(
+def test_two_editors_edit_the_same_version_and_the_second_must_merge(
     world: World, api_client: Any
 ) -> None:
+    # The annotator labelling the image and a manager (the stage rules let no second
+    # annotator change an image someone is labelling: see test_workflow_guard.py).
     annotation = new_annotation(world)
     url = detail_url(world.project, annotation)
     alice = api_client(world.member(Role.ANNOTATOR))
-    bob = api_client(world.member(Role.ANNOTATOR))
+    bob = api_client(world.member(Role.MANAGER))
     etag = alice.get(url)["ETag"]
     assert bob.get(url)["ETag"] == etag == '"1"'
     alices_mask, bobs_mask = box_mask(0, 0, 10, 10), box_mask(40, 30, 60, 45)

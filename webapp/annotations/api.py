@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,6 +37,7 @@ from webapp.core.fields import row_id_parameter
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action
+from webapp.workflow.guard import EditRefused, claim_for_edit
 
 # ASCII digits only (\d would take any script's), and no more than a version can have.
 _ENTITY_TAG = re.compile(r'^\s*"([0-9]{1,10})"\s*$')
@@ -91,14 +92,35 @@ def expected_version(request: Request) -> int | None:
     return from_header if from_header is not None else from_body
 
 
+class StageRefused(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "stage"
+
+    def __init__(self, refused: EditRefused) -> None:
+        super().__init__(str(refused))
+        self.status_code = refused.status
+
+
 class AnnotationAccess:
-    """Members read; annotators, reviewers, managers and owners write (ProjectRole)."""
+    """Members read; annotators, reviewers, managers and owners write (ProjectRole), on
+    the images the workflow lets them change now (webapp/workflow/guard.py)."""
 
     permission_classes = [IsAuthenticated, ProjectRole]
     write_action = Action.ANNOTATE
     serializer_class = AnnotationSerializer
     kwargs: dict[str, Any]
     project: Any  # set by ProjectRole
+    request: Request
+
+    def may_change(self, image: Image) -> None:
+        """Raise 409 (or 403) unless the workflow lets the requester change ``image``'s
+        annotations now; saving may start the image for them."""
+        try:
+            claim_for_edit(
+                image, self.request.user, self.project.role_of(self.request.user), self.project
+            )
+        except EditRefused as refused:
+            raise StageRefused(refused) from None
 
 
 class ImageAnnotationList(AnnotationAccess, generics.GenericAPIView[Annotation]):
@@ -122,6 +144,7 @@ class ImageAnnotationList(AnnotationAccess, generics.GenericAPIView[Annotation])
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
         data.pop("version", None)
+        self.may_change(image)
         try:
             annotation = create_annotation(image, author=request.user, **data)
         except AnnotationRejected as exc:
@@ -179,6 +202,7 @@ class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
             raise ValidationError(
                 {"proposal_id": ["Where a mask came from is set when it is created."]}
             )
+        self.may_change(annotation.image)
         try:
             edit_annotation(annotation, version, changes, editor=request.user)
         except AnnotationRejected as exc:
@@ -192,6 +216,7 @@ class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
     def delete(self, request: Request, project_pk: int, pk: int) -> Response:
         annotation = self.annotation()
         version = expected_version(request)
+        self.may_change(annotation.image)
         try:
             delete_annotation(annotation, version, request.user)
         except VersionConflict as conflict:

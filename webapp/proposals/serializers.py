@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from webapp.core.fields import row_id_field
@@ -28,9 +29,10 @@ class ProposalSerializer(serializers.ModelSerializer[Proposal]):
         fields = ["id", "rle", "bbox", "area", "predicted_iou", "stability", "point", "suggestion"]
         read_only_fields = fields
 
-    def get_suggestion(self, proposal: Proposal) -> SuggestionSerializer | None:
+    @extend_schema_field(SuggestionSerializer(allow_null=True))
+    def get_suggestion(self, proposal: Proposal) -> dict[str, Any] | None:
         found: dict[str, Any] | None = self.context.get("suggestions", {}).get(proposal.pk)
-        return found  # type: ignore[return-value]
+        return found
 
 
 class ProposalRunSerializer(serializers.Serializer[Any]):
