@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +33,7 @@ from webapp.annotations.services import (
     delete_annotation,
     edit_annotation,
 )
+from webapp.core.api_errors import RuleRefused
 from webapp.core.fields import row_id_parameter
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
@@ -92,15 +93,6 @@ def expected_version(request: Request) -> int | None:
     return from_header if from_header is not None else from_body
 
 
-class StageRefused(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "stage"
-
-    def __init__(self, refused: EditRefused) -> None:
-        super().__init__(str(refused))
-        self.status_code = refused.status
-
-
 class AnnotationAccess:
     """Members read; annotators, reviewers, managers and owners write (ProjectRole), on
     the images the workflow lets them change now (webapp/workflow/guard.py)."""
@@ -113,14 +105,18 @@ class AnnotationAccess:
     request: Request
 
     def may_change(self, image: Image) -> None:
-        """Raise 409 (or 403) unless the workflow lets the requester change ``image``'s
-        annotations now; saving may start the image for them."""
-        try:
-            claim_for_edit(
-                image, self.request.user, self.project.role_of(self.request.user), self.project
-            )
-        except EditRefused as refused:
-            raise StageRefused(refused) from None
+        may_change(image, self.request, self.project)
+
+
+def may_change(image: Image, request: Request, project: Any) -> None:
+    """Raise 409 (or 403) unless the workflow lets the requester change ``image``'s
+    annotations now (webapp/workflow/guard.py); saving may start the image for them.
+    Every path that changes annotations (saves, edits, deletes, accepted proposals)
+    asks this."""
+    try:
+        claim_for_edit(image, request.user, project.role_of(request.user), project)
+    except EditRefused as refused:
+        raise RuleRefused(refused) from None
 
 
 class ImageAnnotationList(AnnotationAccess, generics.GenericAPIView[Annotation]):

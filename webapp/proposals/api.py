@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.annotations.api import StageRefused, annotation_response, rejected
+from webapp.annotations.api import annotation_response, may_change, rejected
 from webapp.annotations.serializers import AnnotationSerializer
 from webapp.annotations.services import AnnotationRejected
 from webapp.images.models import Image
@@ -46,21 +46,11 @@ from webapp.proposals.services import (
     suggestions_for,
 )
 from webapp.proposals.tasks import request_proposals
-from webapp.workflow.guard import EditRefused, claim_for_edit
 
 log = logging.getLogger(__name__)
 
 # The most images an annotator or reviewer may ask proposals for in one request.
 FEW_IMAGES = 20
-
-
-def may_change(image: Image, request: Request, project: Project) -> None:
-    """Accepting a proposal changes the image's annotations: the workflow's stage rules
-    apply as to any save (webapp/workflow/guard.py); 409 or 403 otherwise."""
-    try:
-        claim_for_edit(image, request.user, project.role_of(request.user), project)
-    except EditRefused as refused:
-        raise StageRefused(refused) from None
 
 
 class ProposalAccess(APIView):

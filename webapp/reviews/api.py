@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.annotations.models import Annotation
+from webapp.core.api_errors import RuleRefused
 from webapp.core.fields import row_id_parameter
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
@@ -37,14 +38,6 @@ from webapp.reviews.serializers import (
     IssueSerializer,
 )
 from webapp.workflow.models import Event, EventKind
-
-
-class Refused(exceptions.APIException):
-    default_code = "refused"
-
-    def __init__(self, error: IssueRefused) -> None:
-        super().__init__(str(error))
-        self.status_code = error.status
 
 
 class ReviewAccess:
@@ -132,7 +125,7 @@ class IssueList(ReviewAccess, generics.ListAPIView[Issue]):
                 y=data.get("y"),
             )
         except IssueRefused as error:
-            raise Refused(error) from None
+            raise RuleRefused(error) from None
         return Response(
             IssueDetailSerializer(self.issue(issue.pk)).data, status=status.HTTP_201_CREATED
         )
@@ -157,7 +150,7 @@ class IssueComments(ReviewAccess, APIView):
         try:
             comment = issue.reply(request.user, self.role(request), body.validated_data["text"])
         except IssueRefused as error:
-            raise Refused(error) from None
+            raise RuleRefused(error) from None
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
@@ -171,7 +164,7 @@ class IssueResolve(ReviewAccess, APIView):
         try:
             issue.resolve(request.user, self.role(request))
         except IssueRefused as error:
-            raise Refused(error) from None
+            raise RuleRefused(error) from None
         return Response(IssueDetailSerializer(self.issue(pk)).data)
 
 
@@ -184,7 +177,7 @@ class IssueReopen(ReviewAccess, APIView):
         try:
             issue.reopen(request.user, self.role(request))
         except IssueRefused as error:
-            raise Refused(error) from None
+            raise RuleRefused(error) from None
         return Response(IssueDetailSerializer(self.issue(pk)).data)
 
 

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.core.api_errors import RuleRefused
 from webapp.core.fields import MAX_ROW_ID, row_id_parameter
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
@@ -37,14 +38,6 @@ from webapp.workflow.serializers import (
 )
 
 RELATED = ("image", "project", "annotator", "reviewer", "assignee", "review_assignee")
-
-
-class Refused(exceptions.APIException):
-    default_code = "refused"
-
-    def __init__(self, error: MoveRefused) -> None:
-        super().__init__(str(error))
-        self.status_code = error.status
 
 
 class WorkflowAccess:
@@ -129,7 +122,7 @@ class WorkItemMove(WorkItemDetail):
                 item, action, request.user, self.role(request), body.validated_data["reason"]
             )
         except MoveRefused as error:
-            raise Refused(error) from None
+            raise RuleRefused(error) from None
         return Response(WorkItemSerializer(moved).data)
 
 
@@ -145,7 +138,7 @@ class WorkItemHeartbeat(WorkItemDetail):
         if item.state not in {WorkState.ANNOTATING, WorkState.IN_REVIEW} or holder != (
             request.user.pk
         ):
-            raise Refused(MoveRefused(f"You do not hold this image: {item.describe()}.", 409))
+            raise RuleRefused(MoveRefused(f"You do not hold this image: {item.describe()}.", 409))
         queue.renew_lease(item)
         item.refresh_from_db()
         return Response(WorkItemSerializer(item).data)

@@ -114,44 +114,50 @@ def next_to_annotate(project: Project, user: Any, role: str | None) -> WorkItem 
     """The image ``user`` should label next, now held by them: the one they hold
     already, else one a reviewer sent back to them, else one given to them, else (unless
     the project hands out only assigned images) the first new one nobody was given.
-    None when there is nothing for them. One transaction for all the pools tried."""
-    with transaction.atomic():
-        held = (
-            _ready(project)
-            .filter(state=WorkState.ANNOTATING, annotator=user)
-            .select_related(*RELATED)
-            .first()
-        )
-        if held is not None:
-            held.lease_expires_at = renew_lease(held)
-            return held
-        lease = timezone.now() + _lease(project)
-        fields = {"state": WorkState.ANNOTATING, "annotator": user, "lease_expires_at": lease}
-        for pool in annotate_pools(project, user, role):
-            item = _claim(pool, "start", fields, user)
-            if item is not None:
-                return item
-    return None
+    None when there is nothing for them."""
+    return _next_for(
+        project,
+        user,
+        held=Q(state=WorkState.ANNOTATING, annotator=user),
+        pools=annotate_pools(project, user, role),
+        action="start",
+        fields={"state": WorkState.ANNOTATING, "annotator": user},
+    )
 
 
 def next_to_review(project: Project, user: Any, role: str | None) -> WorkItem | None:
     """The submitted image ``user`` should review next, now held by them: the one they
     are reviewing already, else one given to them, else the first submitted one nobody
     was given; never one they labelled. None when there is nothing for them."""
+    return _next_for(
+        project,
+        user,
+        held=Q(state=WorkState.IN_REVIEW, reviewer=user),
+        pools=review_pools(project, user, role),
+        action="start_review",
+        fields={"state": WorkState.IN_REVIEW, "reviewer": user},
+    )
+
+
+def _next_for(
+    project: Project,
+    user: Any,
+    *,
+    held: Q,
+    pools: list[QuerySet[WorkItem]],
+    action: str,
+    fields: dict[str, Any],
+) -> WorkItem | None:
+    """The image ``user`` holds already (``held``; its lease renewed), else the first of
+    ``pools`` claimed with ``fields`` by ``action``. One transaction for all of it."""
     with transaction.atomic():
-        held = (
-            _ready(project)
-            .filter(state=WorkState.IN_REVIEW, reviewer=user)
-            .select_related(*RELATED)
-            .first()
-        )
-        if held is not None:
-            held.lease_expires_at = renew_lease(held)
-            return held
-        lease = timezone.now() + _lease(project)
-        fields = {"state": WorkState.IN_REVIEW, "reviewer": user, "lease_expires_at": lease}
-        for pool in review_pools(project, user, role):
-            item = _claim(pool, "start_review", fields, user)
+        holding = _ready(project).filter(held).select_related(*RELATED).first()
+        if holding is not None:
+            holding.lease_expires_at = renew_lease(holding)
+            return holding
+        fields = {**fields, "lease_expires_at": timezone.now() + _lease(project)}
+        for pool in pools:
+            item = _claim(pool, action, fields, user)
             if item is not None:
                 return item
     return None
