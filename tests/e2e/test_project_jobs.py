@@ -47,6 +47,15 @@ def exports_asked(asked: list[str]) -> int:
     return sum(u.endswith("/exports/") for u in asked)
 
 
+def wait_until_asked(page: Any, asked: list[str], times: int, timeout_s: float = 30) -> None:
+    """Let the page run until it has asked for the exports list ``times`` times."""
+    waited = 0.0
+    while exports_asked(asked) < times:
+        assert waited < timeout_s, f"the page asked {exports_asked(asked)} times, not {times}"
+        page.wait_for_timeout(100)
+        waited += 0.1
+
+
 def test_a_reviewer_cancels_retries_and_deletes_exports_and_polling_stops(
     scene: Any, signed_in: Any, django_user_model: Any, settings: Any
 ) -> None:
@@ -63,8 +72,7 @@ def test_a_reviewer_cancels_retries_and_deletes_exports_and_polling_stops(
     page = signed_in(s.url, "rev")
     asked = open_project(page, s)
     row = export_row(page, queued, "pending")
-    page.wait_for_timeout(2500)
-    assert exports_asked(asked) >= 2  # it follows the pending export
+    wait_until_asked(page, asked, 2)  # it follows the pending export
 
     row.locator("button[data-action=cancel]").click()
     row = export_row(page, queued, "cancelled")
