@@ -44,7 +44,7 @@ from PIL import UnidentifiedImageError
 
 from inference.images import ImageRejected, check_dimensions
 from webapp.annotations import rle as rle_codec
-from webapp.annotations.models import Annotation
+from webapp.annotations.models import Annotation, AnnotationSource
 from webapp.annotations.services import AnnotationRejected, mask_fields
 from webapp.images.models import Image
 from webapp.images.tasks import queue_encoding
@@ -497,6 +497,7 @@ def _store(
                     image=images[annotation.image],
                     label_class=classes[annotation.class_name],
                     author=user,
+                    source=AnnotationSource.IMPORT,
                     **mask,
                 )
                 for annotation, mask in zip(dataset.annotations, masks, strict=True)
