@@ -68,6 +68,8 @@ def image_config(project: Project, image: Image) -> dict[str, Any]:
             if (embedding := other.embedding_for(project.model)) is not None
         },
         **data_engine_urls(project, image),
+        # Mask editing: new masks lose their parts smaller than this (0: none).
+        "minIslandPixels": project.min_island_pixels,
         "width": image.width,
         "height": image.height,
     }

@@ -115,6 +115,9 @@ class Project(models.Model):
     lease_minutes = models.PositiveIntegerField(default=30)
     # The worker proposes masks for every image once it is encoded (webapp.proposals).
     proposals_enabled = models.BooleanField(default=False)
+    # Mask editing: parts of a new mask smaller than this many pixels are removed when it
+    # is saved in the annotator (0: none), reported there and undoable.
+    min_island_pixels = models.PositiveIntegerField(default=0)
 
     objects = ProjectQuerySet.as_manager()
 

@@ -22,6 +22,9 @@ from webapp.projects.models import (
     validate_model_name,
 )
 
+# The largest island size a project may set: a million pixels is already a large object.
+MAX_ISLAND_PIXELS = 1_000_000
+
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):
     role = serializers.SerializerMethodField(help_text="Your role in this project.")
@@ -49,6 +52,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "assigned_only",
             "lease_minutes",
             "proposals_enabled",
+            "min_island_pixels",
         ]
         read_only_fields = ["created_at"]
         extra_kwargs = {
@@ -58,6 +62,12 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "assigned_only": {"help_text": "Annotators label only the images given to them."},
             "proposals_enabled": {
                 "help_text": "The worker proposes masks for each image once it is encoded."
+            },
+            "min_island_pixels": {
+                "min_value": 0,
+                "max_value": MAX_ISLAND_PIXELS,
+                "help_text": "Parts of a new mask smaller than this many pixels are removed "
+                "when the annotator saves it (0: none).",
             },
             "lease_minutes": {
                 "min_value": 1,
