@@ -600,3 +600,16 @@ if SAMLABEL_SUGGESTION_MIN_EXAMPLES < 1:
     raise ImproperlyConfigured(
         f"SAMLABEL_SUGGESTION_MIN_EXAMPLES={SAMLABEL_SUGGESTION_MIN_EXAMPLES}: use 1 or more"
     )
+
+# ---- Crops ----
+# Crop embeddings (webapp.crops): SAM's embedding of the region of a large image a person
+# zoomed into, so that clicks there are decoded at full detail. They have their own queue
+# so that a person waiting for one does not wait behind the bulk encoding of uploads:
+# workers consume it first (-Q crops,encode,celery) or alone on a machine of their own.
+INSTALLED_APPS += ["webapp.crops"]
+CELERY_CROP_QUEUE = "crops"
+CELERY_TASK_ROUTES["webapp.crops.tasks.encode_crop"] = {"queue": CELERY_CROP_QUEUE}
+CELERY_BEAT_SCHEDULE["requeue-stuck-crops"] = {
+    "task": "webapp.crops.tasks.sweep_stuck_crops",
+    "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
+}

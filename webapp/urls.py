@@ -15,6 +15,7 @@ api_patterns = [
     path("", include("webapp.reviews.api_urls")),
     path("", include("webapp.suggestions.api_urls")),
     path("", include("webapp.proposals.api_urls")),
+    path("", include("webapp.crops.api_urls")),  # crop embeddings (large images)
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",

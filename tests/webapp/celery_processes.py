@@ -114,7 +114,7 @@ def broker_for_this_process(url: str) -> Iterator[None]:
 
 
 class Worker:
-    """``celery -A webapp worker -Q encode,celery --pool solo`` as a subprocess that
+    """``celery -A webapp worker -Q crops,encode,celery --pool solo`` as a subprocess that
     shares this test's database and MEDIA_ROOT; its log goes to ``log``."""
 
     def __init__(self, log: Path, broker_url: str, media_root: Path, *, beat: bool = False,
@@ -128,7 +128,7 @@ class Worker:
             **environment,
         )
         command = [
-            sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "encode,celery",
+            sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "crops,encode,celery",
             "--pool", "solo", "--loglevel", "INFO", "--hostname", f"{log.stem}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip

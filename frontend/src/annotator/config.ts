@@ -34,6 +34,8 @@ export interface ImageConfig {
   readonly proposalAcceptUrlTemplate?: string | null;
   readonly proposalsAcceptAllUrl?: string | null;
   readonly suggestClassUrl?: string | null;
+  /** Mask editing (#16): parts of a new mask smaller than this are removed (0: none). */
+  readonly minIslandPixels?: number;
   readonly width: number; // pixels, after EXIF orientation
   readonly height: number;
 }

@@ -4,11 +4,13 @@
  */
 
 import type { Prompt } from "../lib/prompts";
+import { type EditAction, renumberEdit } from "./edit-changes"; // mask editing (#16)
 
 export type Action =
   | { readonly kind: "prompt"; readonly before: Prompt; readonly after: Prompt }
   | { readonly kind: "save"; readonly annotationId: number; readonly payload: AnnotationPayload }
-  | { readonly kind: "delete"; readonly annotationId: number; readonly payload: AnnotationPayload };
+  | { readonly kind: "delete"; readonly annotationId: number; readonly payload: AnnotationPayload }
+  | EditAction; // mask editing (#16): a step of changes to saved annotations (edit-changes.ts)
 
 export interface AnnotationPayload {
   readonly label_class: number;
@@ -48,8 +50,10 @@ export class History {
 
   /** After a redo re-created an annotation under a new id, later undos use that id. */
   renumber(oldId: number, newId: number): void {
-    const swap = (a: Action): Action =>
-      a.kind !== "prompt" && a.annotationId === oldId ? { ...a, annotationId: newId } : a;
+    const swap = (a: Action): Action => {
+      if (a.kind === "edit") return renumberEdit(a, oldId, newId); // mask editing (#16)
+      return a.kind !== "prompt" && a.annotationId === oldId ? { ...a, annotationId: newId } : a;
+    };
     this.done = this.done.map(swap);
     this.undone = this.undone.map(swap);
   }

@@ -31,6 +31,9 @@ import {
   withBox,
 } from "./history";
 import { PromptMasks, bestCandidate } from "./prompt-masks";
+// mask editing (#16)
+import { removeIslands } from "../lib/mask-ops";
+import { type EditAction, type EditPort, replayEdit } from "./edit-changes";
 import type { DecodeReply } from "./protocol";
 
 /** The decoders, as the session uses them (the DecoderClient, or a fake in tests). */
@@ -404,7 +407,10 @@ export class ImageSession {
     const lowRes = book.chosen(keep, masksOf);
     performance.measure("samlabel:enter-to-mask", { start: pressedAt }); // the wait for the exact decode
     const logits = upscaleLogits(lowRes, model.lowResMaskSize, this.size, model.imageSize);
-    const mask = threshold(logits, model.maskThreshold);
+    const raw = threshold(logits, model.maskThreshold);
+    // mask editing (#16): the project's smallest island size, reported and undoable.
+    const islands = this.withoutIslands(raw);
+    const mask = islands?.mask ?? raw;
     const payload: AnnotationPayload = {
       label_class: label.id,
       rle: encodeRle(mask, this.size.height, this.size.width),
@@ -421,7 +427,9 @@ export class ImageSession {
       if (this.closed) return; // saved; the page shows another image now
       this.history.record({ kind: "save", annotationId: annotation.id, payload });
       // Said, as the mask saved is then the 8-bit one, which may differ a little.
-      this.say(`Saved as ${label.name}${approximate ? " (the fp32 decoder failed: 8-bit mask)" : ""}.`);
+      let said = `Saved as ${label.name}${approximate ? " (the fp32 decoder failed: 8-bit mask)" : ""}.`;
+      if (islands) said += " " + this.recordIslands(annotation.id, raw, payload.rle, islands);
+      this.say(said);
     } catch (error) {
       if (this.closed) {
         this.ctx.events.say(`An annotation of the previous image was not saved: ${describe(error)}`, true);
@@ -523,7 +531,10 @@ export class ImageSession {
     if (!action) return this.say("Nothing to undo.");
     try {
       if (action.kind === "prompt") this.setPrompt(action.before, false);
-      else if (action.kind === "save") {
+      else if (action.kind === "edit") {
+        await replayEdit(action, "undo", this.editPort); // mask editing (#16)
+        this.say(`Undone: ${action.what}.`);
+      } else if (action.kind === "save") {
         if (await this.remove(action.annotationId, false)) this.say(`Save undone: #${action.annotationId} deleted.`);
       } else {
         const annotation = await this.create(action.payload);
@@ -540,7 +551,10 @@ export class ImageSession {
     if (!action) return this.say("Nothing to redo.");
     try {
       if (action.kind === "prompt") this.setPrompt(action.after, false);
-      else if (action.kind === "save") {
+      else if (action.kind === "edit") {
+        await replayEdit(action, "redo", this.editPort); // mask editing (#16)
+        this.say(`Redone: ${action.what}.`);
+      } else if (action.kind === "save") {
         const annotation = await this.create(action.payload);
         this.history.renumber(action.annotationId, annotation.id);
         this.say(`Save redone: saved again as #${annotation.id}.`);
@@ -550,6 +564,102 @@ export class ImageSession {
     } catch (error) {
       this.say(`Not redone: ${describe(error)}`, true);
     }
+  }
+
+  // ------------------------------------------------------------ mask editing (#16)
+  // What the edit tools (edit-*.ts) need of the session: a saved annotation's mask
+  // replaced as a new version, annotations created and deleted, edit steps recorded for
+  // undo, and SAM's mask for one point. Failures are thrown, for the tools to report.
+
+  /** The saved annotation ``id`` as listed, or null. */
+  annotationById(id: number): Annotation | null {
+    return this.entries.find((e) => e.annotation.id === id)?.annotation ?? null;
+  }
+
+  /** Lists ``annotation`` as it is now on the server (after a conflict's answer). */
+  refreshAnnotation(annotation: Annotation): void {
+    const entry = this.entries.find((e) => e.annotation.id === annotation.id);
+    if (!entry || this.closed) return;
+    entry.annotation = annotation;
+    this.ctx.events.annotations();
+  }
+
+  /** Undo and redo of edit steps, and the tools' own writes, go through this. */
+  readonly editPort: EditPort = {
+    setMask: (id, rle) =>
+      this.ctx.writes.run(async () => {
+        const entry = this.entries.find((e) => e.annotation.id === id);
+        if (!entry) throw new Error(`annotation #${id} is no longer listed`);
+        const { version, prompts } = entry.annotation;
+        const annotation = await this.ctx.store.editMask(this.annotationUrl(id), version, { rle, prompts });
+        if (!this.closed) {
+          entry.annotation = annotation;
+          this.ctx.events.annotations();
+        }
+        return annotation;
+      }),
+    create: (payload) => this.create(payload),
+    remove: (id) =>
+      this.ctx.writes.run(async () => {
+        const entry = this.entries.find((e) => e.annotation.id === id);
+        if (!entry) throw new Error(`annotation #${id} is no longer listed`);
+        await this.ctx.store.remove(this.annotationUrl(id), entry.annotation.version, () => undefined);
+        if (this.closed) return;
+        this.entries.splice(this.entries.indexOf(entry), 1);
+        if (this.selectedId === id) this.selectedId = null;
+        this.ctx.events.annotations();
+      }),
+    renumber: (oldId, newId) => this.history.renumber(oldId, newId),
+  };
+
+  /** Records a done edit step for undo. */
+  recordEdit(action: EditAction): void {
+    if (!this.closed) this.history.record(action);
+  }
+
+  /** SAM's mask (row-major 0/1 at the image's size) for one positive point (image
+   * pixels), its best of the three candidates; null when the image is not clickable yet
+   * or the decode was superseded. */
+  async pointMask(point: Point): Promise<Uint8Array | null> {
+    if (!this.isClickable) return null;
+    const { model } = this.ctx;
+    const packed = packPrompt({ points: [point], positive: [true], box: null }, this.transform, model.pointLabels);
+    const reply = await this.ctx.decoder.decode({
+      coords: packed.coords,
+      labels: packed.labels,
+      maskInput: null,
+      origSize: [this.size.height, this.size.width],
+    });
+    if (!reply || this.closed) return null;
+    const cells = model.lowResMaskSize * model.lowResMaskSize;
+    const best = bestCandidate(reply.iou);
+    const lowRes = reply.lowRes.subarray(best * cells, (best + 1) * cells);
+    return threshold(upscaleLogits(lowRes, model.lowResMaskSize, this.size, model.imageSize), model.maskThreshold);
+  }
+
+  /** ``mask`` without the parts smaller than the project's setting; null when it has
+   * none that small (or keeping them is all there would be). */
+  private withoutIslands(mask: Uint8Array): { mask: Uint8Array; removed: number; removedPixels: number } | null {
+    const minPixels = this.image.minIslandPixels ?? 0;
+    if (minPixels <= 1) return null;
+    const result = removeIslands(mask, this.size, minPixels);
+    if (result.removed === 0 || result.removedPixels === mask.reduce((n, v) => n + v, 0)) return null;
+    return result;
+  }
+
+  /** Records the islands taken off a new annotation as an edit step, which undo gives
+   * back; says what was removed. */
+  private recordIslands(
+    id: number,
+    raw: Uint8Array,
+    cleaned: Rle,
+    islands: { removed: number; removedPixels: number },
+  ): string {
+    const before = encodeRle(raw, this.size.height, this.size.width);
+    this.history.record({ kind: "edit", what: "island removal", changes: [{ kind: "mask", id, before, after: cleaned }] });
+    const { removed, removedPixels } = islands;
+    const minPixels = this.image.minIslandPixels ?? 0;
+    return `Removed ${removed} island${removed > 1 ? "s" : ""} (${removedPixels} px) under ${minPixels} px; Ctrl+Z brings ${removed > 1 ? "them" : "it"} back.`;
   }
 
   // ------------------------------------------------------------ decoding

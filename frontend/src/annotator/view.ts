@@ -88,6 +88,9 @@ export class View implements Viewport {
   proposals: ProposalDrawing | null = null;
   /** An older version of an annotation (its history), outlined dashed; image pixels. */
   ghost: { readonly outline: Path2D; readonly version: number } | null = null;
+  /** Mask editing (#16): called after each draw, for the edit overlay (edit-overlay.ts),
+   * which follows the view's zoom and pan. */
+  afterDraw: (() => void) | null = null;
 
   constructor(
     readonly container: HTMLElement,
@@ -153,6 +156,12 @@ export class View implements Viewport {
     return this.scale;
   }
 
+  /** Mask editing (#16): the view's transform, canvas pixel = image pixel × scale +
+   * offset. */
+  get transform(): { readonly scale: number; readonly offsetX: number; readonly offsetY: number } {
+    return { scale: this.scale, offsetX: this.offsetX, offsetY: this.offsetY };
+  }
+
   showDragBox(box: Box | null): void {
     this.dragBox = box;
     this.draw();
@@ -215,6 +224,7 @@ export class View implements Viewport {
     dataset["pins"] = String(this.pins.filter((pin) => !pin.resolved).length);
     dataset["ghost"] = this.ghost ? String(this.ghost.version) : "";
     dataset["proposalsShown"] = this.proposals ? String(this.proposals.count) : "";
+    this.afterDraw?.(); // mask editing (#16)
   }
 
   /** Proposals' outlines one screen pixel wide (faded ones fainter), the hovered one

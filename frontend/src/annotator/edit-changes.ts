@@ -1,0 +1,61 @@
+/**
+ * Mask edits as undoable steps. One step (a brush stroke, a fill, a merge, a split...) is
+ * a list of changes to saved annotations, each of which the server stores as it does any
+ * save: a new mask is a new version of the annotation (through its version check), a
+ * created or deleted annotation is created or deleted. Undo applies the step's inverse
+ * changes in reverse order, redo applies them again in order; both are saves too, so
+ * every edit and its undo stay in the annotation's history.
+ */
+
+import type { Rle } from "../lib/rle";
+import type { Annotation } from "./api";
+import type { AnnotationPayload } from "./history";
+
+/** One change of a saved annotation, ids as the server numbers them. */
+export type EditChange =
+  | { readonly kind: "mask"; readonly id: number; readonly before: Rle; readonly after: Rle }
+  | { readonly kind: "create"; readonly id: number; readonly payload: AnnotationPayload }
+  | { readonly kind: "delete"; readonly id: number; readonly payload: AnnotationPayload };
+
+/** An undoable edit step; ``what`` names it for messages ("brush", "merge"...).
+ * ``changes`` is renumbered in place (``renumberEdit``), so that a step being replayed
+ * sees the ids its own earlier changes gave. */
+export interface EditAction {
+  readonly kind: "edit";
+  readonly what: string;
+  changes: EditChange[];
+}
+
+/** What replaying changes needs of the image's session. */
+export interface EditPort {
+  /** Gives annotation ``id`` mask ``rle`` as a new version (its version as listed). */
+  setMask(id: number, rle: Rle): Promise<Annotation>;
+  create(payload: AnnotationPayload): Promise<Annotation>;
+  /** Deletes annotation ``id`` (at its version as listed); throws when it cannot. */
+  remove(id: number): Promise<void>;
+  /** A re-created annotation got a new id: later steps must use it. */
+  renumber(oldId: number, newId: number): void;
+}
+
+/** ``action``'s changes with annotation ``oldId`` called ``newId`` (in place). */
+export function renumberEdit(action: EditAction, oldId: number, newId: number): EditAction {
+  action.changes = action.changes.map((change) => (change.id === oldId ? { ...change, id: newId } : change));
+  return action;
+}
+
+/** Undoes (``"undo"``) or redoes a step's changes through ``port``; stops at the first
+ * change that fails, and throws its error. Ids are read as they are when each change
+ * is made, so a change renumbered by an earlier one of the same step follows it. */
+export async function replayEdit(action: EditAction, direction: "undo" | "redo", port: EditPort): Promise<void> {
+  const count = action.changes.length;
+  for (let k = 0; k < count; k++) {
+    const index = direction === "undo" ? count - 1 - k : k;
+    const change = action.changes[index] as EditChange;
+    const forward = direction === "redo";
+    if (change.kind === "mask") await port.setMask(change.id, forward ? change.after : change.before);
+    else if ((change.kind === "create") === forward) {
+      const created = await port.create(change.payload);
+      port.renumber(change.id, created.id);
+    } else await port.remove(change.id);
+  }
+}
