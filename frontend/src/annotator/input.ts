@@ -47,6 +47,8 @@ export interface Intents {
   /** P: shows or hides the image's mask proposals; false when it has none (the key then
    * does nothing). */
   toggleProposals?(): boolean;
+  /** O: edits the selected annotation as polygons, or leaves polygon mode (#16). */
+  togglePolygons?(): boolean;
 }
 
 export type Verdict = "accept" | "reject";
@@ -189,6 +191,13 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     does: "show / hide the mask proposals; a click on one selects it, then Enter or a class's key accepts it, and further clicks refine it",
     handle: (e, intents) =>
       !command(e) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "p" && (intents.toggleProposals?.() ?? false),
+  },
+  {
+    // polygon mode (#16). After the classes' keys: a class whose key is O keeps it.
+    keys: "O",
+    does: "edit the selected annotation as polygons: drag a vertex, press on an edge to add one, Alt+click / right-click / Delete removes one, Enter saves a new version, Esc leaves",
+    handle: (e, intents) =>
+      !command(e) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "o" && (intents.togglePolygons?.() ?? false),
   },
 ];
 

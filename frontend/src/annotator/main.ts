@@ -47,6 +47,7 @@ import {
   type WriteGuard,
 } from "./session";
 import { WorkQueue } from "./queue";
+import { PolygonMode, createPolygonPanel } from "./polygon-mode"; // polygon mode (#16)
 import { ProposalTools } from "./proposal-tools";
 import { ClassSuggester, describeSuggestion } from "./suggestions";
 import { View, paintAnnotation, paintLive } from "./view";
@@ -74,6 +75,8 @@ const view = new View(stage, { height: pageConfig.height, width: pageConfig.widt
 
 /** The image on screen; null until the manifest is read. */
 let session: ImageSession | null = null;
+/** Polygon mode (#16), made with the side panel below. */
+let polygonMode: PolygonMode | null = null;
 let context: SessionContext | null = null;
 let frame: ModelFrame | null = null;
 let client: DecoderClient | null = null;
@@ -317,7 +320,7 @@ function renderSaved(): void {
   if (historyPanel.annotation !== null && !boxes.has(historyPanel.annotation)) historyPanel.close();
   view.layers = s.annotations.map(({ annotation, visible }) => ({
     ...paintAnnotation(annotation, classes.colorOf(annotation.label_class)),
-    visible,
+    visible: visible && annotation.id !== polygonMode?.editingId, // polygon mode (#16) draws its own
     highlighted: annotation.id === s.selected,
   }));
   view.draw();
@@ -385,6 +388,35 @@ const proposalTools = new ProposalTools(
   },
 );
 
+// ---------------------------------------------------------------- polygon mode (#16)
+
+const keyHelpList = element("annotator-keys");
+polygonMode = new PolygonMode(
+  {
+    selected: () => {
+      const s = session;
+      return s?.selected == null ? null : (s.annotationById(s.selected) ?? null);
+    },
+    annotationUrl: (id) => (session?.image.annotationUrlTemplate ?? "").replace(/0\/$/, `${id}/`),
+    colorOf: (labelClass) => classes.colorOf(labelClass),
+    saved: (annotation, before) => {
+      const s = session;
+      if (!s || s.annotationById(annotation.id) === null) return; // another image is on screen
+      s.refreshAnnotation(annotation);
+      const changes = [{ kind: "mask" as const, id: annotation.id, before, after: annotation.rle }];
+      s.recordEdit({ kind: "edit", what: "polygon edit", changes });
+      if (historyPanel.annotation === annotation.id) void historyPanel.show(annotation.id);
+    },
+    editing: () => renderSaved(),
+    write: (work) => writeGuard.run(work),
+    say,
+    mark,
+  },
+  view,
+  stage,
+  createPolygonPanel(keyHelpList.parentElement as HTMLElement, keyHelpList.previousElementSibling),
+);
+
 const intents: Intents = {
   point: (at, positive, shift = false) => {
     if (issueBoard.armed && positive) void issueBoard.pinAt(at);
@@ -417,6 +449,7 @@ const intents: Intents = {
     return label !== undefined;
   },
   toggleProposals: () => proposalTools.toggle(),
+  togglePolygons: () => polygonMode?.toggle() ?? false, // polygon mode (#16)
   submit: () => queue.submit(performance.now()),
   review: (verdict, whole) => queue.review(verdict, whole, performance.now()),
   pinIssue: () => issueBoard.armPin(),
@@ -430,6 +463,7 @@ renderKeyHelp(element("annotator-keys"), keyHelp(queue.stage, canReview));
 /** Closes the session on screen and makes ``image``'s. */
 function beginSession(image: ImageConfig, ctx: SessionContext): ImageSession {
   session?.close();
+  polygonMode?.leave(); // polygon mode (#16)
   session = new ImageSession(image, ctx);
   proposalTools.imageShown(session);
   renderSession();
