@@ -141,6 +141,11 @@ class ProposalRun(models.Model):
             pk=self.pk, status=ProposalRunStatus.RUNNING, attempts=self.attempts
         )
 
+    def beat(self) -> bool:
+        """Write the heartbeat while the generation runs (webapp.proposals.heartbeat);
+        False when this attempt no longer holds the run."""
+        return bool(self._held().update(heartbeat_at=timezone.now()))
+
     def wait_for_embedding(self) -> bool:
         """Give the claim back, uncounted, while the image is not encoded yet: the
         encoding task queues this run again once its embedding is stored."""

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from webapp.images.availability import weights_problem
 from webapp.images.models import EncodingStatus, Image
+from webapp.proposals.heartbeat import Heartbeat
 from webapp.proposals.models import ProposalRun, ProposalRunStatus
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,11 @@ def generate_proposals(image_id: int) -> None:
         return
     started = time.monotonic()
     try:
-        masks, made_with = generate_masks(image, run)
-        features = pooled_features(image, masks)
+        # The generation reports no progress and may outlast SAMLABEL_STUCK_AFTER_SECONDS:
+        # the heartbeat tells the sweep that this worker is still at it.
+        with Heartbeat(run.beat):
+            masks, made_with = generate_masks(image, run)
+            features = pooled_features(image, masks)
     except Exception as exc:
         log.exception("proposing masks for image %s failed", image_id)
         run.fail(f"{type(exc).__name__}: {exc}")
