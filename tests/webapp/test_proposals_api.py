@@ -182,10 +182,20 @@ def test_accept_all_takes_those_above_the_confidence_with_one_label(
 
     assert answer.status_code == expected
     if expected == 201:
-        assert answer.json() == {"created": 2, "skipped_covered": 0}
+        body = answer.json()
+        assert (body["created"], body["skipped_covered"]) == (2, 0)
         made = Annotation.objects.filter(image=image)
         assert sorted(a.area for a in made) == [64, 100]
         assert {(a.source, a.label_class_id) for a in made} == {("proposal", dog.pk)}
+        # The answer names exactly the annotations made, most confident proposal first.
+        listed = body["annotations"]
+        assert sorted(a["id"] for a in listed) == sorted(a.pk for a in made)
+        assert [a["area"] for a in listed] == [100, 64]
+        assert {(a["source"], a["label_class"], a["version"]) for a in listed} == {
+            ("proposal", dog.pk, 1)
+        }
+        by_id = {a.pk: a for a in made}
+        assert all(a["proposal_id"] == by_id[a["id"]].proposal_id for a in listed)
         assert len(api_client(user_in(image.project, "viewer")).get(url(image)).json()) == 1
     else:
         assert not Annotation.objects.exists()
@@ -212,13 +222,15 @@ def test_accept_all_leaves_out_proposals_already_drawn_by_hand(
         url(image, "accept-all/"), {"label_class": dog.pk, "min_iou": 0.5}, format="json"
     )
 
-    assert answer.json() == {"created": 2, "skipped_covered": 1}
-    assert Annotation.objects.filter(image=image, source="proposal").count() == 2
+    made = Annotation.objects.filter(image=image, source="proposal")
+    assert answer.json()["created"] == 2 and answer.json()["skipped_covered"] == 1
+    assert {a["id"] for a in answer.json()["annotations"]} == {a.pk for a in made}
+    assert made.count() == 2
     # Asked again, nothing is made twice.
     again = client.post(
         url(image, "accept-all/"), {"label_class": dog.pk, "min_iou": 0.5}, format="json"
     )
-    assert again.json() == {"created": 0, "skipped_covered": 1}
+    assert again.json() == {"created": 0, "skipped_covered": 1, "annotations": []}
 
 
 @pytest.mark.parametrize("body", [{}, {"label_class": "x"}, {"label_class": 1, "min_iou": 2}])

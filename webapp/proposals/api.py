@@ -137,7 +137,9 @@ class ProposalAcceptAll(ProposalAccess):
     """POST ``{"label_class": id, "min_iou": 0.9}``: make annotations of that class from
     every open proposal of the image whose predicted IoU is at least ``min_iou``
     (annotator and up), leaving out those mostly covered by its annotations: 201 with
-    ``{"created": n, "skipped_covered": m}``."""
+    ``{"created": n, "skipped_covered": m, "annotations": [...]}``, the annotations it
+    made (as the annotations API gives them), so that a client can list them and undo
+    the accept-all by deleting exactly those."""
 
     @extend_schema(
         request=AcceptAllSerializer,
@@ -147,6 +149,7 @@ class ProposalAcceptAll(ProposalAccess):
                 {
                     "created": serializers.IntegerField(),
                     "skipped_covered": serializers.IntegerField(),
+                    "annotations": AnnotationSerializer(many=True),
                 },
             )
         },
@@ -157,10 +160,15 @@ class ProposalAcceptAll(ProposalAccess):
         incoming.is_valid(raise_exception=True)
         may_change(image, request, self.project)
         try:
-            counts = accept_all(image, user=request.user, **incoming.validated_data)
+            accepted = accept_all(image, user=request.user, **incoming.validated_data)
         except AnnotationRejected as exc:
             raise rejected(exc) from None
-        return Response(counts, status=status.HTTP_201_CREATED)
+        body = {
+            "created": len(accepted.annotations),
+            "skipped_covered": accepted.skipped_covered,
+            "annotations": AnnotationSerializer(accepted.annotations, many=True).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ProposalGenerate(ProposalAccess):

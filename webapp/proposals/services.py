@@ -11,6 +11,7 @@ again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,16 +68,25 @@ def accept_proposal(
         )
 
 
+@dataclass(frozen=True)
+class AcceptedAll:
+    """What one accept-all did: the annotations it made (most confident proposal
+    first), and how many proposals it left out as mostly covered already."""
+
+    annotations: list[Annotation]
+    skipped_covered: int
+
+
 def accept_all(
     image: Image, *, label_class: object, min_iou: float, user: AbstractBaseUser | None
-) -> dict[str, int]:
+) -> AcceptedAll:
     """Make annotations of ``label_class`` from every open proposal of ``image`` whose
     predicted IoU is at least ``min_iou``, leaving out those mostly covered by the image's
-    annotations (and by those made here before them), in one transaction:
-    ``{"created": n, "skipped_covered": m}``. Raises AnnotationRejected for a bad class
-    (then nothing is made)."""
+    annotations (and by those made here before them), in one transaction. Raises
+    AnnotationRejected for a bad class (then nothing is made)."""
     label_class_of(image, label_class)
-    created = skipped = 0
+    created: list[Annotation] = []
+    skipped = 0
     with transaction.atomic():
         # Locked (PostgreSQL) so that a second accept-all at once waits and finds them taken.
         candidates = list(
@@ -88,7 +98,7 @@ def accept_all(
             if covered is not None and _share_covered(mask, covered) > COVERED_SHARE:
                 skipped += 1
                 continue
-            create_annotation(
+            annotation = create_annotation(
                 image,
                 author=user,
                 label_class=label_class,
@@ -97,8 +107,8 @@ def accept_all(
                 proposal_id=proposal.pk,
             )
             covered = mask if covered is None else covered | mask
-            created += 1
-    return {"created": created, "skipped_covered": skipped}
+            created.append(annotation)
+    return AcceptedAll(created, skipped)
 
 
 def _covered_pixels(image: Image) -> np.ndarray | None:
