@@ -13,24 +13,35 @@ whose module fails to load becomes a rule that reports that failure on every ima
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qualityrules import custom
-from qualityrules.builtin import BUILTINS
+from qualityrules.builtin import BUILTINS, normalise
 from qualityrules.engine import Rule, RuleError, describe_failure
 from qualityrules.model import ImageData
 
 
-def rules_from_spec(spec: dict[str, Any], *, custom_rules: bool) -> list[Rule]:
-    """The rules of ``spec`` in order; custom ones only when ``custom_rules``."""
+def rules_from_spec(
+    spec: dict[str, Any],
+    *,
+    custom_rules: bool,
+    before_load: Callable[[int], Any] | None = None,
+) -> list[Rule]:
+    """The rules of ``spec`` in order; custom ones only when ``custom_rules``.
+    ``before_load(index)`` is called before each custom rule's module runs."""
     rules: list[Rule] = []
-    for entry in spec.get("rules", []):
+    for index, entry in enumerate(spec.get("rules", [])):
         name = str(entry["name"])
         if entry.get("builtin"):
             if entry["builtin"] not in BUILTINS:
                 raise RuleError(f"no built-in rule {entry['builtin']!r}")
-            rules.append(Rule(name, builtin=entry["builtin"], params=dict(entry["params"])))
+            # Normalised here too, so that a stored spec gets the defaults it left out.
+            params = normalise(entry["builtin"], dict(entry.get("params", {})))
+            rules.append(Rule(name, builtin=entry["builtin"], params=params))
         elif custom_rules:
+            if before_load is not None:
+                before_load(index)
             rules.append(Rule(name, check=_loaded(name, str(entry["source"]))))
     return rules
 

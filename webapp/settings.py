@@ -613,3 +613,14 @@ CELERY_BEAT_SCHEDULE["requeue-stuck-crops"] = {
     "task": "webapp.crops.tasks.sweep_stuck_crops",
     "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
 }
+
+# Quality rules (issue 17): rules checked at submit, accept and for whole projects; rule
+# code written by managers runs in Pyodide under Node.js (webapp/qualityrules/sandbox.py).
+INSTALLED_APPS += ["webapp.qualityrules"]
+# One rule on one image may run this long before the sandbox stops it.
+SAMLABEL_RULES_SECONDS = env_positive_int("SAMLABEL_RULES_SECONDS", 2)
+# Python's heap in the sandbox (a rule past it gets MemoryError) and the whole process.
+SAMLABEL_RULES_PYTHON_MB = env_positive_int("SAMLABEL_RULES_PYTHON_MB", 512)
+SAMLABEL_RULES_PROCESS_MB = env_positive_int("SAMLABEL_RULES_PROCESS_MB", 1280)
+# Images per sandbox run in a whole-project check.
+SAMLABEL_RULES_BATCH = env_positive_int("SAMLABEL_RULES_BATCH", 500)

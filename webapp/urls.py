@@ -16,6 +16,7 @@ api_patterns = [
     path("", include("webapp.suggestions.api_urls")),
     path("", include("webapp.proposals.api_urls")),
     path("", include("webapp.crops.api_urls")),  # crop embeddings (large images)
+    path("", include("webapp.qualityrules.api_urls")),  # quality rules (issue 17)
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",
@@ -35,6 +36,7 @@ urlpatterns = [
     path("accounts/", include("webapp.accounts.urls")),
     path("", include("webapp.annotator.urls")),
     path("projects/", include("webapp.projects.urls")),
+    path("projects/", include("webapp.qualityrules.urls")),  # quality rules (issue 17)
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -176,6 +176,12 @@ def perform(item: WorkItem, action: str, user: Any, role: str | None, reason: st
     reason = reason.strip()
     if action == "skip" and not reason:
         raise MoveRefused("Say why the image is skipped (a reason is required).", 400)
+    # Quality rules (issue 17): the image is checked at submit and accept; errors refuse
+    # the move unless a reason is given (webapp.qualityrules.gate).
+    if action in {"submit", "accept"}:
+        from webapp.qualityrules.gate import check_before_move
+
+        check_before_move(item, action, user, reason)
     fields = changes(item, action, user)
     if action in {"skip", "reject"}:
         fields["reason"] = reason

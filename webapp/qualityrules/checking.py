@@ -1,0 +1,75 @@
+"""Checking images with a project's rules on the server.
+
+Built-in rules run natively in this process (they are the repository's code); when the
+rule set has custom rules, the whole set runs in the sandbox instead
+(:mod:`webapp.qualityrules.sandbox`), so that one process gives every problem in rule
+order. The two give the same problems for built-ins (tests/webapp/test_qualityrules_runner.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch
+
+from qualityrules.engine import run_rules
+from qualityrules.model import ImageData
+from qualityrules.ruleset import has_custom, rules_from_spec
+from webapp.annotations.models import Annotation
+from webapp.images.models import Image
+from webapp.qualityrules.models import RuleSetVersion
+from webapp.qualityrules.sandbox import Limits, SandboxRun, run_sandboxed
+
+
+def image_data(image: Image) -> dict[str, Any]:
+    """``ImageData.to_dict()`` of ``image``: size, name, annotations with class names, in
+    id order (uses prefetched ``annotations`` when there)."""
+    return {
+        "width": image.width,
+        "height": image.height,
+        "name": image.original_name,
+        "annotations": [
+            {
+                "id": a.pk,
+                "label": a.label_class.name,
+                "box": list(a.bbox),
+                "area": a.area,
+                "rle": a.rle,
+            }
+            for a in image.annotations.all()
+        ],
+    }
+
+
+def images_with_annotations(ids: Iterable[int]) -> list[Image]:
+    annotations = Annotation.objects.select_related("label_class").order_by("id")
+    return list(
+        Image.objects.filter(pk__in=list(ids))
+        .order_by("id")
+        .prefetch_related(Prefetch("annotations", queryset=annotations))
+    )
+
+
+def limits() -> Limits:
+    return Limits(
+        rule_seconds=settings.SAMLABEL_RULES_SECONDS,
+        python_mb=settings.SAMLABEL_RULES_PYTHON_MB,
+        process_mb=settings.SAMLABEL_RULES_PROCESS_MB,
+    )
+
+
+def check(ruleset: RuleSetVersion, images: list[dict[str, Any]]) -> SandboxRun:
+    """The problems of each image (``image_data`` dicts) under ``ruleset``."""
+    spec = ruleset.spec()
+    if has_custom(spec):
+        return run_sandboxed(spec, images, limits())
+    rules = rules_from_spec(spec, custom_rules=False)
+    return SandboxRun(problems=[run_rules(ImageData.from_dict(d), rules) for d in images])
+
+
+def count(problems: list[dict[str, Any]]) -> tuple[int, int]:
+    """(errors, warnings)."""
+    errors = sum(1 for p in problems if p["severity"] == "error")
+    return errors, len(problems) - errors

@@ -1,0 +1,51 @@
+"""The rules at submit and accept: called by :func:`webapp.workflow.rules.perform` before
+those moves. The image is checked with the project's current rules and the result is
+stored; errors refuse the move unless the person gives a reason, which is kept with the
+result (the reviewer reads it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.qualityrules.checking import check, count, image_data, images_with_annotations
+from webapp.qualityrules.models import CheckKind, RuleCheck, RuleSetVersion
+from webapp.qualityrules.sandbox import SandboxUnavailable
+from webapp.workflow.models import WorkItem
+from webapp.workflow.rules import MoveRefused
+
+
+def check_before_move(item: WorkItem, action: str, user: Any, reason: str) -> RuleCheck | None:
+    """Check ``item``'s image for ``action`` ("submit" or "accept"); raise
+    :class:`MoveRefused` (409) when it has errors and ``reason`` is blank. None when the
+    project has no rules."""
+    ruleset = RuleSetVersion.current(item.project_id)
+    if ruleset is None or not ruleset.rules:
+        return None
+    (image,) = images_with_annotations([item.image_id])
+    try:
+        run = check(ruleset, [image_data(image)])
+    except SandboxUnavailable as exc:
+        raise MoveRefused(f"The quality rules could not run: {exc}", 503, item) from exc
+    problems = run.problems[0]
+    errors, warnings = count(problems)
+    reason = reason.strip()
+    if errors and not reason:
+        listed = "; ".join(p["message"] for p in problems if p["severity"] == "error")
+        raise MoveRefused(
+            f"The quality rules (version {ruleset.version}) found "
+            f"{errors} error{'s' if errors != 1 else ''}: {listed[:1500]}. "
+            f"Fix them, or give a reason to {action} anyway.",
+            409,
+            item,
+        )
+    return RuleCheck.objects.create(
+        project_id=item.project_id,
+        image=image,
+        kind=CheckKind.SUBMIT if action == "submit" else CheckKind.ACCEPT,
+        ruleset_version=ruleset.version,
+        problems=problems,
+        errors=errors,
+        warnings=warnings,
+        reason=reason if errors else "",
+        checked_by=user if getattr(user, "is_authenticated", False) else None,
+    )
