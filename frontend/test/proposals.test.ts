@@ -2,8 +2,11 @@ import { describe, expect, it } from "vitest";
 
 import { coveredBy, cropMask, intersectionArea, maskRuns, pixelSet } from "../src/lib/overlap";
 import { decodeRle, encodeRle } from "../src/lib/rle";
+import type { Annotation } from "../src/annotator/api";
+import { type EditPort, replayEdit } from "../src/annotator/edit-changes";
 import {
   type Proposal,
+  acceptAllStep,
   acceptUrl,
   coveredProposals,
   proposalAt,
@@ -113,5 +116,60 @@ describe("a click with proposals", () => {
     expect(proposalClick({ ...base, selected: true })).toBe("refine");
     expect(proposalClick({ ...base, selected: true, positive: false, underCursor: false })).toBe("refine");
     expect(proposalClick({ ...base, selected: true, shift: true })).toBe("point");
+  });
+});
+
+describe("an accept-all as one undo step", () => {
+  const made = (id: number, proposalId?: number): Annotation => ({
+    id,
+    version: 1,
+    area: 4,
+    label_class: 7,
+    rle: encodeRle(rect(0, 0, 2, 2), H, W),
+    prompts: { points: [], labels: [], box: null },
+    ...(proposalId === undefined ? {} : { proposal_id: proposalId }),
+  });
+
+  /** A port that records what the replay asks of the server; new ids from 100. */
+  function recordingPort() {
+    const calls: string[] = [];
+    let next = 100;
+    const port: EditPort = {
+      setMask: () => Promise.reject(new Error("an accept-all changes no mask")),
+      create: (payload) => {
+        calls.push(`create proposal ${payload.proposal_id} as ${next}`);
+        return Promise.resolve({ ...made(next++), ...payload });
+      },
+      remove: (id) => {
+        calls.push(`remove ${id}`);
+        return Promise.resolve();
+      },
+      renumber: () => undefined,
+    };
+    return { calls, port };
+  }
+
+  it("undo deletes exactly the annotations it made, newest first", async () => {
+    const step = acceptAllStep([made(11, 3), made(12, 5), made(13, 4)]);
+    expect(step.what).toBe("accept-all of 3 proposals");
+    const { calls, port } = recordingPort();
+    await replayEdit(step, "undo", port);
+    expect(calls).toEqual(["remove 13", "remove 12", "remove 11"]);
+  });
+
+  it("redo saves their masks again, each with its class and proposal", async () => {
+    const step = acceptAllStep([made(11, 3), made(12, 5)]);
+    const { calls, port } = recordingPort();
+    await replayEdit(step, "redo", port);
+    expect(calls).toEqual(["create proposal 3 as 100", "create proposal 5 as 101"]);
+    const change = step.changes[0];
+    expect(change?.kind === "create" && change.payload.label_class).toBe(7);
+  });
+
+  it("names one proposal in the singular and leaves out a missing proposal id", () => {
+    const lone = acceptAllStep([made(11)]);
+    expect(lone.what).toBe("accept-all of 1 proposal");
+    const change = lone.changes[0];
+    expect(change?.kind === "create" && "proposal_id" in change.payload).toBe(false);
   });
 });

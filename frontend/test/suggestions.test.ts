@@ -99,6 +99,32 @@ describe("the suggester", () => {
     expect(shown).toEqual([1]);
   });
 
+  it("reports every answer dealt with: used, dropped or failed", async () => {
+    let answer: (ranked: ClassSuggestion[]) => void = () => undefined;
+    let fail: (error: Error) => void = () => undefined;
+    let answered = 0;
+    const shown: (number | null)[] = [];
+    let calls = 0;
+    const s = new ClassSuggester(
+      { knownClasses: () => new Set([1, 2]), suggest: (id) => shown.push(id), answered: () => answered++ },
+      () =>
+        new Promise<ClassSuggestion[]>((resolve, reject) => {
+          if (calls++ === 0) answer = resolve;
+          else fail = reject;
+        }),
+    );
+    s.proposalShown("/suggest/", rle, null);
+    s.userChose(); // the answer comes too late: dropped, but dealt with
+    answer([cat]);
+    await vi.waitFor(() => expect(answered).toBe(1));
+    expect(shown).toEqual([]);
+    s.objectEnded();
+    s.proposalShown("/suggest/", rle, null);
+    fail(new Error("offline"));
+    await vi.waitFor(() => expect(answered).toBe(2));
+    expect(shown).toEqual([null]);
+  });
+
   it("uses a proposal's listed suggestion without asking", () => {
     const { s, shown } = suggester(() => Promise.reject(new Error("not asked")));
     s.proposalShown("/suggest/", rle, dog);

@@ -1,11 +1,11 @@
 """Mask proposals and class suggestions in the annotator, in a real browser on a real
 MobileSAM embedding: proposals are outlined, one is hovered, selected and accepted with a
-class's key, all above a predicted IoU are accepted with one class, P hides them (a click
-is a SAM point again), and a new mask gets the class its labelled neighbours suggest."""
+class's key, all above a predicted IoU are accepted with one class (and one undo deletes
+them all), P hides them (a click is a SAM point again), and a new mask gets the class its
+labelled neighbours suggest, never over a class the user chose."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,67 @@ def test_proposals_are_outlined_hovered_and_accepted_with_a_class_key(scene, sig
     assert Annotation.objects.filter(image=image, source="manual").count() == 1
 
 
+def status_is(page: Any, text: str) -> None:
+    """Until the status line says ``text``."""
+    page.wait_for_function(
+        f"() => document.getElementById('annotator-status').textContent === {text!r}"
+    )
+
+
+def test_one_undo_deletes_every_annotation_an_accept_all_made(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    first, second, third = store_proposals(
+        image,
+        [
+            (rectangle(image, 40, 40, 140, 140), 0.97),
+            (rectangle(image, 420, 250, 520, 330), 0.93),
+            (rectangle(image, 450, 40, 560, 110), 0.85),
+        ],
+    )
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    wait_for_stage(page, "proposals-shown", "3")
+    # One accepted by hand first: a step of its own, which the undo must leave alone.
+    page.mouse.move(*image_to_screen(page, image, 90, 90))
+    wait_for_stage(page, "proposal-hovered", str(first.pk))
+    page.mouse.click(*image_to_screen(page, image, 90, 90))
+    wait_for_stage(page, "proposal-selected", str(first.pk))
+    page.keyboard.press("t")
+    wait_for_rows(page, 1)
+    by_hand = Annotation.objects.get(image=image)
+
+    page.fill("#annotator-accept-min-iou", "0.8")
+    page.click("#annotator-accept-all")
+    wait_for_rows(page, 3)
+    status_is(page, "2 proposals accepted as thing; Ctrl+Z deletes them.")
+    made = Annotation.objects.filter(image=image).exclude(pk=by_hand.pk)
+    assert sorted(made.values_list("proposal_id", flat=True)) == sorted([second.pk, third.pk])
+    wait_for_stage(page, "proposals-shown", "0")
+
+    # One Ctrl+Z deletes both, through the API; the proposals are open again.
+    page.keyboard.press("Control+z")
+    wait_for_rows(page, 1)
+    status_is(page, "Undone: accept-all of 2 proposals.")
+    assert list(Annotation.objects.filter(image=image)) == [by_hand]
+    wait_for_stage(page, "proposals-shown", "2")
+    assert "2 of 3 not yet labelled" in page.locator("#annotator-proposals-count").text_content()
+
+    # Redo saves both again, still as made from their proposals, in one step too.
+    page.keyboard.press("Control+Shift+z")
+    wait_for_rows(page, 3)
+    status_is(page, "Redone: accept-all of 2 proposals.")
+    again = Annotation.objects.filter(image=image).exclude(pk=by_hand.pk)
+    assert sorted(again.values_list("proposal_id", flat=True)) == sorted([second.pk, third.pk])
+    assert {a.label_class_id for a in again} == {s.label.pk}
+    # The next undo takes back that redo, and the one after it the hand-accepted proposal.
+    page.keyboard.press("Control+z")
+    wait_for_rows(page, 1)
+    page.keyboard.press("Control+z")
+    wait_for_rows(page, 0)
+    assert not Annotation.objects.filter(image=image).exists()
+
+
 def test_a_selected_proposal_is_refined_by_further_clicks(scene, signed_in):
     s = scene("coffee")
     image = s.images["coffee"]
@@ -160,11 +221,21 @@ def test_a_new_mask_gets_the_class_its_labelled_neighbours_suggest(scene, signed
 
     page = signed_in(s.url, "owner")
     open_annotator(page, s.url, s.project, image)
-    page.keyboard.press("t")  # the user's own class, chosen before this object...
-    click(page, image, 295, 155)
-    # ...is theirs for this object: no suggestion replaces it.
-    time.sleep(1.5)
+    # The suggestion's answer is held back until the user has chosen a class for the object.
+    held: list[Any] = []
+    page.route("**/suggest-class/", lambda route: held.append(route))
+    with page.expect_request("**/suggest-class/"):
+        click(page, image, 295, 155)
+    page.keyboard.press("t")  # the user's own class, chosen while the question is out...
+    with page.expect_response("**/suggest-class/") as answer:
+        held.pop().continue_()
+    assert answer.value.ok and answer.value.json()["suggestions"][0]["label_class"] == cup.pk
+    # ...is theirs for this object: the answer, a cup, was dealt with and replaced nothing.
+    wait_for_stage(page, "suggestion-answers", "1")
     assert stage(page, "suggested") == ""
+    current = page.locator("#annotator-labels .label.current").get_attribute("data-label-class")
+    assert current == str(s.label.pk)
+    page.unroute("**/suggest-class/")
     page.keyboard.press("Escape")
 
     # The next object: its mask is a cup's, and cup is pre-selected with its confidence.

@@ -143,6 +143,7 @@ function chooseClass(label: LabelClass): void {
 const suggester = new ClassSuggester({
   knownClasses: () => new Set(classes.all.map((label) => label.id)),
   suggest: (id, confidence) => classes.suggest(id, confidence),
+  answered: () => bump("suggestionAnswers"),
 });
 /** Whether an object is under way (a prompt, or a selected proposal), to tell when it
  * ends (saved, accepted or given up): a suggestion is for one object. */

@@ -11,7 +11,14 @@ import type { Point } from "../lib/transform";
 import type { LabelClass } from "./api";
 import { describe } from "./errors";
 import { ProposalLayer } from "./proposal-layer";
-import { type Proposal, acceptAllProposals, acceptProposal, acceptUrl, proposalClick } from "./proposals";
+import {
+  type Proposal,
+  acceptAllProposals,
+  acceptAllStep,
+  acceptProposal,
+  acceptUrl,
+  proposalClick,
+} from "./proposals";
 import type { ImageSession, WriteGuard } from "./session";
 import type { ProposalDrawing } from "./view";
 
@@ -172,7 +179,8 @@ export class ProposalTools {
   }
 
   /** The panel's button: every open proposal at or above the IoU given, with the current
-   * class; then the image's annotations are listed again. */
+   * class; then the image's annotations are listed again, and the annotations made are
+   * one step of the image's undo history (Ctrl+Z deletes them all). */
   async acceptAll(): Promise<void> {
     const session = this.port.session();
     const url = session?.image.proposalsAcceptAllUrl;
@@ -184,9 +192,13 @@ export class ProposalTools {
     this.deselect();
     await this.port.writes.run(async () => {
       try {
-        const created = await acceptAllProposals(url, label.id, minIou);
+        const { annotations } = await acceptAllProposals(url, label.id, minIou);
         await session.loadAnnotations();
-        if (!session.isClosed) this.port.say(`${created} proposal${created === 1 ? "" : "s"} accepted as ${label.name}.`);
+        if (session.isClosed) return;
+        const count = annotations.length;
+        if (count > 0) session.recordEdit(acceptAllStep(annotations));
+        const undo = count === 0 ? "" : `; Ctrl+Z deletes ${count === 1 ? "it" : "them"}`;
+        this.port.say(`${count} proposal${count === 1 ? "" : "s"} accepted as ${label.name}${undo}.`);
       } catch (error) {
         if (!session.isClosed) this.port.say(`Not accepted: ${describe(error)}`, true);
       }

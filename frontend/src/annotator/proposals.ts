@@ -9,6 +9,7 @@ import { type MaskRuns, coveredBy, maskRuns, pixelSet } from "../lib/overlap";
 import type { Rle } from "../lib/rle";
 import type { Point } from "../lib/transform";
 import { type Annotation, listAll, request } from "./api";
+import type { EditAction } from "./edit-changes";
 import type { ClassSuggestion } from "./suggestions";
 
 /** A proposal as the list API gives it; ``bbox`` [x, y, width, height] and ``point``
@@ -118,12 +119,36 @@ export async function acceptProposal(url: string, labelClass: number): Promise<A
   return (await response.json()) as Annotation;
 }
 
+/** What an accept-all made: the annotations (most confident proposal first), and how
+ * many proposals it left out as mostly covered already. */
+export interface AcceptedAll {
+  readonly created: number;
+  readonly skipped_covered: number;
+  readonly annotations: readonly Annotation[];
+}
+
 /** Accepts every proposal of the image whose predicted IoU is at least ``minIou`` (and
- * that no annotation covers, as the server decides); how many annotations were made. */
-export async function acceptAllProposals(url: string, labelClass: number, minIou: number): Promise<number> {
+ * that no annotation covers, as the server decides). */
+export async function acceptAllProposals(url: string, labelClass: number, minIou: number): Promise<AcceptedAll> {
   const response = await request(url, {
     method: "POST",
     body: JSON.stringify({ label_class: labelClass, min_iou: minIou }),
   });
-  return ((await response.json()) as { created: number }).created;
+  return (await response.json()) as AcceptedAll;
+}
+
+/** An accept-all as one undoable step of creations: undo deletes exactly the
+ * annotations it made (through the API, each at its version), redo saves their masks
+ * again with the same class and proposal. */
+export function acceptAllStep(annotations: readonly Annotation[]): EditAction {
+  const count = annotations.length;
+  return {
+    kind: "edit",
+    what: `accept-all of ${count} proposal${count === 1 ? "" : "s"}`,
+    changes: annotations.map(({ id, label_class, rle, prompts, proposal_id }) => ({
+      kind: "create",
+      id,
+      payload: { label_class, rle, prompts, ...(proposal_id == null ? {} : { proposal_id }) },
+    })),
+  };
 }

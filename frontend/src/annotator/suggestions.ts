@@ -53,6 +53,9 @@ export interface SuggesterPort {
   /** The project's classes: the ids known, and pre-selecting one (null: none). */
   knownClasses(): ReadonlySet<number>;
   suggest(labelClass: number | null, confidence: number): void;
+  /** An answer came back and was dealt with (used, or dropped as too late or as a
+   * class the user chose), or the question failed: for the page's counters. */
+  answered?(): void;
 }
 
 /**
@@ -125,16 +128,16 @@ export class ClassSuggester {
   }
 
   private async request(url: string, rle: Rle, generation: number): Promise<void> {
-    let ranked: ClassSuggestion[];
     try {
-      ranked = await this.ask(url, rle);
+      const ranked = await this.ask(url, rle);
+      this.barren = ranked.length === 0;
+      if (generation === this.generation) this.apply(ranked);
     } catch (error) {
       // A suggestion is a convenience: the user labels as before without it.
       console.warn("no class suggestion:", error);
-      return;
+    } finally {
+      this.port.answered?.();
     }
-    this.barren = ranked.length === 0;
-    if (generation === this.generation) this.apply(ranked);
   }
 
   private apply(ranked: readonly ClassSuggestion[]): void {
