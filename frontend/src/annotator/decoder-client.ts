@@ -24,6 +24,8 @@ export interface DecodeInput {
   readonly labels: Float32Array;
   readonly maskInput: Float32Array | null;
   readonly origSize: readonly [number, number];
+  /** crop detail (#16): the embedding to decode on (a crop's); absent: the current image's. */
+  readonly key?: string;
 }
 
 type Resolve = (reply: DecodeReply | null) => void;
@@ -113,7 +115,7 @@ export class DecoderClient {
    * null when a newer request superseded this one or the decode failed. */
   decode(input: DecodeInput): Promise<DecodeReply | null> {
     return new Promise((resolve) => {
-      const queued = { key: this.embeddingKey, input, resolve };
+      const queued = { key: input.key ?? this.embeddingKey, input, resolve };
       if (this.running) {
         this.waiting?.resolve(null);
         this.waiting = queued;
@@ -132,7 +134,7 @@ export class DecoderClient {
 
   private start(queued: Queued, exact: boolean): { id: number; resolve: Resolve } {
     const id = this.nextId++;
-    const request: DecodeRequest = { type: "decode", id, key: queued.key, exact, ...queued.input };
+    const request: DecodeRequest = { type: "decode", id, exact, ...queued.input, key: queued.key };
     this.worker.postMessage(request);
     return { id, resolve: queued.resolve };
   }

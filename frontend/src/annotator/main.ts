@@ -52,6 +52,8 @@ import { ProposalTools } from "./proposal-tools";
 import { ClassSuggester, describeSuggestion } from "./suggestions";
 import { View, paintAnnotation, paintLive } from "./view";
 import { WorkflowApi } from "./workflow-api";
+import { CropDetail, visibleWindow } from "./crop-detail"; // crop detail (#16)
+import { paintCropLive } from "./crop-paint"; // crop detail (#16)
 
 // The fp32 decoder's first decode also starts its session, a few hundred ms of the
 // worker's time: it is done this long after the first image is clickable, while a person
@@ -242,9 +244,14 @@ function drawLive(): void {
   if (!s || !frame) return;
   const lowRes = s.liveLogits;
   const color = classes.current?.color ?? FALLBACK_COLOR;
-  view.live = lowRes
-    ? paintLive(lowRes, frame.lowResMaskSize, s.size, frame.imageSize, frame.maskThreshold, color)
-    : null;
+  // crop detail (#16): a mask decoded in a crop is drawn over the crop's box.
+  const crop = s.liveFrame;
+  view.live = !lowRes
+    ? null
+    : crop
+      ? paintCropLive(lowRes, frame.lowResMaskSize, crop, frame.imageSize, frame.maskThreshold, color)
+      : paintLive(lowRes, frame.lowResMaskSize, s.size, frame.imageSize, frame.maskThreshold, color);
+  mark("liveFrame", !lowRes ? "" : crop ? "crop" : "image");
   view.prompt = s.prompt;
   view.proposals = proposalTools.drawing();
   view.draw();
@@ -559,12 +566,24 @@ async function start(): Promise<void> {
   const loader = new EmbeddingLoader(decoderClient);
   embeddings = loader;
   let decoding = 0; // fast decodes asked and not answered, for tests and people
+  // crop detail (#16): crops' embeddings, asked for when the user zooms into a large image.
+  const cropDetail = new CropDetail(
+    {
+      session: () => session,
+      window: () => visibleWindow(view.transform, view.canvas, view.size),
+      worker: decoderClient,
+      mark,
+    },
+    decodeLine.parentElement ?? decodeLine,
+  );
   const decoder: DecoderPort = {
     decode(input) {
+      if (input.key) cropDetail.ensure(input.key); // crop detail (#16)
       mark("decoding", ++decoding);
       return decoderClient.decode(input).finally(() => mark("decoding", --decoding));
     },
     exact(key, input) {
+      cropDetail.ensure(key); // crop detail (#16)
       exactStarted = true;
       return decoderClient.exact(key, input);
     },

@@ -35,6 +35,7 @@ import { PromptMasks, bestCandidate } from "./prompt-masks";
 import { removeIslands } from "../lib/mask-ops";
 import { type EditAction, type EditPort, replayEdit } from "./edit-changes";
 import type { DecodeReply } from "./protocol";
+import { type CropFrame, frameMask, framePrompt } from "./crop-frame"; // crop detail (#16)
 
 /** The decoders, as the session uses them (the DecoderClient, or a fake in tests). */
 export interface DecoderPort {
@@ -151,6 +152,11 @@ export class ImageSession {
   private clickable = false; // the worker has this image's embedding
   private closed = false;
   private readonly entries: Entry[] = [];
+  // crop detail (#16): the crop new prompts are decoded in (null: the whole image), and
+  // each prompt's frame, which it keeps for good (a prompt grown from another, its undo
+  // and its exact decode stay in the frame it started in).
+  private detail: CropFrame | null = null;
+  private readonly frames = new WeakMap<Prompt, CropFrame | null>();
   private selectedId: number | null = null;
   /** The proposal the prompt started from (its point the first click), recorded with the
    * saved annotation; null for a prompt of the user's own clicks. */
@@ -237,6 +243,29 @@ export class ImageSession {
     return shown ? this.masks.chosen(shown.prompt, shown.masks) : null;
   }
 
+  /** crop detail (#16): the crop the mask on screen was decoded in; null for the whole
+   * image's (``liveLogits`` are then in that crop's model frame). */
+  get liveFrame(): CropFrame | null {
+    return this.onScreen ? this.frameOf(this.onScreen.prompt) : null;
+  }
+
+  /** crop detail (#16): decode the prompts started from now on (and hovers) in ``crop``'s
+   * frame, whose embedding the worker holds; null: in the whole image's. */
+  setDetail(crop: CropFrame | null): void {
+    this.detail = crop;
+  }
+
+  /** crop detail (#16): the frame ``p`` is decoded in (given it the first time: a prompt
+   * grown from another keeps that one's, a new one takes the detail in use). */
+  private frameOf(p: Prompt, grownFrom: Prompt | null = null): CropFrame | null {
+    let frame = this.frames.get(p);
+    if (frame === undefined) {
+      frame = grownFrom && !isEmpty(grownFrom) ? this.frameOf(grownFrom) : this.detail;
+      this.frames.set(p, frame);
+    }
+    return frame;
+  }
+
   /** Whether the mask on screen is the exact decoder's one for the prompt. */
   get exactOnScreen(): boolean {
     const shown = this.onScreen;
@@ -265,8 +294,9 @@ export class ImageSession {
     const lowRes = this.promptMaskOnScreen ? this.liveLogits : null;
     if (!lowRes) return null;
     const { model } = this.ctx;
-    const logits = upscaleLogits(lowRes, model.lowResMaskSize, this.size, model.imageSize);
-    return encodeRle(threshold(logits, model.maskThreshold), this.size.height, this.size.width);
+    const crop = this.liveFrame; // crop detail (#16)
+    const mask = frameMask(lowRes, model.lowResMaskSize, model.imageSize, model.maskThreshold, crop, this.size);
+    return encodeRle(mask, this.size.height, this.size.width);
   }
 
   /** The proposal the prompt started from, if any. */
@@ -406,8 +436,8 @@ export class ImageSession {
     }
     const lowRes = book.chosen(keep, masksOf);
     performance.measure("samlabel:enter-to-mask", { start: pressedAt }); // the wait for the exact decode
-    const logits = upscaleLogits(lowRes, model.lowResMaskSize, this.size, model.imageSize);
-    const raw = threshold(logits, model.maskThreshold);
+    // crop detail (#16): a crop's mask is put back in the image's frame.
+    const raw = frameMask(lowRes, model.lowResMaskSize, model.imageSize, model.maskThreshold, this.frameOf(keep), this.size);
     // mask editing (#16): the project's smallest island size, reported and undoable.
     const islands = this.withoutIslands(raw);
     const mask = islands?.mask ?? raw;
@@ -669,6 +699,7 @@ export class ImageSession {
   }
 
   private setPrompt(next: Prompt, record = true): void {
+    this.frameOf(next, this.current); // crop detail (#16)
     if (record) this.history.record({ kind: "prompt", before: this.current, after: next });
     if (record && !isEmpty(this.current) && !isEmpty(next)) this.masks.follow(next, this.current);
     this.cancelRefine();
@@ -686,10 +717,10 @@ export class ImageSession {
       this.ctx.events.live();
       this.ctx.events.count("decodes");
       this.scheduleRefine(next);
-    } else if (lastHover && samePrompt(lastHover.prompt, next)) {
+    } else if (lastHover && samePrompt(lastHover.prompt, next) && this.sameFrame(lastHover.prompt, next)) {
       // The mask under the cursor is already decoded: a click shows it with no new decode.
       this.show(lastHover.reply, next, this.clickedAt, false);
-    } else if (pendingHover && samePrompt(pendingHover.prompt, next)) {
+    } else if (pendingHover && samePrompt(pendingHover.prompt, next) && this.sameFrame(pendingHover.prompt, next)) {
       // It is being decoded: the click shows it when it comes (a newer hover may have
       // replaced it before it started; then the click decodes after all).
       const reply = pendingHover.reply;
@@ -708,16 +739,12 @@ export class ImageSession {
     // Until the worker has this image's embedding, a decode would use another image's.
     if (isEmpty(p) || !this.isClickable) return;
     const { model } = this.ctx;
-    const packed = packPrompt(p, this.transform, model.pointLabels);
+    // crop detail (#16): in the prompt's frame (the whole image's unless a crop is in use).
+    const framed = framePrompt(p, this.frameOf(p), this.transform, this.size, model.pointLabels);
     const maskInput = hover ? null : this.masks.fastFeed(p);
     const t0 = performance.now();
     this.ctx.events.count("requests");
-    const request = this.ctx.decoder.decode({
-      coords: packed.coords,
-      labels: packed.labels,
-      maskInput,
-      origSize: [this.size.height, this.size.width],
-    });
+    const request = this.ctx.decoder.decode({ ...framed, maskInput });
     if (hover) this.pendingHover = { prompt: p, reply: request };
     else this.masks.setPending(p, request);
     const reply = await request;
@@ -731,6 +758,11 @@ export class ImageSession {
       if (p !== this.current) return;
     }
     this.show(reply, p, hover ? t0 : this.clickedAt, hover);
+  }
+
+  /** crop detail (#16): whether two prompts are decoded in the same frame. */
+  private sameFrame(a: Prompt, b: Prompt): boolean {
+    return (this.frames.get(a) ?? null) === (this.frames.get(b) ?? null);
   }
 
   /** Puts a decode on screen; ``since`` is when the user acted, for the timings. */
@@ -767,14 +799,14 @@ export class ImageSession {
   /** The exact masks of ``p`` (the chain of prompts it grew from first): shown in place
    * of the fast ones if ``p`` is still the prompt. */
   private async refine(p: Prompt): Promise<DecodeReply | null> {
-    const key = this.image.embeddingUrl;
-    const origSize: [number, number] = [this.size.height, this.size.width];
     const { model, decoder, events } = this.ctx;
+    const crop = this.frameOf(p); // crop detail (#16): the chain p grew from shares its frame
+    const key = crop?.key ?? this.image.embeddingUrl;
     const exact = await this.masks.exactOf(p, (q, maskInput) => {
       events.count("refinements");
-      const packed = packPrompt(q, this.transform, model.pointLabels);
+      const { coords, labels, origSize } = framePrompt(q, crop, this.transform, this.size, model.pointLabels);
       const start = performance.now();
-      return decoder.exact(key, { coords: packed.coords, labels: packed.labels, maskInput, origSize }).then((reply) => {
+      return decoder.exact(key, { coords, labels, maskInput, origSize }).then((reply) => {
         // From asking to the answer, and the worker's part of it (which includes starting
         // the exact session and its image stage, the first time).
         if (reply) performance.measure("samlabel:exact-decode", { start, detail: { workerMs: reply.ms } });

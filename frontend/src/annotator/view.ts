@@ -207,8 +207,10 @@ export class View implements Viewport {
     this.drawProposals();
     if (this.live) {
       const { canvas, width, height, outline, color } = this.live;
+      // crop detail (#16): a crop's mask covers its box only.
+      const at = this.live.dest ?? { x: 0, y: 0, width: this.size.width, height: this.size.height };
       ctx.globalAlpha = 0.55;
-      ctx.drawImage(canvas, 0, 0, width, height, 0, 0, this.size.width, this.size.height);
+      ctx.drawImage(canvas, 0, 0, width, height, at.x, at.y, at.width, at.height);
       ctx.globalAlpha = 1;
       this.stroke(ctx, outline, color, OUTLINE_PX);
     }
@@ -389,6 +391,9 @@ export interface LiveMask {
   readonly height: number;
   readonly outline: Path2D;
   readonly color: string;
+  /** crop detail (#16): the rectangle of the image (its pixels) the canvas covers, when it
+   * is a crop's mask; absent: the whole image. */
+  readonly dest?: { readonly x: number; readonly y: number; readonly width: number; readonly height: number };
 }
 
 /** Segments [x0, y0, x1, y1, ...] as a path, each point scaled by (sx, sy), then moved
