@@ -145,20 +145,32 @@ function fillRing(ring: ArrayLike<number>, height: number, width: number): Map<n
   if (ymin < 0) ymin = 0;
   if (ymax > height) ymax = height;
   const xx = new Float32Array(table.length * 2);
+  // Only the edges that span a row can cross it: they are kept in a list in the table's
+  // order (Pillow's corner rule looks at earlier edges first), added when the scan
+  // reaches their top row and dropped after their bottom one.
+  const order = table.map((_, t) => t).sort((a, b) => (table[a] as Edge).ymin - (table[b] as Edge).ymin);
+  let next = 0;
+  let active: number[] = [];
   for (let y = ymin; y <= ymax; y++) {
+    while (next < order.length && (table[order[next] as number] as Edge).ymin <= y) {
+      const t = order[next++] as number;
+      let at = active.length;
+      while (at > 0 && (active[at - 1] as number) > t) at--;
+      active.splice(at, 0, t);
+    }
+    if (active.some((t) => (table[t] as Edge).ymax < y)) active = active.filter((t) => (table[t] as Edge).ymax >= y);
     let j = 0;
-    for (let t = 0; t < table.length; t++) {
-      const current = table[t] as Edge;
-      if (y < current.ymin || y > current.ymax) continue;
+    for (let a = 0; a < active.length; a++) {
+      const current = table[active[a] as number] as Edge;
       xx[j++] = crossing(current, y);
       if (y === current.ymax && y < ymax) {
         // Pillow: "needed to draw consistent polygons".
         xx[j] = xx[j - 1] as number;
         j++;
       } else if ((y === current.ymin || y === current.ymax) && current.dx !== 0) {
-        // Pillow: "connect discontiguous corners".
-        for (let k = 0; k < t; k++) {
-          const other = table[k] as Edge;
+        // Pillow: "connect discontiguous corners", with the earlier edges on this row.
+        for (let b = 0; b < a; b++) {
+          const other = table[active[b] as number] as Edge;
           if ((y !== other.ymin && y !== other.ymax) || other.dx === 0) continue;
           if (roundf(xx[j - 1] as number) !== roundf(crossing(other, y))) continue;
           const offset = y === current.ymax ? -1 : 1;

@@ -13,6 +13,7 @@
  * each boundary edge to the pixel beside it; straight runs are then merged.
  */
 
+import { maskBounds } from "./mask";
 import { maskToPolygons, ringArea } from "./polygon";
 
 /** A ring of pixel-centre vertices [x0, y0, x1, y1, ...], each a whole pixel index. */
@@ -47,10 +48,22 @@ const LEFT = [
 export function tracePolygons(mask: Uint8Array, height: number, width: number): TracedPolygons {
   const outers: CentreRing[] = [];
   const holes: CentreRing[] = [];
-  for (const ring of maskToPolygons(mask, height, width)) {
+  // Only the mask's bounding box is traced: an object is often a small part of its image.
+  const box = maskBounds(mask, { height, width });
+  if (!box) return { outers, holes };
+  const crop = new Uint8Array(box.width * box.height);
+  for (let y = 0; y < box.height; y++) {
+    const from = (box.y + y) * width + box.x;
+    crop.set(mask.subarray(from, from + box.width), y * box.width);
+  }
+  for (const ring of maskToPolygons(crop, box.height, box.width)) {
     const hole = ringArea(ring) < 0;
-    const centres = mergeStraightRuns(centresBeside(ring, hole ? LEFT : RIGHT));
-    (hole ? holes : outers).push(padToThree(centres));
+    const centres = padToThree(mergeStraightRuns(centresBeside(ring, hole ? LEFT : RIGHT)));
+    for (let i = 0; i < centres.length; i += 2) {
+      centres[i] = (centres[i] as number) + box.x;
+      centres[i + 1] = (centres[i + 1] as number) + box.y;
+    }
+    (hole ? holes : outers).push(centres);
   }
   return { outers, holes };
 }
