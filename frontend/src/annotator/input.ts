@@ -49,6 +49,22 @@ export interface Intents {
   toggleProposals?(): boolean;
   /** O: edits the selected annotation as polygons, or leaves polygon mode (#16). */
   togglePolygons?(): boolean;
+  // ---- mask editing (#16), edit-tools.ts
+  /** V, B, E: takes (or puts down) the select tool, the brush or the eraser. */
+  editTool?(tool: "select" | "brush" | "eraser"): boolean;
+  /** [ / ]: a smaller / larger brush. */
+  brushSize?(step: 1 | -1): boolean;
+  /** H: fills the selected annotation's holes. */
+  fillHoles?(): boolean;
+  /** M: the next click's annotation merges into the selected one. */
+  mergeNext?(): boolean;
+  /** S: splits the selected annotation into its connected parts. */
+  split?(): boolean;
+  /** Whether a left drag paints now (the brush or eraser, on a selected annotation). */
+  painting?(): boolean;
+  /** A painting drag: its press, each move and its release, image pixels; ``timeStamp``
+   * the event's (performance.now() clock). */
+  paint?(phase: "start" | "move" | "end", at: Point, timeStamp: number): void;
 }
 
 export type Verdict = "accept" | "reject";
@@ -199,7 +215,47 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     handle: (e, intents) =>
       !command(e) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "o" && (intents.togglePolygons?.() ?? false),
   },
+  // ---- mask editing (#16): after the classes' keys, so that a class's key keeps it.
+  ...editBindings(),
 ];
+
+/** Mask editing's keys (edit-tools.ts, #16): plain letters, no modifier. */
+function editBindings(): KeyBinding[] {
+  const plain = (e: KeyInput, key: string): boolean =>
+    !command(e) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === key;
+  const tools = { v: "select", b: "brush", e: "eraser" } as const;
+  return [
+    {
+      keys: "V / B / E",
+      does: "select tool (click an annotation to edit it) / brush / eraser; again or Esc: back to prompting",
+      handle: (e, intents) => {
+        const tool = (["v", "b", "e"] as const).find((key) => plain(e, key));
+        return tool !== undefined && (intents.editTool?.(tools[tool]) ?? false);
+      },
+    },
+    {
+      keys: "[ / ]",
+      does: "smaller / larger brush",
+      handle: (e, intents) =>
+        !command(e) && (e.key === "[" || e.key === "]") && (intents.brushSize?.(e.key === "]" ? 1 : -1) ?? false),
+    },
+    {
+      keys: "H",
+      does: "fill the selected annotation's holes",
+      handle: (e, intents) => plain(e, "h") && (intents.fillHoles?.() ?? false),
+    },
+    {
+      keys: "M, then a click",
+      does: "merge the annotation clicked into the selected one (same class)",
+      handle: (e, intents) => plain(e, "m") && (intents.mergeNext?.() ?? false),
+    },
+    {
+      keys: "S",
+      does: "split the selected annotation into its connected parts",
+      handle: (e, intents) => plain(e, "s") && (intents.split?.() ?? false),
+    },
+  ];
+}
 
 /** The pointer's part of the help. */
 export const POINTER_HELP: readonly { readonly keys: string; readonly does: string }[] = [
@@ -207,6 +263,9 @@ export const POINTER_HELP: readonly { readonly keys: string; readonly does: stri
   { keys: "Right click / Alt+click", does: "add a negative point" },
   { keys: "Shift+click", does: "add a positive point, even on a proposal" },
   { keys: "Drag", does: "draw a box" },
+  // mask editing (#16)
+  { keys: "Drag (brush / eraser)", does: "paint onto / wipe from the selected annotation" },
+  { keys: "Shift+click / Shift+right click", does: "with an annotation selected: add / remove SAM's region there" },
   { keys: "Wheel", does: "zoom" },
   { keys: "Space+drag / middle drag", does: "pan" },
 ];
@@ -238,6 +297,7 @@ interface PointerInput {
   readonly altKey: boolean;
   readonly shiftKey: boolean;
   readonly deltaY: number;
+  readonly timeStamp: number;
   preventDefault(): void;
 }
 
@@ -257,6 +317,7 @@ export class InputHandler {
   private dragging = false;
   private panning: { x: number; y: number } | null = null;
   private spaceDown = false;
+  private painting = false; // mask editing (#16): a brush or eraser drag under way
   private readonly listeners: [EventTarget, string, Listener, AddEventListenerOptions?][] = [];
 
   /** ``surface``: the canvas (pointer events); ``keys``: the window (key events). */
@@ -312,6 +373,12 @@ export class InputHandler {
       this.panning = { x: e.clientX, y: e.clientY };
       return;
     }
+    if (e.button === 0 && !e.shiftKey && this.intents.painting?.()) {
+      // mask editing (#16)
+      this.painting = true;
+      this.intents.paint?.("start", this.viewport.toImage(e.clientX, e.clientY), e.timeStamp);
+      return;
+    }
     if (e.button === 0) {
       this.dragStart = this.viewport.toImage(e.clientX, e.clientY);
       this.dragging = false;
@@ -325,6 +392,7 @@ export class InputHandler {
       return;
     }
     const point = this.viewport.toImage(e.clientX, e.clientY);
+    if (this.painting) return this.intents.paint?.("move", point, e.timeStamp); // mask editing (#16)
     const start = this.dragStart;
     if (start) {
       const moved = Math.hypot(point[0] - start[0], point[1] - start[1]) * this.viewport.zoom;
@@ -350,6 +418,11 @@ export class InputHandler {
       return;
     }
     const point = this.viewport.toImage(e.clientX, e.clientY);
+    if (this.painting && e.button === 0) {
+      // mask editing (#16)
+      this.painting = false;
+      return this.intents.paint?.("end", point, e.timeStamp);
+    }
     if (e.button === 2) {
       if (this.viewport.inside(point)) this.intents.point(point, false, e.shiftKey);
       return;

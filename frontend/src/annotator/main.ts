@@ -48,6 +48,8 @@ import {
 } from "./session";
 import { WorkQueue } from "./queue";
 import { PolygonMode, createPolygonPanel } from "./polygon-mode"; // polygon mode (#16)
+import { EditOverlay } from "./edit-overlay"; // mask editing (#16)
+import { EditTools } from "./edit-tools"; // mask editing (#16)
 import { ProposalTools } from "./proposal-tools";
 import { ClassSuggester, describeSuggestion } from "./suggestions";
 import { View, paintAnnotation, paintLive } from "./view";
@@ -79,6 +81,8 @@ const view = new View(stage, { height: pageConfig.height, width: pageConfig.widt
 let session: ImageSession | null = null;
 /** Polygon mode (#16), made with the side panel below. */
 let polygonMode: PolygonMode | null = null;
+/** Mask editing (#16): brush, eraser, SAM add/subtract, merge, split, fill holes. */
+let editTools: EditTools | null = null;
 let context: SessionContext | null = null;
 let frame: ModelFrame | null = null;
 let client: DecoderClient | null = null;
@@ -322,13 +326,15 @@ function renderSaved(): void {
   const s = session;
   if (!s) return;
   proposalTools.annotationsChanged(s);
+  editTools?.annotationsChanged(); // mask editing (#16): follows the selection
   suggester.labelled();
   const boxes = new Map(s.annotations.map(({ annotation }) => [annotation.id, annotation.bbox ?? []]));
   view.pins = issueBoard.pins(boxes);
   if (historyPanel.annotation !== null && !boxes.has(historyPanel.annotation)) historyPanel.close();
   view.layers = s.annotations.map(({ annotation, visible }) => ({
     ...paintAnnotation(annotation, classes.colorOf(annotation.label_class)),
-    visible: visible && annotation.id !== polygonMode?.editingId, // polygon mode (#16) draws its own
+    // polygon mode and mask editing (#16) draw the annotation under edit themselves
+    visible: visible && annotation.id !== polygonMode?.editingId && annotation.id !== editTools?.hiddenId,
     highlighted: annotation.id === s.selected,
   }));
   view.draw();
@@ -425,18 +431,43 @@ polygonMode = new PolygonMode(
   createPolygonPanel(keyHelpList.parentElement as HTMLElement, keyHelpList.previousElementSibling),
 );
 
+// ---------------------------------------------------------------- mask editing (#16)
+
+editTools = new EditTools(
+  {
+    session: () => session,
+    say,
+    mark,
+    colorOf: (labelClass) => classes.colorOf(labelClass),
+    zoom: () => view.zoom,
+    changed: () => renderSaved(),
+  },
+  new EditOverlay(stage, view),
+);
+{
+  const tools = editTools;
+  const afterDraw = view.afterDraw;
+  view.afterDraw = () => {
+    afterDraw?.();
+    tools.redrawOverlay();
+  };
+}
+
 const intents: Intents = {
   point: (at, positive, shift = false) => {
     if (issueBoard.armed && positive) void issueBoard.pinAt(at);
+    else if (editTools?.click(at, positive, shift)) return; // mask editing (#16)
     else if (!proposalTools.click(at, positive, shift)) session?.click(at, positive);
   },
   box: (box) => session?.box(box),
   hover: (at) => {
     if (issueBoard.armed) return; // a pin's click makes no mask
+    if (editTools?.active) return; // mask editing (#16): no SAM masks under an edit tool
     if (proposalTools.hover(at)) session?.dropHover();
     else session?.hover(at);
   },
   clear: () => {
+    if (editTools?.escape()) return; // mask editing (#16)
     if (issueBoard.armed) {
       issueBoard.disarm();
       say("No issue pinned.");
@@ -458,6 +489,14 @@ const intents: Intents = {
   },
   toggleProposals: () => proposalTools.toggle(),
   togglePolygons: () => polygonMode?.toggle() ?? false, // polygon mode (#16)
+  // mask editing (#16)
+  editTool: (tool) => editTools?.choose(tool) ?? false,
+  brushSize: (step) => editTools?.resize(step) ?? false,
+  fillHoles: () => editTools?.fillHoles() ?? false,
+  mergeNext: () => editTools?.armMerge() ?? false,
+  split: () => editTools?.split() ?? false,
+  painting: () => editTools?.painting ?? false,
+  paint: (phase, at, timeStamp) => editTools?.paint(phase, at, timeStamp),
   submit: () => queue.submit(performance.now()),
   review: (verdict, whole) => queue.review(verdict, whole, performance.now()),
   pinIssue: () => issueBoard.armPin(),
@@ -473,6 +512,7 @@ function beginSession(image: ImageConfig, ctx: SessionContext): ImageSession {
   session?.close();
   polygonMode?.leave(); // polygon mode (#16)
   session = new ImageSession(image, ctx);
+  editTools?.imageShown(); // mask editing (#16)
   proposalTools.imageShown(session);
   renderSession();
   queue.imageShown(image);

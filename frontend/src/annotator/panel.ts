@@ -69,6 +69,7 @@ export function renderAnnotations(
       const row = document.createElement("li");
       row.dataset["annotationId"] = String(annotation.id);
       row.dataset["labelClass"] = String(annotation.label_class);
+      row.dataset["version"] = String(annotation.version); // mask editing (#16): for tests and people
       row.className = annotation.id === selected ? "selected" : "";
       const name = document.createElement("span");
       const who = authorship(annotation.author, annotation.last_editor);
