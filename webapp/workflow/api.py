@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from webapp.core.api_errors import RuleRefused
 from webapp.core.fields import MAX_ROW_ID, row_id_parameter
+from webapp.images.models import EncodingStatus
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
 from webapp.workflow import assignment, queue
@@ -168,23 +169,29 @@ class NextImage(WorkflowAccess, APIView):
         return Response(NextSerializer(self.answer(item, stage, request.user)).data)
 
     def answer(self, item: WorkItem | None, stage: str, user: Any) -> dict[str, Any]:
-        mine = WorkItem.objects.filter(project=self.project)
         if stage == "annotate":
-            mine = mine.queue_of(user)
+            mine = (Q(assignee=user) | Q(annotator=user)) & ~Q(state=WorkState.SKIPPED)
         else:
-            mine = mine.filter(Q(reviewer=user) | Q(review_assignee=user))
-        # One aggregate, whatever the queue's length: its size, and how many of its
-        # images come up to this one (the queue is in image order).
-        counts = mine.order_by().aggregate(
-            size=Count("pk"),
-            position=Count("pk", filter=Q(image_id__lte=item.pk if item else 0)),
-        )
+            mine = Q(reviewer=user) | Q(review_assignee=user)
         # The queue goes on with the images nobody was given that "next" would hand out
         # to this member after these: "image 12 of 40" counts what is left for them too.
-        size = (
-            counts["size"]
-            + queue.open_pool(self.project, user, self.role(self.request), stage).count()
-        )
+        # One aggregate for all three figures, whatever the queue's length: its size,
+        # how many of its images come up to this one (the queue is in image order), and
+        # the open images.
+        open_ready = queue.open_condition(self.project, user, self.role(self.request), stage)
+        wanted = mine
+        figures: dict[str, Any] = {
+            "size": Count("pk", filter=mine),
+            "position": Count("pk", filter=mine & Q(image_id__lte=item.pk if item else 0)),
+        }
+        if open_ready is not None:
+            open_ready &= Q(image__status=EncodingStatus.READY)
+            wanted |= open_ready
+            figures["open"] = Count("pk", filter=open_ready)
+        counts = (
+            WorkItem.objects.filter(project=self.project).filter(wanted).order_by()
+        ).aggregate(**figures)
+        size = counts["size"] + counts.get("open", 0)
         if item is None:
             return {
                 "item": None,
@@ -203,8 +210,6 @@ class NextImage(WorkflowAccess, APIView):
 
 def nothing_left(project: Project, stage: str) -> str:
     """Why there is no next image, for a person."""
-    from webapp.images.models import EncodingStatus
-
     items = WorkItem.objects.filter(project=project)
     encoding = items.exclude(image__status=EncodingStatus.READY).count()
     waiting = f" {encoding} more are still being prepared." if encoding else ""

@@ -13,101 +13,101 @@ for the encoder.
 
 from __future__ import annotations
 
+import operator
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import reduce
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from webapp.images.models import EncodingStatus
 from webapp.projects.models import Action, Project, role_allows
 from webapp.workflow.models import Event, EventKind, WorkItem, WorkState
 
-ATTEMPTS = 5  # candidates tried before giving up when others keep winning them
+ATTEMPTS = 5  # open images tried before giving up when others keep winning them
 
 
 RELATED = ("image", "project", "annotator", "reviewer", "assignee", "review_assignee")
 
 
-def _claim(
-    candidates: QuerySet[WorkItem], action: str, fields: dict[str, Any], user: Any
-) -> WorkItem | None:
-    """Hold the first of ``candidates`` for ``user``; None when there is none (or others
-    kept winning them). Runs inside the caller's transaction."""
-    for _ in range(ATTEMPTS):
-        item = (
-            candidates.select_related(*RELATED)
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("image_id")
-            .first()
-        )
-        if item is None:
-            return None
-        now = timezone.now()
-        claimed = WorkItem.objects.filter(pk=item.pk, version=item.version).update(
-            **fields, changed_at=now, version=F("version") + 1
-        )
-        if claimed:
-            Event.record(
-                EventKind.TRANSITION,
-                project=item.project_id,
-                actor=user,
-                image=item.image,
-                action=action,
-                from_state=item.state,
-                to_state=fields["state"],
-                at=now,
-            )
-            # The row as the update left it, without reading it again.
-            for name, value in fields.items():
-                setattr(item, name, value)
-            item.changed_at, item.version = now, item.version + 1
-            return item
-    return None
+@dataclass(frozen=True)
+class Pools:
+    """Where one stage's next image comes from for one member, as conditions on
+    :class:`WorkItem` rows of the project's ready images: ``held``, the image they hold
+    already; ``mine``, their own pools in order (sent back to them, given to them);
+    ``open``, what nobody holds or was given that they may take (None where the project
+    hands out only what it gives)."""
+
+    held: Q
+    mine: tuple[Q, ...]
+    open: Q | None
+
+    def querysets(self, ready: QuerySet[WorkItem]) -> list[QuerySet[WorkItem]]:
+        """``mine`` then ``open`` as querysets on ``ready``, in the queue's order."""
+        conditions = [*self.mine, *([self.open] if self.open is not None else [])]
+        return [ready.filter(condition) for condition in conditions]
 
 
 def _ready(project: Project) -> QuerySet[WorkItem]:
     return WorkItem.objects.filter(project=project, image__status=EncodingStatus.READY)
 
 
+def annotate_conditions(project: Project, user: Any, role: str | None) -> Pools:
+    """The labelling queue of ``user``: the image they are labelling; then one sent back
+    to them, one given to them; then (unless the project hands out only what it gives)
+    new ones nobody was given."""
+    everyone = not project.assigned_only or role_allows(role, Action.MANAGE)
+    return Pools(
+        held=Q(state=WorkState.ANNOTATING, annotator=user),
+        mine=(
+            Q(state=WorkState.REJECTED, annotator=user),
+            Q(state=WorkState.NEW, assignee=user),
+        ),
+        open=Q(state=WorkState.NEW, assignee__isnull=True) if everyone else None,
+    )
+
+
+def review_conditions(project: Project, user: Any, role: str | None) -> Pools:
+    """The review queue of ``user``: the image they are reviewing; then submitted images
+    given to them for review; then those nobody was given; never (but for managers)
+    one they labelled."""
+    submitted = Q(state=WorkState.SUBMITTED)
+    if not role_allows(role, Action.MANAGE):
+        submitted &= ~Q(annotator=user)
+    return Pools(
+        held=Q(state=WorkState.IN_REVIEW, reviewer=user),
+        mine=(submitted & Q(review_assignee=user),),
+        open=submitted & Q(review_assignee__isnull=True),
+    )
+
+
 def annotate_pools(
     project: Project, user: Any, role: str | None, ready: QuerySet[WorkItem] | None = None
 ) -> list[QuerySet[WorkItem]]:
-    """Where the next image to label comes from, in order: sent back to ``user``, given
-    to them, then (unless the project hands out only what it gives) new ones nobody was
-    given. ``ready``: the ready images to pick from (default: all of the project's)."""
-    ready = _ready(project) if ready is None else ready
-    pools = [
-        ready.filter(state=WorkState.REJECTED, annotator=user),
-        ready.filter(state=WorkState.NEW, assignee=user),
-    ]
-    if not project.assigned_only or role_allows(role, Action.MANAGE):
-        pools.append(ready.filter(state=WorkState.NEW, assignee__isnull=True))
-    return pools
+    """Where the next image to label comes from, in order (:func:`annotate_conditions`,
+    the held image aside), as querysets on ``ready`` (default: the project's ready
+    images)."""
+    pools = annotate_conditions(project, user, role)
+    return pools.querysets(_ready(project) if ready is None else ready)
 
 
 def review_pools(
     project: Project, user: Any, role: str | None, ready: QuerySet[WorkItem] | None = None
 ) -> list[QuerySet[WorkItem]]:
-    """Where the next image to review comes from, in order: submitted images given to
-    ``user`` for review, then those nobody was given; never (but for managers) one they
-    labelled."""
-    submitted = (_ready(project) if ready is None else ready).filter(state=WorkState.SUBMITTED)
-    if not role_allows(role, Action.MANAGE):
-        submitted = submitted.exclude(annotator=user)
-    return [
-        submitted.filter(review_assignee=user),
-        submitted.filter(review_assignee__isnull=True),
-    ]
+    """Where the next image to review comes from, in order (:func:`review_conditions`,
+    the held image aside), as querysets on ``ready``."""
+    pools = review_conditions(project, user, role)
+    return pools.querysets(_ready(project) if ready is None else ready)
 
 
-def open_pool(project: Project, user: Any, role: str | None, stage: str) -> QuerySet[WorkItem]:
-    """The ready images nobody holds or was given that ``stage``'s queue may still hand
-    ``user`` (none where annotators get only what they were given)."""
-    if stage == "annotate":
-        pools = annotate_pools(project, user, role)
-        return pools[2] if len(pools) == 3 else _ready(project).none()
-    return review_pools(project, user, role)[1]
+def open_condition(project: Project, user: Any, role: str | None, stage: str) -> Q | None:
+    """The condition on ready images nobody holds or was given that ``stage``'s queue
+    may still hand ``user``; None where annotators get only what they were given."""
+    conditions = annotate_conditions if stage == "annotate" else review_conditions
+    return conditions(project, user, role).open
 
 
 def next_to_annotate(project: Project, user: Any, role: str | None) -> WorkItem | None:
@@ -118,8 +118,7 @@ def next_to_annotate(project: Project, user: Any, role: str | None) -> WorkItem 
     return _next_for(
         project,
         user,
-        held=Q(state=WorkState.ANNOTATING, annotator=user),
-        pools=annotate_pools(project, user, role),
+        annotate_conditions(project, user, role),
         action="start",
         fields={"state": WorkState.ANNOTATING, "annotator": user},
     )
@@ -132,41 +131,88 @@ def next_to_review(project: Project, user: Any, role: str | None) -> WorkItem | 
     return _next_for(
         project,
         user,
-        held=Q(state=WorkState.IN_REVIEW, reviewer=user),
-        pools=review_pools(project, user, role),
+        review_conditions(project, user, role),
         action="start_review",
         fields={"state": WorkState.IN_REVIEW, "reviewer": user},
     )
 
 
+# What the candidate reads fetch of a row: enough to claim it and to record the move.
+CANDIDATE = ("image_id", "version", "state", "image__original_name")
+
+
 def _next_for(
-    project: Project,
-    user: Any,
-    *,
-    held: Q,
-    pools: list[QuerySet[WorkItem]],
-    action: str,
-    fields: dict[str, Any],
+    project: Project, user: Any, pools: Pools, *, action: str, fields: dict[str, Any]
 ) -> WorkItem | None:
-    """The image ``user`` holds already (``held``; its lease renewed), else the first of
-    ``pools`` claimed with ``fields`` by ``action``. One transaction for all of it."""
+    """The image ``user`` holds already (its lease renewed), else the first of their own
+    pools, else the first open image, claimed with ``fields`` by ``action``. One
+    transaction for all of it, in at most two reads before the claim:
+
+    - the member's own rows (held, sent back, given: few, and only ever theirs) in one
+      read ranked in the queue's order, locked (``FOR UPDATE``; only their own requests
+      could hold these locks);
+    - the open images, the first one nobody else has locked (``SKIP LOCKED``), in image
+      order through the (project, state) index.
+    """
+    ready = _ready(project)
+    ranks = [When(pools.held, then=Value(0))]
+    ranks += [When(condition, then=Value(n)) for n, condition in enumerate(pools.mine, 1)]
+    own = ready.filter(reduce(operator.or_, [pools.held, *pools.mine]))
     with transaction.atomic():
-        holding = _ready(project).filter(held).select_related(*RELATED).first()
-        if holding is not None:
-            holding.lease_expires_at = renew_lease(holding)
-            return holding
-        fields = {**fields, "lease_expires_at": timezone.now() + _lease(project)}
-        for pool in pools:
-            item = _claim(pool, action, fields, user)
-            if item is not None:
-                return item
+        row = (
+            own.annotate(rank=Case(*ranks, output_field=IntegerField()))
+            .select_for_update(of=("self",))
+            .order_by("rank", "image_id")
+            .values_list(*CANDIDATE, "rank")
+            .first()
+        )
+        lease = timezone.now() + timedelta(minutes=project.lease_minutes)
+        if row is not None and row[-1] == 0:
+            WorkItem.objects.filter(pk=row[0], state=row[2]).update(lease_expires_at=lease)
+            return _loaded(row[0])
+        fields = {**fields, "lease_expires_at": lease}
+        if row is not None and _claim(project, row[:4], action, fields, user):
+            return _loaded(row[0])
+        if pools.open is None:
+            return None
+        candidates = (
+            ready.filter(pools.open)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("image_id")
+            .values_list(*CANDIDATE)
+        )
+        for _ in range(ATTEMPTS):
+            row = candidates.first()
+            if row is None:
+                return None
+            if _claim(project, row, action, fields, user):
+                return _loaded(row[0])
     return None
 
 
-def _lease(project: Project) -> Any:
-    from datetime import timedelta
+def _claim(
+    project: Project, row: tuple[Any, ...], action: str, fields: dict[str, Any], user: Any
+) -> bool:
+    """Hold the candidate ``row`` (``CANDIDATE``'s values) for ``user`` with ``fields``:
+    one update conditional on the version read, and the move's event. False when
+    someone changed the row since (another request won it). Runs inside the caller's
+    transaction."""
+    image_id, version, state, name = row
+    now = timezone.now()
+    claimed = WorkItem.objects.filter(pk=image_id, version=version).update(
+        **fields, changed_at=now, version=F("version") + 1
+    )
+    if claimed:
+        Event.objects.create(
+            project_id=project.pk, kind=EventKind.TRANSITION, actor=user, image_id=image_id,
+            image_name=name, action=action, from_state=state, to_state=fields["state"], at=now,
+        )  # fmt: skip
+    return bool(claimed)
 
-    return timedelta(minutes=project.lease_minutes)
+
+def _loaded(image_id: int) -> WorkItem:
+    """The work item as the claim left it, with what its answer shows."""
+    return WorkItem.objects.select_related(*RELATED).get(pk=image_id)
 
 
 def renew_lease(item: WorkItem) -> Any:
