@@ -38,6 +38,7 @@ import argparse
 import http.client
 import io
 import json
+import multiprocessing
 import os
 import secrets
 import shutil
@@ -51,6 +52,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +64,10 @@ from benchmarks.upload_to_ready import free_port, machine
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 1024, 768
 PROBE_EVERY = 0.1  # seconds between the single GETs under load
+# Marks the requests that count (after the warm-up), so that the server's access log can be
+# read for the same requests as the client's figures; the log's line for each request.
+COUNTED_HEADER = "X-Load-Counted"
+ACCESS_FORMAT = "%({x-load-counted}i)s %(m)s %(U)s %(s)s %(D)s"
 IDLE_PROBES = 30
 START_TIMEOUT = 60.0  # seconds for gunicorn to answer
 # Variables of the developer's shell that would change the server under test.
@@ -135,12 +141,16 @@ class Client:
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
-        """(status, body, seconds); status 0 when the connection failed."""
+    def request(
+        self, method: str, path: str, body: Any = None, counted: bool = False
+    ) -> tuple[int, bytes, float]:
+        """(status, body, seconds); status 0 when the connection failed. ``counted``
+        marks the request for the server's access log (:data:`COUNTED_HEADER`)."""
         payload = None if body is None else json.dumps(body)
+        headers = {**self.headers, COUNTED_HEADER: "1" if counted else "0"}
         started = time.perf_counter()
         try:
-            self.connection.request(method, path, payload, self.headers)
+            self.connection.request(method, path, payload, headers)
             response = self.connection.getresponse()
             content = response.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -172,10 +182,9 @@ class Annotator(threading.Thread):
         self.queue_empty = False
 
     def call(self, kind: str, method: str, path: str, body: Any) -> dict[str, Any] | None:
-        began = time.monotonic()
-        status, content, seconds = self.client.request(method, path, body)
+        counted = time.monotonic() >= self.measure_from
+        status, content, seconds = self.client.request(method, path, body, counted)
         tally = self.tallies[kind]
-        counted = began >= self.measure_from
         if counted:
             tally.latencies.append(seconds)
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
@@ -225,11 +234,11 @@ class Prober(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop.wait(PROBE_EVERY):
-                began = time.monotonic()
-                status, content, seconds = self.client.request("GET", self.path)
+                counted = time.monotonic() >= self.measure_from
+                status, content, seconds = self.client.request("GET", self.path, None, counted)
                 if status != 200:
                     self.tally.failures.append(f"GET {self.path}: {status} {content[:300]!r}")
-                elif began >= self.measure_from:
+                elif counted:
                     self.tally.latencies.append(seconds)
         finally:
             self.client.close()
@@ -416,14 +425,18 @@ def logged_doubles(project: int) -> dict[int, int]:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int, threads: int, log: Path) -> Iterator[int]:
-    """gunicorn serving the app on a free loopback port; the port."""
+def gunicorn(
+    env: dict[str, str], workers: int, threads: int, log: Path, access: Path
+) -> Iterator[int]:
+    """gunicorn serving the app on a free loopback port, each request's time written to
+    ``access`` (:data:`ACCESS_FORMAT`); the port."""
     port = free_port()
     with log.open("w") as out:
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "webapp.wsgi", "--bind",
              f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-             "--keep-alive", "30"],
+             "--keep-alive", "30", "--access-logfile", str(access),
+             "--access-logformat", ACCESS_FORMAT],
             cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -464,6 +477,7 @@ class Outcome:
     response_doubles: dict[int, list[str]]
     logged_doubles: dict[int, int]
     queue_emptied: bool
+    server: dict[str, Tally]  # the counted requests as gunicorn timed them
 
     @property
     def failures(self) -> list[str]:
@@ -475,28 +489,111 @@ class Outcome:
         return len(self.response_doubles) + len(self.logged_doubles)
 
 
+@dataclass
+class Finished:
+    """What one simulated annotator brings back from its client process."""
+
+    username: str
+    tallies: dict[str, Tally]
+    handed: list[int]
+    queue_empty: bool
+
+
+def run_group(
+    team: Team, members: list[tuple[str, str, int]], port: int, measure_from: float,
+    deadline: float, think: float, out: Connection,
+) -> None:  # fmt: skip
+    """In a client process: ``members`` (username, token, seed) as annotator threads
+    until ``deadline``; what each did is sent on ``out``."""
+    annotators = [
+        Annotator(team, name, token, port, measure_from, deadline, seed, think)
+        for name, token, seed in members
+    ]
+    for annotator in annotators:
+        annotator.start()
+    for annotator in annotators:
+        annotator.join()
+    out.send([Finished(a.username, a.tallies, a.handed, a.queue_empty) for a in annotators])
+    out.close()
+
+
+def run_clients(
+    team: Team, port: int, measure_from: float, deadline: float, args: argparse.Namespace
+) -> list[Finished]:
+    """The annotators, spread over ``args.client_processes`` processes (threads of one
+    Python process wait for each other's turn on the interpreter lock, which the client's
+    figures would count as server time)."""
+    from django.db import connections
+
+    connections.close_all()  # no database socket shared with the children
+    members = [
+        (name, token, seed)
+        for seed, (name, token) in enumerate(team.tokens.items())
+        if not name.startswith("lead-")
+    ]
+    groups = [members[i :: args.client_processes] for i in range(args.client_processes)]
+    context = multiprocessing.get_context("fork")
+    running = []
+    for group in filter(None, groups):
+        receiving, sending = context.Pipe(duplex=False)
+        process = context.Process(
+            target=run_group,
+            args=(team, group, port, measure_from, deadline, args.think, sending),
+        )
+        process.start()
+        sending.close()
+        running.append((process, receiving))
+    finished: list[Finished] = []
+    for process, receiving in running:
+        finished += receiving.recv()
+        process.join()
+    return finished
+
+
+def request_kind(method: str, path: str) -> str | None:
+    """Which figure a request of the load belongs to, from its method and path."""
+    if method == "GET":
+        return "single GET"
+    for suffix, kind in (
+        ("/work/next/", "next"),
+        ("/annotations/", "save"),
+        ("/submit/", "submit"),
+    ):
+        if path.endswith(suffix):
+            return kind
+    return None
+
+
+def server_timings(access: Path) -> dict[str, Tally]:
+    """The counted requests as gunicorn timed them, by kind: seconds from the request
+    read to the response written (the wait for a free worker thread before that is not
+    in it, nor the network)."""
+    found = {kind: Tally() for kind in (*Annotator.EXPECTED, "single GET")}
+    for line in access.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 5 or parts[0] != "1":
+            continue
+        kind = request_kind(parts[1], parts[2])
+        if kind is not None:
+            found[kind].latencies.append(int(parts[4]) / 1e6)
+    return found
+
+
 def run_load(args: argparse.Namespace, database_url: str, root: Path, fixed: bool) -> Outcome:
     label = "fixed" if fixed else "unfixed"
     env = server_env(database_url, root, fixed)
     setup_django(env)
     team = build_team(args.annotators, args.images)
-    with gunicorn(env, args.workers, args.threads, root / f"gunicorn-{label}.log") as port:
+    access = root / f"access-{label}.log"
+    with gunicorn(env, args.workers, args.threads, root / f"gunicorn-{label}.log", access) as port:
         owner_token = team.tokens[next(u for u in team.tokens if u.startswith("lead-"))]
         idle_probe(port, owner_token, team.probe_path, count=args.workers * args.threads)
         idle = idle_probe(port, owner_token, team.probe_path)
         measure_from = time.monotonic() + args.warmup
         deadline = measure_from + args.seconds
-        annotators = [
-            Annotator(team, name, token, port, measure_from, deadline, seed, args.think)
-            for seed, (name, token) in enumerate(team.tokens.items())
-            if not name.startswith("lead-")
-        ]
         prober = Prober(port, owner_token, team.probe_path, measure_from)
         prober.start()
-        for annotator in annotators:
-            annotator.start()
-        for annotator in annotators:
-            annotator.join()
+        annotators = run_clients(team, port, measure_from, deadline, args)
         ended = time.monotonic()
         prober.stop.set()
         prober.join()
@@ -515,6 +612,7 @@ def run_load(args: argparse.Namespace, database_url: str, root: Path, fixed: boo
         response_doubles=double_assignments(handed),
         logged_doubles=logged_doubles(team.project),
         queue_emptied=any(a.queue_empty for a in annotators),
+        server=server_timings(access),
     )
 
 
@@ -526,6 +624,9 @@ def report(outcome: Outcome) -> None:
         print(tally.row(kind, outcome.seconds))
         everything.add(tally)
     print(everything.row("all", outcome.seconds))
+    print("as gunicorn timed the same requests (from request read to response written):")
+    for kind, tally in outcome.server.items():
+        print(tally.row(f"  {kind}", outcome.seconds))
     idle, loaded = outcome.idle.latencies, outcome.loaded.latencies
     print(
         f"single GET of one annotation: idle p50 {percentile(idle, 50) * 1000:.1f} ms "
@@ -559,6 +660,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument(
+        "--client-processes", type=int, default=4,
+        help="processes the simulated annotators are spread over",
+    )  # fmt: skip
+    parser.add_argument(
         "--request-cost", choices=["fixed", "unfixed", "both"], default="fixed",
         help="unfixed: a new database connection for every request",
     )  # fmt: skip
@@ -568,6 +673,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="user@host:port where the fresh database is made (createdb, dropdb)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.client_processes < 1:
+        parser.error("--client-processes must be at least 1")
     if args.annotators < 1 or args.images < 1 or args.seconds <= 0 or args.think < 0:
         parser.error("--annotators, --images and --seconds must be positive, --think not negative")
     if args.database and urlsplit(args.database).scheme not in {"postgres", "postgresql"}:

@@ -84,3 +84,10 @@ def test_three_annotators_empty_the_queue_with_no_double_assignment() -> None:
     # 12 images labelled: 12 saves and 12 submits, each answered as expected.
     assert rows["save"][1] == rows["submit"][1] == "12"
     assert rows["save"][-1] == rows["submit"][-1] == rows["next"][-1] == "0"
+    # gunicorn's own timing of the same requests, read back from its access log.
+    served = out.split("as gunicorn timed the same requests")[1].splitlines()[1:4]
+    assert [line.split()[:2] for line in served] == [
+        ["next", rows["next"][1]],
+        ["save", "12"],
+        ["submit", "12"],
+    ]
