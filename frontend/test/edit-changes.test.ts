@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+
+import type { Annotation } from "../src/annotator/api";
+import { type EditAction, type EditPort, replayEdit } from "../src/annotator/edit-changes";
+import { History } from "../src/annotator/history";
+
+const rle = (counts: string) => ({ size: [2, 2] as const, counts });
+const payload = (counts: string) => ({ label_class: 1, rle: rle(counts), prompts: { points: [], labels: [], box: null } });
+
+/** A store of masks by id, as the server would keep them, recording the calls. */
+function fakePort(history: History) {
+  const masks = new Map<number, string>([[1, "merged"]]);
+  const calls: string[] = [];
+  let nextId = 10;
+  const port: EditPort = {
+    async setMask(id, value) {
+      if (!masks.has(id)) throw new Error(`no #${id}`);
+      masks.set(id, value.counts);
+      calls.push(`mask ${id} ${value.counts}`);
+      return { id } as Annotation;
+    },
+    async create(p) {
+      const id = nextId++;
+      masks.set(id, p.rle.counts);
+      calls.push(`create ${id}`);
+      return { id } as Annotation;
+    },
+    async remove(id) {
+      if (!masks.delete(id)) throw new Error(`no #${id}`);
+      calls.push(`delete ${id}`);
+    },
+    renumber: (oldId, newId) => history.renumber(oldId, newId),
+  };
+  return { port, masks, calls };
+}
+
+describe("edit steps", () => {
+  it("undo of a merge restores the kept mask and re-creates the deleted one; redo deletes the new one", async () => {
+    const history = new History();
+    const { port, masks, calls } = fakePort(history);
+    const merge: EditAction = {
+      kind: "edit",
+      what: "merge",
+      changes: [
+        { kind: "mask", id: 1, before: rle("a"), after: rle("merged") },
+        { kind: "delete", id: 2, payload: payload("b") },
+      ],
+    };
+    history.record(merge);
+
+    const undone = history.undo();
+    expect(undone?.kind).toBe("edit");
+    await replayEdit(undone as EditAction, "undo", port);
+    expect(calls).toEqual(["create 10", "mask 1 a"]);
+    expect(Object.fromEntries(masks)).toEqual({ 1: "a", 10: "b" });
+
+    const redone = history.redo();
+    await replayEdit(redone as EditAction, "redo", port);
+    expect(calls.slice(2)).toEqual(["mask 1 merged", "delete 10"]); // the re-created id
+    expect(Object.fromEntries(masks)).toEqual({ 1: "merged" });
+  });
+
+  it("stops at the first change that fails and throws its error", async () => {
+    const history = new History();
+    const { port, calls } = fakePort(history);
+    const step: EditAction = {
+      kind: "edit",
+      what: "split",
+      changes: [
+        { kind: "mask", id: 1, before: rle("whole"), after: rle("part") },
+        { kind: "create", id: 99, payload: payload("other") },
+      ],
+    };
+    await expect(replayEdit(step, "undo", port)).rejects.toThrow("no #99");
+    expect(calls).toEqual([]);
+  });
+});
