@@ -2,8 +2,19 @@
 of one vote.
 
     python -m benchmarks.class_suggestions --grabcut ../shared/datasets/grabcut
+    python -m benchmarks.class_suggestions --digits var/bench/digits.png
 
-The data: the GrabCut set's 50 photos, one object each with its ground-truth mask
+Two data sets. Handwritten digits (``--digits``): OpenCV's ``samples/data/digits.png``
+(Apache-2.0 / BSD-3-Clause, shipped by Debian's ``opencv-doc`` package; not kept in
+this repository, fetched at benchmark time with ``apt-get download opencv-doc`` and
+``dpkg-deb -x``, see docs/benchmarks.md): 5,000 handwritten digits of 20 x 20 pixels,
+500 of each class 0-9, the class given by the digit's row. Projects' images are made of
+them: mosaics of 10 x 10 digits drawn at random (200 x 200 pixels, every class in
+every image), each digit an instance whose mask is its ink (pixels above 127). Every
+class has far more than 21 members, so k = 1, 5 and 20 are all measured, with the
+examples drawn from any image or from other images only.
+
+GrabCut (``--grabcut``): the set's 50 photos, one object each with its ground-truth mask
 (255 object; the uncertain band left out). No class labels come with it: the classes
 below were given by hand, from the file names where they name the object and by
 looking at the photos otherwise. Five coarse classes have enough members; the 6
@@ -72,15 +83,29 @@ def grabcut_features(folder: Path, cache: Path, model: str) -> tuple[np.ndarray,
 
 
 def top1_accuracy(
-    features: np.ndarray, labels: list[str], k: int, draws: int, seed: int = 0
+    features: np.ndarray,
+    labels: list[str],
+    k: int,
+    draws: int,
+    seed: int = 0,
+    images: list[int] | None = None,
 ) -> tuple[float, int, int]:
     """Leave-one-out top-1 accuracy with ``k`` examples per class (see the module's
-    docstring): (accuracy, number of queries, number of classes taking part)."""
+    docstring): (accuracy, number of queries, number of classes taking part). With
+    ``images`` (each object's image), examples come only from other images than the
+    query's."""
     rng = np.random.default_rng(seed)
     names = sorted(set(labels))
     label_ids = np.array([names.index(name) for name in labels])
-    # A class takes part when it has k examples besides the query itself.
+    image_ids = np.arange(len(labels)) if images is None else np.asarray(images)
+    # A class takes part when it has k examples besides the query itself (and, with
+    # images, outside the image with the most of that class).
     counts = np.bincount(label_ids, minlength=len(names))
+    if images is not None:
+        for c in range(len(names)):
+            of_class = image_ids[label_ids == c]
+            most_in_one = np.bincount(of_class).max() if len(of_class) else 0
+            counts[c] = len(of_class) - most_in_one + 1
     taking_part = [c for c in range(len(names)) if counts[c] >= k + 1]
     if len(taking_part) < 2:
         return float("nan"), 0, len(taking_part)
@@ -90,7 +115,7 @@ def top1_accuracy(
         for _ in range(draws):
             chosen = []
             for c in taking_part:
-                pool = [i for i in np.flatnonzero(label_ids == c) if i != query]
+                pool = np.flatnonzero((label_ids == c) & (image_ids != image_ids[query]))
                 chosen.extend(rng.choice(pool, size=k, replace=False).tolist())
             examples = Examples(
                 features[chosen], label_ids[chosen], np.array(chosen, dtype=np.int64)
@@ -99,6 +124,97 @@ def top1_accuracy(
             right += int(ranked[0][0] == label_ids[query])
             total += 1
     return right / total, len(queries), len(taking_part)
+
+
+# digits.png: 50 rows x 100 columns of 20 x 20 digits; rows 5c..5c+4 hold digit c.
+DIGIT_CELL = 20
+DIGIT_ROWS_PER_CLASS = 5
+INK = 127  # a digit's mask: its pixels brighter than this
+
+
+def digit_cells(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's digits.png as (5000, 20, 20) uint8 cells and their classes (5000,)."""
+    from PIL import Image
+
+    sheet = np.asarray(Image.open(path).convert("L"))
+    rows, cols = sheet.shape[0] // DIGIT_CELL, sheet.shape[1] // DIGIT_CELL
+    grid = sheet[: rows * DIGIT_CELL, : cols * DIGIT_CELL].reshape(
+        rows, DIGIT_CELL, cols, DIGIT_CELL
+    )
+    cells = grid.transpose(0, 2, 1, 3).reshape(rows * cols, DIGIT_CELL, DIGIT_CELL)
+    classes = np.repeat(np.arange(rows) // DIGIT_ROWS_PER_CLASS, cols)
+    return cells, classes
+
+
+def digit_mosaics(
+    cells: np.ndarray, classes: np.ndarray, count: int, per_side: int, seed: int = 0
+) -> list[tuple[np.ndarray, list[np.ndarray], list[int]]]:
+    """``count`` images of ``per_side`` x ``per_side`` digits drawn at random without
+    replacement: (pixels (H, W) uint8, each digit's mask (H, W) bool in the image's frame,
+    each digit's class)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(cells))[: count * per_side * per_side]
+    side = per_side * DIGIT_CELL
+    mosaics = []
+    for n in range(count):
+        pixels = np.zeros((side, side), dtype=np.uint8)
+        masks, labels = [], []
+        picked = order[n * per_side * per_side : (n + 1) * per_side * per_side]
+        for slot, index in enumerate(picked):
+            y, x = divmod(slot, per_side)
+            window = (
+                slice(y * DIGIT_CELL, (y + 1) * DIGIT_CELL),
+                slice(x * DIGIT_CELL, (x + 1) * DIGIT_CELL),
+            )
+            pixels[window] = cells[index]
+            mask = np.zeros((side, side), dtype=bool)
+            mask[window] = cells[index] > INK
+            if mask.any():
+                masks.append(mask)
+                labels.append(int(classes[index]))
+        mosaics.append((pixels, masks, labels))
+    return mosaics
+
+
+def digits_features(
+    path: Path, cache: Path, model: str, images: int, per_side: int
+) -> tuple[np.ndarray, list[str], list[int]]:
+    """(N, 256) pooled features of the digits of ``images`` mosaics, their classes
+    ("0".."9") and their images. Embeddings are kept in ``cache``."""
+    from PIL import Image
+
+    from inference.encode import encode
+
+    cells, classes = digit_cells(path)
+    cache.mkdir(parents=True, exist_ok=True)
+    features, labels, image_of = [], [], []
+    for n, (pixels, masks, digit_classes) in enumerate(
+        digit_mosaics(cells, classes, images, per_side)
+    ):
+        stored = cache / f"mosaic{n}-{per_side}.npy"
+        if not stored.exists():
+            np.save(stored, encode([Image.fromarray(pixels).convert("RGB")], model)[:1])
+        embedding = np.load(stored)
+        for mask, digit in zip(masks, digit_classes, strict=True):
+            features.append(pool_under_mask(embedding, mask, mask.shape))
+            labels.append(str(digit))
+            image_of.append(n)
+    return np.stack(features), labels, image_of
+
+
+def report(
+    features: np.ndarray, labels: list[str], draws: int, images: list[int] | None = None
+) -> None:
+    """Prints top-1 accuracy for k = 1, 5, 20."""
+    for k in (1, 5, 20):
+        accuracy, queries, classes = top1_accuracy(features, labels, k, draws, images=images)
+        if queries == 0:
+            print(f"k={k:>2}: not measurable (fewer than 2 classes have {k + 1} objects)")
+            continue
+        print(
+            f"k={k:>2}: top-1 {accuracy:.1%} over {queries} queries x {draws} draws, "
+            f"{classes} classes (chance {1 / classes:.0%})"
+        )
 
 
 def vote_seconds(examples: int, classes: int = 20, repeats: int = 50) -> float:
@@ -119,25 +235,35 @@ def vote_seconds(examples: int, classes: int = 20, repeats: int = 50) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--grabcut", type=Path, required=True, help="the GrabCut folder")
+    parser.add_argument("--grabcut", type=Path, help="the GrabCut folder")
+    parser.add_argument("--digits", type=Path, help="OpenCV's samples/data/digits.png")
+    parser.add_argument("--mosaics", type=int, default=6, help="digit images to make")
     parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--cache", type=Path, default=Path("var/bench/grabcut-embeddings"))
+    parser.add_argument("--cache", type=Path, default=Path("var/bench"))
     parser.add_argument("--draws", type=int, default=20, help="example draws per query")
     args = parser.parse_args(argv)
+    if args.grabcut is None and args.digits is None:
+        parser.error("give --grabcut FOLDER, --digits DIGITS.PNG or both")
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
-    features, labels = grabcut_features(args.grabcut, args.cache / args.model, args.model)
-    sizes = {name: labels.count(name) for name in sorted(set(labels))}
-    print(f"objects: {len(labels)} in {len(sizes)} classes {sizes}; model {args.model}")
-    for k in (1, 5, 20):
-        accuracy, queries, classes = top1_accuracy(features, labels, k, args.draws)
-        if queries == 0:
-            print(f"k={k:>2}: not measurable (fewer than 2 classes have {k + 1} objects)")
-            continue
+    if args.grabcut is not None:
+        cache = args.cache / "grabcut-embeddings" / args.model
+        features, labels = grabcut_features(args.grabcut, cache, args.model)
+        sizes = {name: labels.count(name) for name in sorted(set(labels))}
+        print(f"GrabCut objects: {len(labels)} in {len(sizes)} classes {sizes}; {args.model}")
+        report(features, labels, args.draws)
+    if args.digits is not None:
+        cache = args.cache / "digits-embeddings" / args.model
+        features, labels, images = digits_features(args.digits, cache, args.model, args.mosaics, 10)
+        sizes = {name: labels.count(name) for name in sorted(set(labels))}
         print(
-            f"k={k:>2}: top-1 {accuracy:.1%} over {queries} queries x {args.draws} draws, "
-            f"{classes} classes (chance {1 / classes:.0%})"
+            f"digits: {len(labels)} in {args.mosaics} images, {len(sizes)} classes {sizes}; "
+            f"{args.model}"
         )
+        print("examples from any image but the query itself:")
+        report(features, labels, args.draws)
+        print("examples from other images only:")
+        report(features, labels, args.draws, images)
     for n in (1000, 5000, 20000):
         print(f"one vote among {n} stored features: {vote_seconds(n) * 1000:.1f} ms")
     print(f"load average after: {os.getloadavg()}")

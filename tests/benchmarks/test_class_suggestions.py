@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from benchmarks.class_suggestions import top1_accuracy
+from benchmarks.class_suggestions import DIGIT_CELL, digit_cells, digit_mosaics, top1_accuracy
 
 
 def clusters(per_class: int, spread: float) -> tuple[np.ndarray, list[str]]:
@@ -34,3 +36,49 @@ def test_k_beyond_the_classes_sizes_is_not_measured() -> None:
     features, labels = clusters(8, 0.01)
     accuracy, queries, classes = top1_accuracy(features, labels, k=20, draws=1)
     assert math.isnan(accuracy) and queries == 0 and classes == 0
+
+
+def test_examples_from_other_images_only_never_come_from_the_querys_image() -> None:
+    # In image 0 class a looks like e0 and b like e1; in image 1 the other way round.
+    # Drawn from the other image only, the examples always point to the wrong class.
+    e0, e1 = np.eye(256, dtype=np.float32)[:2]
+    features = np.array([e0] * 3 + [e1] * 3 + [e1] * 3 + [e0] * 3)
+    labels = ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+    images = [0] * 6 + [1] * 6
+    assert top1_accuracy(features, labels, k=2, draws=3, images=images) == (0.0, 12, 2)
+    anywhere, _, _ = top1_accuracy(features, labels, k=2, draws=3)
+    assert anywhere > 0.0
+    # Three per class in each image: k = 4 needs more than the other image holds.
+    assert top1_accuracy(features, labels, k=4, draws=1, images=images)[1] == 0
+
+
+def test_digits_are_cut_from_the_sheet_by_row_and_placed_with_their_ink_as_mask(
+    tmp_path: Path,
+) -> None:
+    # A sheet of 10 rows x 3 columns: rows 0-4 are class 0, rows 5-9 class 1; each cell
+    # has a distinct ink level in a 4 x 4 square, cell 7 has no ink at all.
+    sheet = np.zeros((10 * DIGIT_CELL, 3 * DIGIT_CELL), dtype=np.uint8)
+    for n in range(30):
+        row, col = divmod(n, 3)
+        if n != 7:
+            y, x = row * DIGIT_CELL + 8, col * DIGIT_CELL + 8
+            sheet[y : y + 4, x : x + 4] = 128 + n
+    Image.fromarray(sheet).save(tmp_path / "digits.png")
+
+    cells, classes = digit_cells(tmp_path / "digits.png")
+    assert cells.shape == (30, DIGIT_CELL, DIGIT_CELL)
+    assert classes.tolist() == [0] * 15 + [1] * 15
+    assert cells[4].max() == 132
+
+    mosaics = digit_mosaics(cells, classes, count=2, per_side=3, seed=1)
+    seen = []
+    for pixels, masks, labels in mosaics:
+        assert pixels.shape == (3 * DIGIT_CELL, 3 * DIGIT_CELL)
+        assert len(masks) == len(labels)
+        for mask, label in zip(masks, labels, strict=True):
+            assert mask.sum() == 16  # the ink square, where it was placed
+            (level,) = set(pixels[mask].tolist())
+            seen.append(level - 128)
+            assert label == classes[level - 128]
+    # 18 cells drawn without replacement; the one without ink is not an object.
+    assert len(set(seen)) == len(seen) and 7 not in seen and len(seen) >= 17
