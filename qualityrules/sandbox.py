@@ -10,6 +10,9 @@ it starts, so that the parent process can stop a rule that runs too long and say
 These Python-side guards give rule authors clear messages; the process around them (no
 host files, no code generation, no child processes, no globals that reach out, a memory
 ceiling and a clock) is what contains a rule that gets past them.
+
+One process serves one rule set for several checks (the parent keeps it warm): the doors
+are closed once, and the rules are loaded once per spec and kept for the next checks.
 """
 
 from __future__ import annotations
@@ -97,8 +100,16 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         raise PermissionError(f"rule code may not use {event}")
 
 
+_closed = False
+_loaded_rules: dict[str, list[Any]] = {}
+
+
 def close_the_doors() -> None:
-    """Refuse files, processes and sockets from here on; send ``print`` to a bounded sink."""
+    """Refuse files, processes and sockets from here on; send ``print`` to a bounded sink.
+    Once per process (a second call does nothing)."""
+    global _closed
+    if _closed:
+        return
     # What the engine and the allowed imports need is imported before the hook goes in.
     import bisect  # noqa: F401
     import collections  # noqa: F401
@@ -122,6 +133,7 @@ def close_the_doors() -> None:
 
     sys.addaudithook(_audit)
     sys.stdout = sys.stderr = _Sink()
+    _closed = True
 
 
 def run(request: str, emit: Callable[[str], Any], mark: Callable[[int, int], Any]) -> None:
@@ -133,9 +145,13 @@ def run(request: str, emit: Callable[[str], Any], mark: Callable[[int, int], Any
 
     data = json.loads(request)
     images = data.pop("images")
-    rules = rules_from_spec(
-        data["spec"], custom_rules=True, before_load=lambda number: mark(-1, number)
-    )
+    key = json.dumps(data["spec"], sort_keys=True)
+    rules = _loaded_rules.get(key)
+    if rules is None:
+        rules = rules_from_spec(
+            data["spec"], custom_rules=True, before_load=lambda number: mark(-1, number)
+        )
+        _loaded_rules[key] = rules
     for index, raw in enumerate(images):
         image = ImageData.from_dict(raw)
         problems: list[dict[str, Any]] = []

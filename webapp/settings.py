@@ -624,3 +624,16 @@ SAMLABEL_RULES_PYTHON_MB = env_positive_int("SAMLABEL_RULES_PYTHON_MB", 512)
 SAMLABEL_RULES_PROCESS_MB = env_positive_int("SAMLABEL_RULES_PROCESS_MB", 1280)
 # Images per sandbox run in a whole-project check.
 SAMLABEL_RULES_BATCH = env_positive_int("SAMLABEL_RULES_BATCH", 500)
+# Warm runners: each web or worker process keeps a sandboxed process (Pyodide started)
+# waiting for the next check of up to this many rule sets, plus one spare (0: a process
+# of its own for every check, none kept); a process serves this many checks at most.
+SAMLABEL_RULES_WARM_SETS = env_int("SAMLABEL_RULES_WARM_SETS", 2)
+SAMLABEL_RULES_REUSE = env_positive_int("SAMLABEL_RULES_REUSE", 100)
+if SAMLABEL_RULES_WARM_SETS < 0:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_RULES_WARM_SETS={SAMLABEL_RULES_WARM_SETS}: use 0 or more"
+    )
+CELERY_BEAT_SCHEDULE["requeue-stuck-project-checks"] = {
+    "task": "webapp.qualityrules.tasks.sweep_stuck_project_checks",
+    "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
+}

@@ -202,3 +202,38 @@ def test_a_project_without_rules_cannot_be_checked(
     team: dict[str, Any], api_client: ApiClientFor
 ) -> None:
     assert api_client(team["max"]).post(url(team, "checks/")).status_code == 409
+
+
+def test_submit_in_a_project_without_rules_asks_nothing_about_rules(
+    team: dict[str, Any], api_client: ApiClientFor
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    WorkItem.objects.filter(pk=team["image"].pk).update(
+        state=WorkState.ANNOTATING, annotator=team["ann"]
+    )
+    client = api_client(team["ann"])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert move(client, team, "submit").status_code == 200
+
+    assert not [q["sql"] for q in queries.captured_queries if "qualityrules" in q["sql"]]
+
+
+def test_the_project_row_keeps_the_version_in_force(
+    team: dict[str, Any], api_client: ApiClientFor
+) -> None:
+    manager = api_client(team["max"])
+
+    manager.put(url(team), {"rules": MIN_CAR}, format="json")
+    with_rules = type(team["project"]).objects.get(pk=team["project"].pk).quality_rules_version
+    manager.put(url(team), {"rules": []}, format="json")
+    emptied = type(team["project"]).objects.get(pk=team["project"].pk).quality_rules_version
+    WorkItem.objects.filter(pk=team["image"].pk).update(
+        state=WorkState.ANNOTATING, annotator=team["ann"]
+    )
+
+    assert (with_rules, emptied) == (1, 0)
+    assert move(api_client(team["ann"]), team, "submit").status_code == 200  # not checked
+    assert RuleCheck.objects.count() == 0

@@ -178,3 +178,59 @@ def test_a_raising_rule_reports_its_exception_and_line(hostile_run: SandboxRun) 
 def test_a_missing_pyodide_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SandboxUnavailable, match="Pyodide was not found"):
         run_sandboxed(BUILTIN_SPEC, [], pyodide_dir=tmp_path)
+
+
+# ---- Warm runners: one process serves several checks of one rule set ----
+
+COUNTER = {
+    "name": "counter",
+    "source": "import math\n"
+    "def check(image):\n"
+    "    math.seen = getattr(math, 'seen', 0) + 1\n"
+    "    return [warning(str(math.seen))]\n",
+}
+LOOPS_ON_BIG = {
+    "name": "loops_on_big",
+    "source": "def check(image):\n    while image.width > 1000:\n        pass\n    return []\n",
+}
+
+
+def counts(run: SandboxRun) -> list[str]:
+    return [p["message"] for image in run.problems for p in image if p["rule"] == "counter"]
+
+
+def test_a_warm_runner_serves_the_next_check_of_the_same_rule_set() -> None:
+    spec = {"version": 1, "rules": [*BUILTIN_SPEC["rules"], COUNTER]}
+    images = random_images(3, 5)
+
+    first = run_sandboxed(spec, images, key=("warm", 1))
+    second = run_sandboxed(spec, images, key=("warm", 1))
+
+    assert second.pids == first.pids  # no new Pyodide for the second check
+    assert counts(first) == ["1", "2", "3"] and counts(second) == ["4", "5", "6"]
+    builtins = [[p for p in image if p["rule"] != "counter"] for image in second.problems]
+    assert builtins == native(images)
+
+
+def test_what_a_rule_leaves_behind_never_reaches_another_rule_set() -> None:
+    spec = {"version": 1, "rules": [COUNTER]}
+    images = random_images(2, 5)
+    run_sandboxed(spec, images, key=("leaky", 1))
+
+    other = run_sandboxed(spec, images, key=("leaky", 2))
+
+    assert counts(other) == ["1", "2"]
+
+
+def test_a_runner_that_stopped_a_rule_is_replaced_for_the_next_check() -> None:
+    spec = {"version": 1, "rules": [COUNTER, LOOPS_ON_BIG]}
+    small, big = random_images(1, 3)[0], {**random_images(1, 4)[0], "width": 2000}
+
+    stopped = run_sandboxed(spec, [small, big, small], Limits(rule_seconds=2), key=("stop", 1))
+    after = run_sandboxed(spec, [small], Limits(rule_seconds=2), key=("stop", 1))
+
+    assert stopped.stopped == {"loops_on_big": "it ran longer than 2 s"}
+    # The check went on from the big image in a fresh process: its counter starts again.
+    assert counts(stopped) == ["1", "1", "2"]
+    assert after.pids[0] not in stopped.pids
+    assert counts(after) == ["1"] and after.stopped == {}

@@ -118,6 +118,10 @@ class Project(models.Model):
     # Mask editing: parts of a new mask smaller than this many pixels are removed when it
     # is saved in the annotator (0: none), reported there and undoable.
     min_island_pixels = models.PositiveIntegerField(default=0)
+    # Quality rules (issue 17): the version of the rules in force, 0 when the project has
+    # none; kept by webapp.qualityrules, so that submit and accept of a project without
+    # rules cost no query for them.
+    quality_rules_version = models.PositiveIntegerField(default=0)
 
     objects = ProjectQuerySet.as_manager()
 

@@ -57,6 +57,8 @@ def limits() -> Limits:
         rule_seconds=settings.SAMLABEL_RULES_SECONDS,
         python_mb=settings.SAMLABEL_RULES_PYTHON_MB,
         process_mb=settings.SAMLABEL_RULES_PROCESS_MB,
+        warm_rule_sets=settings.SAMLABEL_RULES_WARM_SETS,
+        reuse_checks=settings.SAMLABEL_RULES_REUSE,
     )
 
 
@@ -64,7 +66,9 @@ def check(ruleset: RuleSetVersion, images: list[dict[str, Any]]) -> SandboxRun:
     """The problems of each image (``image_data`` dicts) under ``ruleset``."""
     spec = ruleset.spec()
     if has_custom(spec):
-        return run_sandboxed(spec, images, limits())
+        # The project and version name the rule set: a warm process serves only its checks.
+        key = ("project", ruleset.project_id, ruleset.version)
+        return run_sandboxed(spec, images, limits(), key=key)
     rules = rules_from_spec(spec, custom_rules=False)
     return SandboxRun(problems=[run_rules(ImageData.from_dict(d), rules) for d in images])
 

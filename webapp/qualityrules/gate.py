@@ -17,8 +17,12 @@ from webapp.workflow.rules import MoveRefused
 def check_before_move(item: WorkItem, action: str, user: Any, reason: str) -> RuleCheck | None:
     """Check ``item``'s image for ``action`` ("submit" or "accept"); raise
     :class:`MoveRefused` (409) when it has errors and ``reason`` is blank. None when the
-    project has no rules."""
-    ruleset = RuleSetVersion.current(item.project_id)
+    project has no rules (read from the project's row, which the move has already: no
+    query)."""
+    version = item.project.quality_rules_version
+    if not version:
+        return None
+    ruleset = RuleSetVersion.objects.filter(project_id=item.project_id, version=version).first()
     if ruleset is None or not ruleset.rules:
         return None
     (image,) = images_with_annotations([item.image_id])

@@ -8,11 +8,15 @@ worker's job that checks every image of a project, following the encoding job's 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models import F
+from django.utils import timezone
 
+from webapp.core.jobs import MAX_ATTEMPTS
 from webapp.images.models import Image
 from webapp.projects.models import Project
 
@@ -51,12 +55,16 @@ class RuleSetVersion(models.Model):
             latest = cls.current(project)
             try:
                 with transaction.atomic():
-                    return cls.objects.create(
+                    saved = cls.objects.create(
                         project=project,
                         version=(latest.version if latest else 0) + 1,
                         rules=rules,
                         created_by=user if getattr(user, "is_authenticated", False) else None,
                     )
+                    in_force = saved.version if rules else 0
+                    Project.objects.filter(pk=project.pk).update(quality_rules_version=in_force)
+                    project.quality_rules_version = in_force
+                    return saved
             except IntegrityError:
                 continue
         raise RuntimeError("could not store the rules: too many saves at once")
@@ -76,8 +84,39 @@ class ProjectCheckState(models.TextChoices):
     FAILED = "failed"
 
 
+class ProjectCheckQuerySet(models.QuerySet["ProjectCheck"]):
+    def requeue_stuck(self, older_than: timedelta | None = None) -> tuple[list[int], list[int]]:
+        """Queued, or running without a sign of life, for longer than ``older_than``
+        (default SAMLABEL_STUCK_AFTER_SECONDS): a lost message or a worker that died under
+        it. Put back to queued, or failed once a worker died under it
+        :data:`~webapp.core.jobs.MAX_ATTEMPTS` times; ``(ids to queue again, ids failed)``.
+        Each row moves only if it is still as it was read, so two sweeps never both act."""
+        if older_than is None:
+            older_than = timedelta(seconds=settings.SAMLABEL_STUCK_AFTER_SECONDS)
+        now = timezone.now()
+        rows = self.filter(
+            state__in=[ProjectCheckState.QUEUED, ProjectCheckState.RUNNING],
+            heartbeat_at__lt=now - older_than,
+        ).values_list("pk", "state", "heartbeat_at", "attempts")
+        requeued: list[int] = []
+        failed: list[int] = []
+        for pk, state, heartbeat, attempts in rows:
+            same = ProjectCheck.objects.filter(pk=pk, state=state, heartbeat_at=heartbeat)
+            if attempts >= MAX_ATTEMPTS:
+                failure = f"The worker stopped {attempts} times while checking; start it again."
+                if same.update(state=ProjectCheckState.FAILED, failure=failure, finished_at=now):
+                    failed.append(pk)
+            elif same.update(state=ProjectCheckState.QUEUED, heartbeat_at=now):
+                requeued.append(pk)
+        return requeued, failed
+
+
 class ProjectCheck(models.Model):
-    """A check of every image of a project with one rule set version, on the worker."""
+    """A check of every image of a project with one rule set version, on the worker.
+
+    Claimed like the other worker jobs (:meth:`claim`): ``attempts`` counts the claims and
+    ``heartbeat_at`` is the last sign of life (creation, claim, each batch); a worker holds
+    the job while it is running with the attempts its claim set."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rule_checks")
     ruleset_version = models.PositiveIntegerField()
@@ -98,9 +137,43 @@ class ProjectCheck(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+
+    objects = ProjectCheckQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def claim(self) -> bool:
+        """Queued -> running for this caller, as a new attempt whose earlier results (a
+        worker that died under it) are removed; False when someone else has it."""
+        now = timezone.now()
+        with transaction.atomic():
+            claimed = ProjectCheck.objects.filter(
+                pk=self.pk, state=ProjectCheckState.QUEUED, attempts=self.attempts
+            ).update(
+                state=ProjectCheckState.RUNNING,
+                attempts=F("attempts") + 1,
+                started_at=now,
+                heartbeat_at=now,
+                images_checked=0,
+                images_with_errors=0,
+                errors=0,
+                warnings=0,
+                stopped={},
+            )
+            if claimed:
+                RuleCheck.objects.filter(project_check=self).delete()
+        if claimed:
+            self.refresh_from_db()
+        return bool(claimed)
+
+    def held(self) -> models.QuerySet[ProjectCheck]:
+        """This row while this attempt still holds it (not given to another by the sweep)."""
+        return ProjectCheck.objects.filter(
+            pk=self.pk, state=ProjectCheckState.RUNNING, attempts=self.attempts
+        )
 
 
 class RuleCheck(models.Model):

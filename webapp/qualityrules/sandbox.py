@@ -15,8 +15,14 @@ the worker's Python. :func:`run_sandboxed` starts ``node`` on
   ``MemoryError``), on JavaScript's heap, and on the process's resident memory, watched
   from here; no core files and no file size (``RLIMIT_FSIZE`` 0);
 - a clock per rule and image: the runner announces each rule as it starts, and one that
-  runs past :attr:`Limits.rule_seconds` is stopped with the process;
+  runs past :attr:`Limits.rule_seconds` is stopped with the process (which is then not
+  used again);
 - a cap on what the process may print.
+
+Starting Pyodide costs seconds of processor time, so processes are kept warm
+(:class:`RunnerPool`): one that finished a check waits for the next check of the same rule
+set (one project's rules at one version, never another's), and a spare that has already
+started waits for the next rule set. The same limits hold for every check a process serves.
 
 A rule stopped for time, memory or output is named in :attr:`SandboxRun.stopped` and in a
 warning on the image it was checking; the check then goes on without it from that image,
@@ -26,9 +32,11 @@ printing) and a rule's own exceptions come back as warnings from the engine.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import queue
 import resource
 import shutil
 import signal
@@ -36,6 +44,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -57,13 +67,18 @@ class Limits:
     """``rule_seconds``: one rule on one image (or a custom rule's module loading);
     ``startup_seconds``: Node.js and Pyodide starting; ``python_mb``: Python's heap
     (WebAssembly memory); ``process_mb``: the whole process's resident memory;
-    ``output_bytes``: what the process may print per image."""
+    ``output_bytes``: what the process may print per image; ``warm_rule_sets``: how many
+    rule sets keep a process waiting for their next check (0: every check starts a process
+    of its own and none is kept, no spare either); ``reuse_checks``: checks a process
+    serves before it is replaced."""
 
     rule_seconds: float = 2.0
     startup_seconds: float = 60.0
     python_mb: int = 512
     process_mb: int = 1280
     output_bytes: int = 1 << 20
+    warm_rule_sets: int = 2
+    reuse_checks: int = 100
 
 
 @dataclass
@@ -74,6 +89,7 @@ class SandboxRun:
     problems: list[list[dict[str, Any]]]
     stopped: dict[str, str] = field(default_factory=dict)
     attempts: int = 0
+    pids: list[int] = field(default_factory=list)  # the runner process of each attempt
 
 
 @dataclass
@@ -90,11 +106,17 @@ def run_sandboxed(
     images: list[dict[str, Any]],
     limits: Limits | None = None,
     *,
+    key: Hashable | None = None,
     node: str | None = None,
     pyodide_dir: Path | None = None,
 ) -> SandboxRun:
     """Check ``images`` (``ImageData.to_dict()`` shapes) with every rule of ``spec``,
-    custom ones included. Raises :class:`SandboxUnavailable` when nothing could run."""
+    custom ones included. Raises :class:`SandboxUnavailable` when nothing could run.
+
+    ``key`` names the rule set (the project and its rules' version): a process that
+    finished a check of the same key and limits is used again (see :class:`Limits`),
+    so that only the first check pays for Pyodide's start. None: a process of its own,
+    ended after the check."""
     limits = limits or Limits()
     node_path = _node(node)
     pyodide = _pyodide(pyodide_dir)
@@ -103,9 +125,16 @@ def run_sandboxed(
     result = SandboxRun(problems=[[] for _ in images])
     failures: list[tuple[int, dict[str, Any]]] = []
     start = 0
+    first_key = key
     while rules and (start < len(images) or result.attempts == 0):
         result.attempts += 1
-        attempt = _attempt(node_path, pyodide, {**spec, "rules": rules}, images[start:], limits)
+        # After a stop the rule set is not the one named by ``key`` any more.
+        runner = POOL.checkout(
+            first_key if result.attempts == 1 else None, node_path, pyodide, limits
+        )
+        attempt = runner.check({**spec, "rules": rules}, images[start:], limits)
+        result.pids.append(runner.pid)
+        POOL.checkin(runner, reusable=attempt.finished)
         for index, problems in attempt.lines.items():
             result.problems[start + index] = problems
         if attempt.finished:
@@ -138,116 +167,241 @@ def run_sandboxed(
     return result
 
 
-def _attempt(
-    node: str,
-    pyodide: Path,
-    spec: dict[str, Any],
-    images: list[dict[str, Any]],
-    limits: Limits,
-) -> _Attempt:
-    request = json.dumps(
-        {
-            "pyodide": str(pyodide),
-            "package": _package_sources(),
-            "spec": spec,
-            "images": images,
-        }
-    ).encode()
-    with tempfile.TemporaryDirectory(prefix="samlabel-rules-") as empty:
-        process = subprocess.Popen(
-            [*_namespace_prefix(), node, *_node_flags(pyodide, limits), str(RUNNER)],
+class _Runner:
+    """One sandboxed ``node`` process running ``run_rules.mjs``: it starts Pyodide as soon
+    as it is made, then checks one request at a time (:meth:`check`) until it is closed,
+    stopped for a limit, or its input ends. Two threads turn its output into events."""
+
+    def __init__(self, node: str, pyodide: Path | str, limits: Limits) -> None:
+        self.owner = os.getpid()
+        self.checks = 0
+        self.key: Hashable | None = None
+        self.spawned = time.monotonic()
+        self.ready = False
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.limits = limits
+        self.base: tuple[str, str, Limits] = (node, str(pyodide), limits)
+        self._empty = tempfile.TemporaryDirectory(prefix="samlabel-rules-")
+        self.process = subprocess.Popen(
+            [*_namespace_prefix(), node, *_node_flags(pyodide, limits), str(RUNNER), str(pyodide)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=empty,
+            cwd=self._empty.name,
             env={},
             start_new_session=True,
             preexec_fn=_child_limits,
         )
-        return _watch(process, request, limits, len(images))
+        self.pid = self.process.pid
+        assert self.process.stdout and self.process.stderr
+        self._readers = [
+            threading.Thread(target=self._read_out, args=(self.process.stdout,), daemon=True),
+            threading.Thread(target=self._read_err, args=(self.process.stderr,), daemon=True),
+        ]
+        for thread in self._readers:
+            thread.start()
+        self._send(json.dumps({"package": _package_sources()}).encode() + b"\n")
 
+    def alive(self) -> bool:
+        return self.process.poll() is None and self.owner == os.getpid()
 
-def _watch(
-    process: subprocess.Popen[bytes], request: bytes, limits: Limits, count: int
-) -> _Attempt:
-    assert process.stdin and process.stdout and process.stderr
-    state: dict[str, Any] = {"marked": time.monotonic(), "at": None, "started": False}
-    lines: dict[int, list[dict[str, Any]]] = {}
-    errors: list[str] = []
-    out_budget = [limits.output_bytes * max(count, 1) + 4096]
-    finished = threading.Event()
+    def _send(self, data: bytes) -> None:
+        def feed() -> None:
+            try:
+                assert self.process.stdin
+                self.process.stdin.write(data)
+                self.process.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
 
-    def feed(pipe: IO[bytes]) -> None:
-        try:
-            pipe.write(request)
-            pipe.close()
-        except (BrokenPipeError, OSError):
-            pass
+        threading.Thread(target=feed, daemon=True).start()
 
-    def read_out(pipe: IO[bytes]) -> None:
-        for raw in iter(lambda: pipe.readline(limits.output_bytes + 1), b""):
-            out_budget[0] -= len(raw)
-            if out_budget[0] < 0 or not raw.endswith(b"\n"):
-                state["overflow"] = True
+    def _read_out(self, pipe: IO[bytes]) -> None:
+        for raw in iter(lambda: pipe.readline(self.limits.output_bytes + 1), b""):
+            if not raw.endswith(b"\n"):
+                self.events.put(("overflow", None))
                 return
-            message = json.loads(raw)
-            if message.get("done"):
-                finished.set()
-            else:
-                lines[int(message["i"])] = message["problems"]
+            self.events.put(("line", raw))
+        self.events.put(("closed", None))
 
-    def read_err(pipe: IO[bytes]) -> None:
+    def _read_err(self, pipe: IO[bytes]) -> None:
         for raw in iter(lambda: pipe.readline(4096), b""):
             text = raw.decode("utf-8", "replace").rstrip("\n")
             if text.startswith("@ "):
                 _, image, rule = text.split()
-                state["at"] = (int(image), int(rule))
-                state["marked"] = time.monotonic()
-                state["started"] = True
+                self.events.put(("mark", (int(image), int(rule))))
+            elif text == "ready":
+                self.events.put(("ready", None))
             elif text.startswith("! "):
-                errors.append(text[2:][:500])
+                self.events.put(("error", text[2:][:500]))
+            elif text.strip():
+                self.events.put(("noise", text[:500]))
 
-    threads = [
-        threading.Thread(target=feed, args=(process.stdin,), daemon=True),
-        threading.Thread(target=read_out, args=(process.stdout,), daemon=True),
-        threading.Thread(target=read_err, args=(process.stderr,), daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
-    reason = ""
-    while process.poll() is None:
-        time.sleep(0.02)
-        allowed = limits.rule_seconds if state["started"] else limits.startup_seconds
-        if time.monotonic() - state["marked"] > allowed:
-            reason = (
-                f"it ran longer than {limits.rule_seconds:g} s"
-                if state["started"]
-                else f"Pyodide did not start within {limits.startup_seconds:g} s"
-            )
-        elif state.get("overflow"):
-            reason = f"it wrote more than {limits.output_bytes:,} bytes of results"
-        elif (rss := _resident_mb(process.pid)) > limits.process_mb:
-            reason = f"its process used more than {limits.process_mb} MB ({rss} MB)"
-        if reason:
-            _kill(process)
-            break
-    process.wait()
-    for thread in threads[1:]:
-        thread.join(timeout=5)
-    if finished.is_set() and not reason and process.returncode == 0:
-        return _Attempt(lines, True)
-    if not reason:
-        reason = errors[-1] if errors else f"the runner exited with status {process.returncode}"
-        if process.returncode and process.returncode < 0:
-            reason = f"the runner was killed by signal {-process.returncode}"
-    at = state["at"]
-    return _Attempt(
-        lines,
-        False,
-        image=None if at is None else at[0],
-        rule=None if at is None else at[1],
-        reason=reason,
-    )
+    def check(self, spec: dict[str, Any], images: list[dict[str, Any]], limits: Limits) -> _Attempt:
+        """Send one request and watch it: the clock is ``startup_seconds`` until Pyodide is
+        ready and the request read, then ``rule_seconds`` from each rule's start."""
+        self.checks += 1
+        self._send(json.dumps({"spec": spec, "images": images}).encode() + b"\n")
+        marked = self.spawned if not self.ready else time.monotonic()
+        started = False
+        at: tuple[int, int] | None = None
+        lines: dict[int, list[dict[str, Any]]] = {}
+        errors: list[str] = []
+        noise: list[str] = []  # what else node wrote (an uncaught error's trace)
+        budget = limits.output_bytes * max(len(images), 1) + 4096
+        reason = ""
+        closed = False
+        while True:
+            try:
+                kind, value = self.events.get(timeout=0.02)
+            except queue.Empty:
+                kind, value = "", None
+            if kind == "ready":
+                self.ready, marked = True, time.monotonic()
+            elif kind == "mark":
+                at, started, marked = value, True, time.monotonic()
+            elif kind == "error":
+                errors.append(value)
+            elif kind == "noise":
+                noise.append(value)
+            elif kind == "closed":
+                closed = True
+            elif kind == "overflow":
+                budget = -1
+            elif kind == "line":
+                budget -= len(value)
+                if budget >= 0:
+                    message = json.loads(value)
+                    if message.get("done"):
+                        return _Attempt(lines, True)
+                    lines[int(message["i"])] = message["problems"]
+            allowed = limits.rule_seconds if started else limits.startup_seconds
+            if time.monotonic() - marked > allowed:
+                reason = (
+                    f"it ran longer than {limits.rule_seconds:g} s"
+                    if started
+                    else f"Pyodide did not start within {limits.startup_seconds:g} s"
+                )
+            elif budget < 0:
+                reason = f"it wrote more than {limits.output_bytes:,} bytes of results"
+            elif (rss := _resident_mb(self.pid)) > limits.process_mb:
+                reason = f"its process used more than {limits.process_mb} MB ({rss} MB)"
+            elif closed and self.process.poll() is not None and self.events.empty():
+                break
+            if reason:
+                break
+        self.close()
+        if not reason:
+            reason = errors[-1] if errors else self._exit_reason(noise)
+            if self.process.returncode and self.process.returncode < 0:
+                reason = f"the runner was killed by signal {-self.process.returncode}"
+        return _Attempt(
+            lines,
+            False,
+            image=None if at is None else at[0],
+            rule=None if at is None else at[1],
+            reason=reason,
+        )
+
+    def _exit_reason(self, noise: list[str]) -> str:
+        said = f" ({' | '.join(noise[-8:])})" if noise else ""
+        return f"the runner exited with status {self.process.returncode}{said}"
+
+    def close(self) -> None:
+        """Stop the process (its whole group) and wait for it; nothing if another process
+        (a fork's parent) owns it."""
+        if self.owner != os.getpid():
+            return
+        if self.process.poll() is None:
+            _kill(self.process)
+        self.process.wait()
+        for thread in self._readers:
+            thread.join(timeout=5)
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                if pipe:
+                    pipe.close()
+        self._empty.cleanup()
+
+
+class RunnerPool:
+    """This process's warm runners: at most ``Limits.warm_rule_sets`` processes that
+    finished a check and wait for the next of the same rule set, and one spare that has
+    started Pyodide and serves the next rule set that has none.
+
+    A process serves one rule set (one ``key``) only, so what a rule leaves behind in its
+    interpreter reaches later checks of the same rules, never another project's; it is
+    ended after a rule was stopped (time, memory, output), after ``reuse_checks`` checks,
+    and when its memory passed half of ``process_mb``. After a fork (the worker's pool)
+    the child starts its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner = os.getpid()
+        self._idle: OrderedDict[tuple[Any, ...], _Runner] = OrderedDict()
+        self._spares: dict[tuple[Any, ...], _Runner] = {}
+
+    def _mine(self) -> None:
+        if self._owner != os.getpid():
+            self._owner, self._idle, self._spares = os.getpid(), OrderedDict(), {}
+
+    def checkout(self, key: Hashable | None, node: str, pyodide: Path, limits: Limits) -> _Runner:
+        base: tuple[Any, ...] = (node, str(pyodide), limits)
+        with self._lock:
+            self._mine()
+            if key is not None:
+                runner = self._idle.pop((key, *base), None)
+                if runner is not None and runner.alive():
+                    return runner
+                if runner is not None:
+                    runner.close()
+            spare = self._spares.pop(base, None)
+        if spare is not None and spare.alive():
+            spare.key = key
+            return spare
+        runner = _Runner(node, pyodide, limits)
+        runner.key = key
+        return runner
+
+    def checkin(self, runner: _Runner, *, reusable: bool) -> None:
+        """Keep ``runner`` for its rule set's next check when it may serve again; make sure
+        a spare is starting for the next rule set."""
+        limits = runner.limits
+        keep = (
+            reusable
+            and runner.key is not None
+            and limits.warm_rule_sets > 0
+            and runner.checks < limits.reuse_checks
+            and runner.alive()
+            and _resident_mb(runner.pid) <= limits.process_mb // 2
+        )
+        closing: list[_Runner] = []
+        with self._lock:
+            self._mine()
+            full = (runner.key, *runner.base)
+            if keep and full not in self._idle:
+                self._idle[full] = runner
+                while len(self._idle) > limits.warm_rule_sets:
+                    closing.append(self._idle.popitem(last=False)[1])
+            else:
+                closing.append(runner)
+            if limits.warm_rule_sets > 0 and runner.base not in self._spares:
+                # One spare: those made for other limits (a test's, a setting changed) go.
+                closing.extend(self._spares.values())
+                self._spares = {runner.base: _Runner(*runner.base)}
+        for old in closing:
+            old.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            runners = [*self._idle.values(), *self._spares.values()]
+            self._idle, self._spares = OrderedDict(), {}
+        for runner in runners:
+            runner.close()
+
+
+POOL = RunnerPool()
+atexit.register(POOL.close_all)
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -272,7 +426,7 @@ def _child_limits() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
 
-def _node_flags(pyodide: Path, limits: Limits) -> list[str]:
+def _node_flags(pyodide: Path | str, limits: Limits) -> list[str]:
     return [
         "--no-warnings",
         "--experimental-permission",

@@ -1,7 +1,8 @@
 """The whole-project check on the worker: takes a :class:`ProjectCheck` id, claims it with
 one conditional update (a second delivery does nothing), checks the project's images in
-batches (one sandbox run per batch when there are custom rules), stores a
-:class:`RuleCheck` per image and keeps the counts on the job's row as it goes."""
+batches (one sandbox run per batch when there are custom rules; the batches of one check
+share a warm runner), stores a :class:`RuleCheck` per image and keeps the counts on the
+job's row as it goes. A beat sweep queues again the checks a dead worker left running."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,21 +28,23 @@ from webapp.qualityrules.sandbox import SandboxUnavailable
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+@shared_task(name="webapp.qualityrules.tasks.check_project", acks_late=True)
 def check_project(check_id: int) -> None:
-    claimed = ProjectCheck.objects.filter(pk=check_id, state=ProjectCheckState.QUEUED).update(
-        state=ProjectCheckState.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        if not ProjectCheck.objects.filter(pk=check_id).exists():
-            log.warning("project check %s is gone", check_id)
+    """Check every image of project check ``check_id`` if it is still queued; nothing when
+    another worker claimed it. A batch's results and counts are stored together, and only
+    while this attempt still holds the job (the sweep may have given it to another)."""
+    job = ProjectCheck.objects.filter(pk=check_id).first()
+    if job is None:
+        log.warning("project check %s is gone", check_id)
         return
-    job = ProjectCheck.objects.get(pk=check_id)
+    if not job.claim():
+        log.info("project check %s was already claimed (%s)", check_id, job.state)
+        return
     ruleset = RuleSetVersion.objects.get(project_id=job.project_id, version=job.ruleset_version)
     ids = list(
         Image.objects.filter(project_id=job.project_id).order_by("id").values_list("pk", flat=True)
     )
-    ProjectCheck.objects.filter(pk=job.pk).update(images_total=len(ids))
+    job.held().update(images_total=len(ids), heartbeat_at=timezone.now())
     batch = settings.SAMLABEL_RULES_BATCH
     try:
         for first in range(0, len(ids), batch):
@@ -64,20 +68,36 @@ def check_project(check_id: int) -> None:
                         warnings=warnings,
                     )
                 )
-            RuleCheck.objects.bulk_create(rows)
             job.stopped.update(run.stopped)
-            ProjectCheck.objects.filter(pk=job.pk).update(
-                images_checked=F("images_checked") + len(images),
-                images_with_errors=F("images_with_errors") + with_errors,
-                errors=F("errors") + errors_total,
-                warnings=F("warnings") + warnings_total,
-                stopped=job.stopped,
-            )
+            with transaction.atomic():
+                held = job.held().update(
+                    images_checked=F("images_checked") + len(images),
+                    images_with_errors=F("images_with_errors") + with_errors,
+                    errors=F("errors") + errors_total,
+                    warnings=F("warnings") + warnings_total,
+                    stopped=job.stopped,
+                    heartbeat_at=timezone.now(),
+                )
+                if not held:
+                    log.warning("project check %s is no longer this worker's", check_id)
+                    return
+                RuleCheck.objects.bulk_create(rows)
     except SandboxUnavailable as exc:
-        ProjectCheck.objects.filter(pk=job.pk).update(
+        job.held().update(
             state=ProjectCheckState.FAILED, failure=str(exc), finished_at=timezone.now()
         )
         return
-    ProjectCheck.objects.filter(pk=job.pk).update(
-        state=ProjectCheckState.DONE, finished_at=timezone.now()
-    )
+    job.held().update(state=ProjectCheckState.DONE, finished_at=timezone.now())
+
+
+@shared_task(name="webapp.qualityrules.tasks.sweep_stuck_project_checks")
+def sweep_stuck_project_checks() -> list[int]:
+    """Queue again the project checks queued, or running without a sign of life, for
+    longer than SAMLABEL_STUCK_AFTER_SECONDS; fail those whose worker died too often.
+    The ids queued again."""
+    requeued, failed = ProjectCheck.objects.requeue_stuck()
+    for check_id in requeued:
+        check_project.delay(check_id)
+    if requeued or failed:
+        log.warning("Stuck project checks: queued again %s, failed %s.", requeued, failed)
+    return requeued
