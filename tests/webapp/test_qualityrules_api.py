@@ -237,3 +237,12 @@ def test_the_project_row_keeps_the_version_in_force(
     assert (with_rules, emptied) == (1, 0)
     assert move(api_client(team["ann"]), team, "submit").status_code == 200  # not checked
     assert RuleCheck.objects.count() == 0
+
+
+def test_the_project_page_links_to_its_quality_rules(team: dict[str, Any], client: Any) -> None:
+    client.force_login(team["ann"])
+
+    page = client.get(f"/projects/{team['project'].pk}/").content.decode()
+
+    assert f'href="/projects/{team["project"].pk}/quality-rules/" id="quality-rules-link"' in page
+    assert client.get(f"/projects/{team['project'].pk}/quality-rules/").status_code == 200
