@@ -15,7 +15,13 @@ are encoded with :func:`inference.encode.encode` and saved there):
   simulator's corrections, decoded with the proposal's grid point as the first positive
   point and the previous low-res logits fed back, as in :mod:`benchmarks.model`.
 
-Prints markdown rows for ``docs/benchmarks.md``, and the load average before and after.
+``--skip-covered-points both`` runs every photo twice, without and with
+``EverythingParams.skip_covered_points`` (the grid decoded coarse to fine, points inside a
+mask already found skipped), one right after the other so that both see the same load;
+``--no-clicks`` leaves out the click simulator (times, proposals and recall only).
+
+Prints markdown rows for ``docs/benchmarks.md``, the load average before and after, and
+each photo's figures with the load while it ran.
 """
 
 from __future__ import annotations
@@ -53,8 +59,9 @@ class PhotoResult:
     seconds: float
     proposals: int
     best_iou: float  # the best proposal's IoU with the object (0 when none)
-    noc_without: tuple[int, int]  # NoC@85, NoC@90
-    noc_with: tuple[int, int]
+    noc_without: tuple[int, int] | None  # NoC@85, NoC@90 (None: clicks not simulated)
+    noc_with: tuple[int, int] | None
+    load: float  # the 1-minute load average when the generation ended
 
 
 def stored_embedding(path: Path, folder: Path | None, model: str) -> npt.NDArray[np.float32]:
@@ -111,44 +118,63 @@ def run_photo(
     params: EverythingParams,
     model: str,
     embeddings: Path | None,
+    clicks: bool = True,
 ) -> PhotoResult:
     embedding = stored_embedding(path, embeddings, model)
     size = (int(gt.shape[0]), int(gt.shape[1]))
     start = time.perf_counter()
     proposals = generate(embedding, size, params, model)
     seconds = time.perf_counter() - start
+    load = os.getloadavg()[0]
     overlaps = [iou(rle.decode(p.rle), gt) for p in proposals]
     best = int(np.argmax(overlaps)) if overlaps else -1
-    without = click_ious(embedding, gt, model)
-    with_proposals = without
-    if best >= 0 and overlaps[best] > without[0]:
-        with_proposals = click_ious(embedding, gt, model, proposals[best])
+    noc_without = noc_with = None
+    if clicks:
+        without = click_ious(embedding, gt, model)
+        with_proposals = without
+        if best >= 0 and overlaps[best] > without[0]:
+            with_proposals = click_ious(embedding, gt, model, proposals[best])
+        noc_without = (number_of_clicks(without, 0.85), number_of_clicks(without, 0.9))
+        noc_with = (number_of_clicks(with_proposals, 0.85), number_of_clicks(with_proposals, 0.9))
     return PhotoResult(
         name=path.name,
         seconds=seconds,
         proposals=len(proposals),
         best_iou=overlaps[best] if best >= 0 else 0.0,
-        noc_without=(number_of_clicks(without, 0.85), number_of_clicks(without, 0.9)),
-        noc_with=(number_of_clicks(with_proposals, 0.85), number_of_clicks(with_proposals, 0.9)),
+        noc_without=noc_without,
+        noc_with=noc_with,
+        load=load,
     )
 
 
-def report(results: Sequence[PhotoResult], params: EverythingParams) -> list[str]:
+TABLE_HEAD = [
+    "| grid | skip covered points | photos | s/image median (min-max) | load during "
+    "| proposals/image mean (min-max) | recall@0.5 / 0.75 / 0.9 | NoC@85 without / with "
+    "| NoC@90 without / with |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+
+
+def report_row(results: Sequence[PhotoResult], params: EverythingParams) -> str:
+    """One markdown row of TABLE_HEAD for ``results``, made with ``params``."""
     times = [r.seconds for r in results]
     counts = [r.proposals for r in results]
+    loads = [r.load for r in results]
     recall = [np.mean([r.best_iou >= t for r in results]) for t in RECALL_AT]
-    noc = np.array([[*r.noc_without, *r.noc_with] for r in results], dtype=float).mean(axis=0)
     grid = f"{params.points_per_side}×{params.points_per_side}"
-    return [
-        "| grid | photos | s/image median (min-max) | proposals/image mean (min-max) "
-        "| recall@0.5 / 0.75 / 0.9 | NoC@85 without / with | NoC@90 without / with |",
-        "|---|---|---|---|---|---|---|",
-        f"| {grid} | {len(results)} | {statistics.median(times):.2f} "
-        f"({min(times):.2f}-{max(times):.2f}) | {np.mean(counts):.1f} "
-        f"({min(counts)}-{max(counts)}) | "
+    noc85 = noc90 = "not run"
+    pairs = [(r.noc_without, r.noc_with) for r in results]
+    if all(without is not None and with_ is not None for without, with_ in pairs):
+        noc = np.array([[*w, *p] for w, p in pairs if w and p], dtype=np.float64).mean(axis=0)
+        noc85, noc90 = f"{noc[0]:.2f} / {noc[2]:.2f}", f"{noc[1]:.2f} / {noc[3]:.2f}"
+    return (
+        f"| {grid} | {'yes' if params.skip_covered_points else 'no'} | {len(results)} "
+        f"| {statistics.median(times):.2f} ({min(times):.2f}-{max(times):.2f}) "
+        f"| {min(loads):.1f}-{max(loads):.1f} "
+        f"| {np.mean(counts):.1f} ({min(counts)}-{max(counts)}) | "
         + " / ".join(f"{r:.2f}" for r in recall)
-        + f" | {noc[0]:.2f} / {noc[2]:.2f} | {noc[1]:.2f} / {noc[3]:.2f} |",
-    ]
+        + f" | {noc85} | {noc90} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,29 +183,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N photos")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--points-per-side", type=int, default=32)
-    parser.add_argument("--points-per-batch", type=int, default=64)
+    parser.add_argument("--points-per-batch", type=int, default=EverythingParams.points_per_batch)
+    parser.add_argument(
+        "--skip-covered-points",
+        choices=("no", "yes", "both"),
+        default="both",
+        help="generate without the option, with it, or both (default)",
+    )
+    parser.add_argument("--no-clicks", action="store_true", help="leave out NoC")
     parser.add_argument("--embeddings", type=Path, default=None, help="cache of .npy files")
     args = parser.parse_args(argv)
 
-    params = EverythingParams(
-        points_per_side=args.points_per_side, points_per_batch=args.points_per_batch
-    )
+    switch = {"no": [False], "yes": [True], "both": [False, True]}[args.skip_covered_points]
+    variants = [
+        EverythingParams(
+            points_per_side=args.points_per_side,
+            points_per_batch=args.points_per_batch,
+            skip_covered_points=skip,
+        )
+        for skip in switch
+    ]
     load_sam(args.model, "cpu")
     print(f"machine: {machine()}; torch threads {torch.get_num_threads()}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    results = []
+    results: list[list[PhotoResult]] = [[] for _ in variants]
     for path, gt in grabcut_photos(args.grabcut, args.limit):
-        result = run_photo(path, gt, params, args.model, args.embeddings)
-        results.append(result)
-        print(
-            f"  {result.name}: {result.seconds:.2f} s, {result.proposals} proposals, "
-            f"best IoU {result.best_iou:.3f}, NoC@90 {result.noc_without[1]} -> "
-            f"{result.noc_with[1]}; load {os.getloadavg()[0]:.2f}",
-            file=sys.stderr,
-            flush=True,
-        )
+        for params, found in zip(variants, results, strict=True):
+            result = run_photo(
+                path, gt, params, args.model, args.embeddings, clicks=not args.no_clicks
+            )
+            found.append(result)
+            noc = ""
+            if result.noc_without is not None and result.noc_with is not None:
+                noc = f", NoC@90 {result.noc_without[1]} -> {result.noc_with[1]}"
+            print(
+                f"  {result.name} (skip {params.skip_covered_points}): {result.seconds:.2f} s, "
+                f"{result.proposals} proposals, best IoU {result.best_iou:.3f}{noc}; "
+                f"load {result.load:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("\n".join(report(results, params)))
+    print(
+        "\n".join(TABLE_HEAD + [report_row(r, p) for r, p in zip(results, variants, strict=True)])
+    )
     return 0
 
 

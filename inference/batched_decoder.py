@@ -1,109 +1,380 @@
-"""SAM's two-way transformer for many prompts on one image, with its products reordered.
+"""SAM's mask decoder for many single-point prompts on one image, without ever holding a
+(B, 4096, 256) tensor per prompt.
 
-The mask decoder's transformer (:mod:`inference.modeling.transformer`) lets a handful of
-prompt tokens (T = 7 for one point: the IoU token, four mask tokens, the point and a
-padding point) and the 4,096 image tokens attend to each other. Written as the modules
-are, every prompt projects all 4,096 image tokens several times (256 -> 128 channels),
-although only T tokens ask or answer. Here the same arithmetic is reassociated so that
-the image side is only ever multiplied by T-sized matrices:
+The decoder's two-way transformer (:mod:`inference.modeling.transformer`) updates the
+4,096 image tokens X (N × C, C = 256) of the image once per layer for each prompt. Every
+update is small: an attention from the image to the prompt's T = 7 tokens adds
+``weights @ U`` (weights N × 56, the 8 heads' attention over 7 tokens; U 56 × C, the
+tokens' values through the output projection), and a LayerNorm scales each row and each
+channel. So a prompt's image tokens stay, exactly, of the form
 
-- tokens to image: ``softmax(Q_h (X W_k,h + b_k,h)^T) (X W_v,h + b_v,h)`` is computed as
-  ``softmax((Q_h W_k,h) X^T) X`` followed by ``W_v,h`` and ``b_v,h`` on T rows (the key
-  bias adds the same number to a query's every score, which softmax ignores; the rows of
-  softmax sum to 1, so the value bias passes through);
-- image to tokens: the image's queries are never projected: ``X (W_q,h^T K_h^T)``, and the
-  output projection is applied to the T values before the attention weights sum them.
+    scale[n] · S[n] + coef[n] @ basis + offset          (:class:`LowRankImage`)
 
-In the first layer the image tokens are the same for every prompt, so they stay a
-single (1, 4096, 256) tensor there. The result equals the modules' up to float rounding
-(``tests/inference/test_everything.py`` checks it on real weights); on a CPU it is a few
-times cheaper per prompt.
+with S (N × C) the same for every prompt (X, centred and scaled per channel), scale (N,)
+and coef (N × r) per prompt, basis (r × C) per prompt and r ≤ 115. Everything the decoder
+asks of the image tokens is a linear map or a row's mean and variance, and both can be
+taken from that form: a projection is ``scale · (S W) + coef @ (basis W)`` with ``S W``
+computed once per image; a row's variance is ``scale² |S|² + 2 scale coef·(basis S) +
+coef (basis basisᵀ) coefᵀ``, where ``basis S`` runs through the 128-channel projection
+that made the basis (:func:`_cross`). The first layer's image side is shared outright.
+Only the masks' upscaling of a prompt worth keeping materialises anything of image size.
+
+The figures equal the modules' up to float rounding (``tests/inference/test_everything.py``
+compares them with the model's own decoder on the real weights).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import cast
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from inference.modeling.transformer import Attention, TwoWayAttentionBlock, TwoWayTransformer
+from inference.modeling.common import LayerNorm2d
+from inference.modeling.mask_decoder import MaskDecoder
+from inference.modeling.prompt_encoder import PromptEncoder
+from inference.modeling.transformer import Attention, TwoWayAttentionBlock
+from inference.prompts import LABEL_PADDING, LABEL_POSITIVE
 
 
-def tokens_to_image(
+def _linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    return F.linear(x, layer.weight, layer.bias)
+
+
+def _centred(x: torch.Tensor) -> torch.Tensor:
+    """x minus its mean over the last (channel) axis."""
+    return x - x.mean(-1, keepdim=True)
+
+
+def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(..., n, heads·d) -> (..., heads, n, d)."""
+    *lead, n, c = x.shape
+    return x.reshape(*lead, n, heads, c // heads).transpose(-3, -2)
+
+
+@dataclass
+class LowRankImage:
+    """B prompts' image tokens (B, N, C), held as
+    ``scale[b, n] · shared[n] + coef[b, n] @ basis[b] + offset``.
+
+    scale (B, N, 1); shared (N, C), the same for every prompt; coef (B, N, r);
+    basis (B, r, C); offset (C,).
+    """
+
+    scale: torch.Tensor
+    shared: torch.Tensor
+    coef: torch.Tensor
+    basis: torch.Tensor
+    offset: torch.Tensor
+
+    def project(
+        self, weight: torch.Tensor, bias: torch.Tensor | None, shared_projected: torch.Tensor
+    ) -> torch.Tensor:
+        """``tokens @ weight.T + bias`` (B, N, K) for weight (K, C), given
+        ``shared_projected = shared @ weight.T`` (N, K), computed once per image."""
+        constant = self.offset @ weight.transpose(0, 1)
+        if bias is not None:
+            constant = constant + bias
+        out = torch.addcmul(constant, self.scale, shared_projected)
+        return out.baddbmm_(self.coef, self.basis @ weight.transpose(0, 1))
+
+    def rows(self, index: torch.Tensor) -> LowRankImage:
+        """The prompts ``index`` (R,) only."""
+        return LowRankImage(
+            self.scale[index], self.shared, self.coef[index], self.basis[index], self.offset
+        )
+
+
+class ImageSide:
+    """What the decoder computes once per image, whatever the prompts: the image tokens X
+    (N, C), their positional encoding P (N, C) and their products with the weights,
+    computed on first use and kept."""
+
+    def __init__(self, decoder: MaskDecoder, prompts: PromptEncoder, embedding: torch.Tensor):
+        """embedding (1, 256, 64, 64), the image's stored embedding."""
+        no_mask = prompts.no_mask_embed.weight.reshape(1, -1, 1, 1)
+        self.embedding = embedding
+        self.grid = tuple(embedding.shape[-2:])
+        self.x = (embedding + no_mask).flatten(2).transpose(1, 2)[0]  # (N, C)
+        self.pe = prompts.get_dense_pe().flatten(2).transpose(1, 2)[0]  # (N, C)
+        self._cache: dict[str, torch.Tensor] = {}
+
+    def get(self, key: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+
+def _attend_tokens(
     attn: Attention, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
 ) -> torch.Tensor:
-    """``attn(queries, keys, values)`` for few queries (B, T, C) and many keys and values
-    (B or 1, N, C) -> (B, T, C)."""
-    b, t, c = queries.shape
+    """``attn`` of few queries (B, T, C) over projected image keys and values, (N, I) for
+    every prompt alike or (B, N, I) -> (B, T, C)."""
     heads = attn.num_heads
-    inner = attn.q_proj.out_features
-    d = inner // heads
-    q = F.linear(queries, attn.q_proj.weight, attn.q_proj.bias)
-    q = q.reshape(b, t, heads, d).transpose(1, 2)  # (B, h, T, d)
-    q_in_image = q @ attn.k_proj.weight.reshape(heads, d, c)  # (B, h, T, C)
-    scores = q_in_image.reshape(b, heads * t, c) @ keys.transpose(1, 2)  # (B, hT, N)
-    weights = torch.softmax(scores * (1.0 / math.sqrt(d)), dim=-1)
-    mixed = (weights @ values).reshape(b, heads, t, c)  # (B, h, T, C)
-    w_v = attn.v_proj.weight.reshape(heads, d, c).transpose(1, 2)  # (h, C, d)
-    out = mixed @ w_v + attn.v_proj.bias.reshape(heads, 1, d)  # (B, h, T, d)
-    return attn.out_proj(out.transpose(1, 2).reshape(b, t, inner))
+    b, t, _ = queries.shape
+    q = _split_heads(_linear(queries, attn.q_proj), heads)  # (B, h, T, d)
+    d = q.shape[-1]
+    if keys.dim() == 2:
+        # One image side for all: the B·T queries of a head share one product.
+        k, v = _split_heads(keys, heads), _split_heads(values, heads)  # (h, N, d)
+        q_all = q.transpose(0, 1).reshape(heads, b * t, d)
+        weights = torch.softmax((q_all @ k.transpose(1, 2)) * (1.0 / math.sqrt(d)), dim=-1)
+        out = (weights @ v).reshape(heads, b, t, d).transpose(0, 1)  # (B, h, T, d)
+    else:
+        k, v = _split_heads(keys, heads), _split_heads(values, heads)  # (B, h, N, d)
+        out = F.scaled_dot_product_attention(q, k, v)
+    return _linear(out.transpose(1, 2).reshape(b, t, heads * d), attn.out_proj)
 
 
-def image_to_tokens(
-    attn: Attention, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
-) -> torch.Tensor:
-    """``attn(queries, keys, values)`` for many queries (B or 1, N, C) and few keys and
-    values (B, T, C) -> (B, N, C)."""
+@dataclass
+class _ImageUpdate:
+    """What ``attn`` from the image to the tokens adds to the image tokens: ``weights @
+    basis + bias``, weights (B, N, h·T), basis (B, h·T, C); values (B, h, T, d) the tokens'
+    values before the output projection (``basis[h·T + t] = values[h, t] @ W_o,hᵀ``)."""
+
+    weights: torch.Tensor
+    basis: torch.Tensor
+    values: torch.Tensor
+    bias: torch.Tensor
+
+
+def _attend_image(
+    attn: Attention, image_queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+) -> _ImageUpdate:
+    """``attn`` of the image's projected queries ((N, I) for all prompts alike, or
+    (B, N, I)) over the tokens keys and values (B, T, C)."""
+    heads = attn.num_heads
     b, t, c = keys.shape
-    heads = attn.num_heads
-    inner = attn.q_proj.out_features
-    d = inner // heads
-    k = F.linear(keys, attn.k_proj.weight, attn.k_proj.bias).reshape(b, t, heads, d)
-    k = k.permute(0, 2, 3, 1)  # (B, h, d, T)
-    v = F.linear(values, attn.v_proj.weight, attn.v_proj.bias).reshape(b, t, heads, d)
-    v = v.transpose(1, 2)  # (B, h, T, d)
-    w_q = attn.q_proj.weight.reshape(heads, d, c).transpose(1, 2)  # (h, C, d)
-    image_side = (w_q @ k).permute(0, 2, 1, 3).reshape(b, c, heads * t)  # (B, C, hT)
-    bias = (attn.q_proj.bias.reshape(heads, 1, d) @ k).reshape(b, 1, heads * t)
-    scores = (queries @ image_side + bias) * (1.0 / math.sqrt(d))  # (B, N, hT)
-    n = scores.shape[1]
-    # softmax over the last, T-long axis, written out: torch.softmax over so short an
-    # axis was the slowest step of the whole decoder on a CPU.
-    grouped = scores.reshape(b, n, heads, t)
-    grouped = (grouped - grouped.amax(dim=-1, keepdim=True)).exp_()
-    weights = (grouped / grouped.sum(dim=-1, keepdim=True)).reshape(b, n, heads * t)
-    w_out = attn.out_proj.weight.reshape(c, heads, d).permute(1, 2, 0)  # (h, d, C)
-    projected = (v @ w_out).reshape(b, heads * t, c)  # (B, hT, C)
-    return weights @ projected + attn.out_proj.bias
+    k = _split_heads(_linear(keys, attn.k_proj), heads)  # (B, h, T, d)
+    v = _split_heads(_linear(values, attn.v_proj), heads)
+    d = k.shape[-1]
+    q = _split_heads(image_queries, heads)  # (h, N, d) or (B, h, N, d)
+    if q.dim() == 3:
+        k_all = k.permute(1, 3, 0, 2).reshape(heads, d, b * t)
+        scores = (q @ k_all).reshape(heads, -1, b, t).permute(2, 1, 0, 3)  # (B, N, h, T)
+    else:
+        scores = (q @ k.transpose(-1, -2)).permute(0, 2, 1, 3)  # (B, N, h, T)
+    # softmax over the 7 tokens, written out: torch.softmax over so short an axis was
+    # among the slowest steps of the decoder on a CPU.
+    scores = scores * (1.0 / math.sqrt(d))
+    scores = (scores - scores.amax(dim=-1, keepdim=True)).exp_()
+    weights = (scores / scores.sum(dim=-1, keepdim=True)).reshape(b, -1, heads * t)
+    w_out = attn.out_proj.weight.reshape(c, heads, d)  # (C, h, d)
+    basis = torch.einsum("bhtd,chd->bhtc", v, w_out).reshape(b, heads * t, c)
+    return _ImageUpdate(weights, basis, v, attn.out_proj.bias)
+
+
+def _cross(shared_through_out: torch.Tensor, update: _ImageUpdate) -> torch.Tensor:
+    """``S[n] · g ⊙ update.basis[b, j]`` (B, N, h·T) for every prompt's basis rows, from
+    ``shared_through_out = (S ⊙ g) @ W_o`` (N, I), W_o the update's output projection."""
+    heads = update.values.shape[1]
+    s = _split_heads(shared_through_out, heads)  # (h, N, d)
+    b, _, t, d = update.values.shape
+    v_all = update.values.permute(1, 3, 0, 2).reshape(heads, d, b * t)
+    return (s @ v_all).reshape(heads, -1, b, t).permute(2, 1, 0, 3).reshape(b, -1, heads * t)
+
+
+def _layer_norm(
+    image: LowRankImage, cross: torch.Tensor, shared_square: torch.Tensor, norm: nn.LayerNorm
+) -> LowRankImage:
+    """``norm(tokens)`` of a LowRankImage whose offset is 0 and whose shared part is
+    centred over the channels, given ``cross = shared[n] · basis[b, j]`` (B, N, r) and
+    ``shared_square = |shared[n]|²`` (N,)."""
+    c = image.shared.shape[-1]
+    basis = _centred(image.basis)  # the shared part is centred: only the basis moves the mean
+    gram = basis @ basis.transpose(1, 2)  # (B, r, r)
+    quadratic = ((image.coef @ gram) * image.coef).sum(-1, keepdim=True)
+    linear = (image.coef * cross).sum(-1, keepdim=True)
+    scale = image.scale
+    variance = (scale * scale * shared_square[:, None] + 2 * scale * linear + quadratic) / c
+    inverse = torch.rsqrt(variance.clamp(min=0) + norm.eps)  # (B, N, 1)
+    return LowRankImage(
+        scale=scale * inverse,
+        shared=image.shared * norm.weight,
+        coef=image.coef * inverse,
+        basis=basis * norm.weight,
+        offset=norm.bias,
+    )
+
+
+@dataclass
+class DecodedPoints:
+    """The decoder's transformer run for B prompts: the tokens (B, T, C) (IoU token, four
+    mask tokens, the prompt's), and the image tokens in low-rank form."""
+
+    tokens: torch.Tensor
+    image: LowRankImage
+
+
+def point_tokens(
+    decoder: MaskDecoder, prompts: PromptEncoder, coords: torch.Tensor
+) -> torch.Tensor:
+    """The decoder's input tokens (B, 7, C) for single positive points (B, 2), model
+    pixels x then y: the output tokens, the point and a padding point (no box)."""
+    b = coords.shape[0]
+    points = torch.cat([coords[:, None, :], torch.zeros_like(coords)[:, None, :]], dim=1)
+    labels = torch.tensor([LABEL_POSITIVE, LABEL_PADDING], device=coords.device).expand(b, 2)
+    sparse = prompts.embed_labelled_points(points, labels)
+    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+    return torch.cat([output_tokens.unsqueeze(0).expand(b, -1, -1), sparse], dim=1)
 
 
 def run_transformer(
-    transformer: TwoWayTransformer,
-    image_tokens: torch.Tensor,
-    image_pe: torch.Tensor,
-    prompt_tokens: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """What ``transformer(image, pe, prompt_tokens)`` returns, for B prompt sets on one
-    image: image_tokens and image_pe (1, N, C) (flattened, channels last), prompt_tokens
-    (B, T, C) -> the tokens (B, T, C) and the image tokens (B, N, C)."""
-    queries, keys = prompt_tokens, image_tokens
-    query_pe, key_pe = prompt_tokens, image_pe
-    for module in transformer.layers:
-        layer = cast(TwoWayAttentionBlock, module)
-        if layer.skip_first_layer_pe:
-            queries = layer.self_attn(queries, queries, queries)
-        else:
-            q = queries + query_pe
-            queries = queries + layer.self_attn(q, q, queries)
-        queries = layer.norm1(queries)
-        k = keys + key_pe
-        attended = tokens_to_image(layer.cross_attn_token_to_image, queries + query_pe, k, keys)
-        queries = layer.norm2(queries + attended)
-        queries = layer.norm3(queries + layer.mlp(queries))
-        q = queries + query_pe
-        keys = layer.norm4(keys + image_to_tokens(layer.cross_attn_image_to_token, k, q, queries))
-    k = keys + key_pe
-    attended = tokens_to_image(transformer.final_attn_token_to_image, queries + query_pe, k, keys)
-    return transformer.norm_final_attn(queries + attended), keys
+    decoder: MaskDecoder, side: ImageSide, prompt_tokens: torch.Tensor
+) -> DecodedPoints:
+    """What ``decoder.transformer(image, pe, prompt_tokens)`` returns, for B prompt sets
+    (B, T, C) on the image of ``side``; written for SAM's two layers."""
+    transformer = decoder.transformer
+    first, second = (cast(TwoWayAttentionBlock, layer) for layer in transformer.layers)
+    final = transformer.final_attn_token_to_image
+    x, pe = side.x, side.pe
+    b = prompt_tokens.shape[0]
+    query_pe = prompt_tokens
+
+    # ---- layer 1: the image side is the same for every prompt.
+    queries = first.norm1(first.self_attn(prompt_tokens, prompt_tokens, prompt_tokens))
+    t2i = first.cross_attn_token_to_image
+    keys_1 = side.get("k1", lambda: _linear(x + pe, t2i.k_proj))
+    values_1 = side.get("v1", lambda: _linear(x, t2i.v_proj))
+    queries = first.norm2(queries + _attend_tokens(t2i, queries + query_pe, keys_1, values_1))
+    queries = first.norm3(queries + first.mlp(queries))
+    i2t = first.cross_attn_image_to_token
+    image_q = side.get("q1", lambda: _linear(x + pe, i2t.q_proj))
+    update_1 = _attend_image(i2t, image_q, queries + query_pe, queries)
+    # x + update, centred over the channels, the update's bias as one more basis row.
+    s1 = side.get("s1", lambda: _centred(x))
+    n = s1.shape[0]
+    ones = torch.ones((b, n, 1), dtype=x.dtype, device=x.device)
+    pre_norm = LowRankImage(
+        scale=ones,
+        shared=s1,
+        coef=torch.cat([update_1.weights, ones], dim=2),
+        basis=torch.cat([update_1.basis, update_1.bias.expand(b, 1, -1)], dim=1),
+        offset=torch.zeros_like(update_1.bias),
+    )
+    wo_1 = i2t.out_proj.weight  # (C, I)
+    cross = torch.cat(
+        [
+            _cross(side.get("s1_wo1", lambda: s1 @ wo_1), update_1),
+            side.get("s1_bo1", lambda: s1 @ update_1.bias)[None, :, None].expand(b, -1, 1),
+        ],
+        dim=2,
+    )
+    square_1 = side.get("s1_sq", lambda: (s1 * s1).sum(-1))
+    keys = _layer_norm(pre_norm, cross, square_1, first.norm4)
+
+    # ---- layer 2: the image side is the prompt's own, in low-rank form.
+    q = queries + query_pe
+    queries = second.norm1(queries + second.self_attn(q, q, queries))
+    t2i = second.cross_attn_token_to_image
+    s2 = keys.shared  # centred(x) · γ of the first layer's norm4
+    w = t2i.k_proj.weight
+    keys_2 = keys.project(w, t2i.k_proj.bias, side.get("s2_k", lambda: s2 @ w.T)) + side.get(
+        "pe_k2", lambda: pe @ w.T
+    )
+    w = t2i.v_proj.weight
+    values_2 = keys.project(w, t2i.v_proj.bias, side.get("s2_v", lambda: s2 @ w.T))
+    queries = second.norm2(queries + _attend_tokens(t2i, queries + query_pe, keys_2, values_2))
+    queries = second.norm3(queries + second.mlp(queries))
+    i2t = second.cross_attn_image_to_token
+    w = i2t.q_proj.weight
+    image_q = keys.project(w, i2t.q_proj.bias, side.get("s2_q", lambda: s2 @ w.T)) + side.get(
+        "pe_q2", lambda: pe @ w.T
+    )
+    update_2 = _attend_image(i2t, image_q, queries + query_pe, queries)
+    # keys + update: its shared part centred; the rest joins the basis.
+    s2c = side.get("s2c", lambda: _centred(s2))
+    offset = keys.offset + update_2.bias
+    pre_norm = LowRankImage(
+        scale=keys.scale,
+        shared=s2c,
+        coef=torch.cat([keys.coef, update_2.weights, ones], dim=2),
+        basis=torch.cat([keys.basis, update_2.basis, offset.expand(b, 1, -1)], dim=1),
+        offset=torch.zeros_like(offset),
+    )
+    # The products of s2c with the basis rows: keys.basis holds the first layer's rows
+    # centred and scaled by its norm4's γ, so they run through that layer's W_o.
+    gamma = first.norm4.weight
+    bias_row = _centred(update_1.bias)
+    sg = side.get("s2c_g", lambda: s2c * gamma)
+    through_1 = _cross(side.get("s2cg_wo1", lambda: sg @ wo_1), update_1)
+    # (sg · centred(u)) = (sg · u) - mean(u) · Σ sg
+    through_1 = (
+        through_1
+        - update_1.basis.mean(-1)[:, None, :]
+        * side.get("s2cg_sum", lambda: sg.sum(-1))[None, :, None]
+    )
+    wo_2 = i2t.out_proj.weight
+    cross = torch.cat(
+        [
+            through_1,
+            side.get("s2c_b1", lambda: sg @ bias_row)[None, :, None].expand(b, -1, 1),
+            _cross(side.get("s2c_wo2", lambda: s2c @ wo_2), update_2),
+            (s2c @ offset)[None, :, None].expand(b, -1, 1),
+        ],
+        dim=2,
+    )
+    square_2 = side.get("s2c_sq", lambda: (s2c * s2c).sum(-1))
+    keys = _layer_norm(pre_norm, cross, square_2, second.norm4)
+
+    # ---- the tokens' last attention to the image.
+    s3 = keys.shared
+    w = final.k_proj.weight
+    keys_3 = keys.project(w, final.k_proj.bias, side.get("s3_k", lambda: s3 @ w.T)) + side.get(
+        "pe_k3", lambda: pe @ w.T
+    )
+    w = final.v_proj.weight
+    values_3 = keys.project(w, final.v_proj.bias, side.get("s3_v", lambda: s3 @ w.T))
+    attended = _attend_tokens(final, queries + query_pe, keys_3, values_3)
+    tokens = transformer.norm_final_attn(queries + attended)
+    return DecodedPoints(tokens, keys)
+
+
+def predicted_ious(decoder: MaskDecoder, tokens: torch.Tensor) -> torch.Tensor:
+    """The three multimask candidates' predicted IoU (B, 3) from the tokens (B, T, C)."""
+    return decoder.iou_prediction_head(tokens[:, 0, :])[:, 1:]
+
+
+def upscale_candidates(
+    decoder: MaskDecoder,
+    side: ImageSide,
+    decoded: DecodedPoints,
+    rows: torch.Tensor,
+) -> torch.Tensor:
+    """The three multimask candidates' low-res logits (R, 3, 256, 256) of the prompts
+    ``rows`` (R,): the decoder's output upscaling and hypernetworks.
+
+    Both transposed convolutions (kernel 2, stride 2) are a linear map per input pixel,
+    so they run as matrix products on channels-last pixels: the first on the low-rank
+    form (no (N, C) image tokens are formed), the second before the pixels are put back
+    in order, with the hypernetworks' products taken first, so only the (R, 3, 256, 256)
+    logits are ever laid out as an image.
+    """
+    up_1, norm, act_1, up_2, act_2 = decoder.output_upscaling
+    up_1, up_2 = cast(nn.ConvTranspose2d, up_1), cast(nn.ConvTranspose2d, up_2)
+    norm = cast(LayerNorm2d, norm)
+    c_in, c_mid = up_1.weight.shape[:2]
+    c_out = up_2.weight.shape[1]
+    # (C_in, C_out, 2, 2) -> (2·2·C_out, C_in): output rows in (i, j, channel) order.
+    weight_1 = up_1.weight.permute(2, 3, 1, 0).reshape(4 * c_mid, c_in)
+    bias_1 = None if up_1.bias is None else up_1.bias.repeat(4)
+    weight_2 = up_2.weight.permute(0, 2, 3, 1).reshape(c_mid, 4 * c_out)
+    bias_2 = None if up_2.bias is None else up_2.bias.repeat(4)
+    shared = side.get("s3_up", lambda: decoded.image.shared @ weight_1.T)
+    image = decoded.image.rows(rows)
+    r = len(rows)
+    h, w = side.grid
+    flat = image.project(weight_1, bias_1, shared)  # (R, N, 2·2·C_mid)
+    y = F.layer_norm(flat.reshape(r, -1, c_mid), (c_mid,), norm.weight, norm.bias, norm.eps)
+    y = act_1(y)  # (R, N·4, C_mid): pixels (y, x, i1, j1)
+    z = act_2(F.linear(y, weight_2.T, bias_2))  # (R, N·4, 2·2·C_out): (i2, j2, channel)
+    mlps = decoder.output_hypernetworks_mlps
+    tokens = decoded.tokens[rows]
+    hyper = torch.stack([mlps[i](tokens[:, 1 + i, :]) for i in range(1, 4)], dim=1)  # (R, 3, c)
+    logits = z.reshape(r, -1, c_out) @ hyper.transpose(1, 2)  # (R, N·16, 3)
+    logits = logits.reshape(r, h, w, 2, 2, 2, 2, 3).permute(0, 7, 1, 3, 5, 2, 4, 6)
+    return logits.reshape(r, 3, 4 * h, 4 * w)

@@ -50,12 +50,18 @@ import torch
 from PIL import Image
 
 from inference import rle as rle_codec
-from inference.batched_decoder import run_transformer
+from inference.batched_decoder import (
+    ImageSide,
+    point_tokens,
+    predicted_ious,
+    run_transformer,
+    upscale_candidates,
+)
 from inference.encode import Encoder, preprocess
 from inference.model import load_sam
 from inference.modeling.sam import Sam
 from inference.predict import upscale_masks
-from inference.prompts import LABEL_PADDING, LABEL_POSITIVE, MASK_THRESHOLD
+from inference.prompts import MASK_THRESHOLD
 from inference.registry import DEFAULT_MODEL
 from inference.transforms import IMAGE_SIZE, LOW_RES_MASK_SIZE, ResizeTransform
 
@@ -87,6 +93,9 @@ class EverythingParams:
     crop_nms_thresh: float = 0.7  # duplicates between crops
     crop_overlap_ratio: float = 512 / 1500  # overlap of neighbouring crops, first layer
     crop_n_points_downscale_factor: int = 1  # layer i has points_per_side / factor**i
+    # Not SAM's: decode the grid coarse to fine and skip a point inside the smallest
+    # mask an earlier point found (fewer decodes; may miss parts inside found objects).
+    skip_covered_points: bool = False
 
     def __post_init__(self) -> None:
         positive = ("points_per_side", "points_per_batch", "crop_n_points_downscale_factor")
@@ -109,11 +118,15 @@ class EverythingParams:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a number from 0 to 1, not {value!r}")
+        if not isinstance(self.skip_covered_points, bool):
+            raise ValueError(
+                f"skip_covered_points must be true or false, not {self.skip_covered_points!r}"
+            )
         offset = self.stability_score_offset
         if not isinstance(offset, int | float) or not 0.0 < offset < math.inf:
             raise ValueError(f"stability_score_offset must be a positive number, not {offset!r}")
 
-    def as_dict(self) -> dict[str, int | float]:
+    def as_dict(self) -> dict[str, int | float | bool]:
         """Every setting by name, for storing beside the proposals (JSON-ready)."""
         return asdict(self)
 
@@ -366,47 +379,51 @@ def decode_points(
     embedding: torch.Tensor,
     coords: torch.Tensor,
     pred_iou_thresh: float,
+    side: ImageSide | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """SAM's three candidates for each single positive point, above ``pred_iou_thresh``.
 
-    embedding (1, 256, 64, 64); coords (B, 2) in model pixels, x then y. Returns the
-    low-res logits (M, 256, 256) of the M candidates whose predicted IoU is above the
-    threshold, their predicted IoU (M,) and the index (M,) of the point that made each.
+    embedding (1, 256, 64, 64); coords (B, 2) in model pixels, x then y; ``side``, the
+    image's :class:`~inference.batched_decoder.ImageSide` when several batches share it.
+    Returns the low-res logits (M, 256, 256) of the M candidates whose predicted IoU is
+    above the threshold, their predicted IoU (M,) and the index (M,) of the point that
+    made each.
 
-    This is :class:`~inference.modeling.mask_decoder.MaskDecoder` taken apart: the
-    transformer runs for every point (reassociated, :mod:`inference.batched_decoder`),
-    but the masks' upsampling and hypernetworks only for the points that have a
-    candidate worth keeping.
+    This is :class:`~inference.modeling.mask_decoder.MaskDecoder` taken apart
+    (:mod:`inference.batched_decoder`): the transformer runs for every point, the masks'
+    upsampling and hypernetworks only for the points that have a candidate worth keeping.
     """
-    decoder, prompts = sam.mask_decoder, sam.prompt_encoder
-    b = coords.shape[0]
-    # The prompt encoder's own layout: the point, then a padding point (no box).
-    points = torch.cat([coords[:, None, :], torch.zeros_like(coords)[:, None, :]], dim=1)
-    labels = torch.tensor([LABEL_POSITIVE, LABEL_PADDING], device=coords.device).expand(b, 2)
-    sparse = prompts.embed_labelled_points(points, labels)
-    no_mask = prompts.no_mask_embed.weight.reshape(1, -1, 1, 1)
-    src = (embedding + no_mask).flatten(2).transpose(1, 2)  # (1, 4096, 256)
-    pe = prompts.get_dense_pe().flatten(2).transpose(1, 2)
-    output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
-    tokens = torch.cat([output_tokens.unsqueeze(0).expand(b, -1, -1), sparse], dim=1)
-
-    hs, image_tokens = run_transformer(decoder.transformer, src, pe, tokens)
-    ious = decoder.iou_prediction_head(hs[:, 0, :])[:, 1:]  # the three multimask outputs
+    decoder = sam.mask_decoder
+    if side is None:
+        side = ImageSide(decoder, sam.prompt_encoder, embedding)
+    tokens = point_tokens(decoder, sam.prompt_encoder, coords)
+    decoded = run_transformer(decoder, side, tokens)
+    ious = predicted_ious(decoder, decoded.tokens)
     keep = ious > pred_iou_thresh  # (B, 3)
     rows = torch.nonzero(keep.any(dim=1)).flatten()
     if len(rows) == 0:
         empty = torch.zeros((0, LOW_RES_MASK_SIZE, LOW_RES_MASK_SIZE))
         return empty, torch.zeros(0), torch.zeros(0, dtype=torch.int64)
-    c, h, w = embedding.shape[1:]
-    grid = image_tokens[rows].transpose(1, 2).reshape(len(rows), c, h, w)
-    upscaled = decoder.output_upscaling(grid)  # (R, 32, 256, 256)
-    mlps = decoder.output_hypernetworks_mlps
-    hyper = torch.stack([mlps[i](hs[rows, 1 + i, :]) for i in range(1, 4)], dim=1)  # (R, 3, 32)
-    _, uc, uh, uw = upscaled.shape
-    logits = (hyper @ upscaled.reshape(len(rows), uc, uh * uw)).reshape(len(rows), 3, uh, uw)
+    logits = torch.cat(
+        [
+            upscale_candidates(decoder, side, decoded, rows[i : i + UPSCALE_CHUNK])
+            for i in range(0, len(rows), UPSCALE_CHUNK)
+        ]
+    )
     chosen = keep[rows]
     point_index = rows[:, None].expand(-1, 3)[chosen]
     return logits[chosen], ious[rows][chosen], point_index
+
+
+def coarse_to_fine(points_per_side: int) -> list[npt.NDArray[np.int64]]:
+    """The grid's point indices (row-major, as :func:`point_grid`) in three rounds: every
+    4th row and column, then every 2nd, then the rest (each point once, rounds in
+    row-major order)."""
+    rows, cols = np.divmod(np.arange(points_per_side**2), points_per_side)
+    level = np.full(points_per_side**2, 2)
+    level[(rows % 2 == 1) & (cols % 2 == 1)] = 1
+    level[(rows % 4 == 1) & (cols % 4 == 1)] = 0
+    return [np.flatnonzero(level == i) for i in range(3)]
 
 
 def _crop_candidates(
@@ -414,11 +431,69 @@ def _crop_candidates(
     embedding: torch.Tensor,
     crop_box: tuple[int, int, int, int],
     image_size: tuple[int, int],
-    grid: npt.NDArray[np.float64],
+    points_per_side: int,
     params: EverythingParams,
 ) -> _Candidates:
     """The filtered masks of one crop (x0, y0, x1, y1) of the image, whose embedding is
-    ``embedding``; masks, boxes and points in the whole image's frame."""
+    ``embedding``, from a points_per_side² grid; masks, boxes and points in the whole
+    image's frame.
+
+    With ``params.skip_covered_points`` the grid is decoded coarse to fine
+    (:func:`coarse_to_fine`) and a point is skipped when it lies inside the smallest
+    mask that passed the filters for a point decoded before it (a point inside an
+    object already found mostly gives that object's masks again)."""
+    x0, y0, x1, y1 = crop_box
+    crop_h, crop_w = y1 - y0, x1 - x0
+    transform = ResizeTransform(crop_h, crop_w)
+    points = point_grid(points_per_side) * np.array([crop_w, crop_h], dtype=np.float64)
+    model_points = torch.as_tensor(transform.to_model(points), device=sam.device)
+    side = ImageSide(sam.mask_decoder, sam.prompt_encoder, embedding)
+    found = _Candidates.empty()
+    if not params.skip_covered_points:
+        for start in range(0, len(points), params.points_per_batch):
+            batch = np.arange(start, min(start + params.points_per_batch, len(points)))
+            found.extend(
+                _decode_batch(sam, side, batch, model_points, points, crop_box, image_size, params)[
+                    0
+                ]
+            )
+    else:
+        covered = torch.zeros((crop_h, crop_w), dtype=torch.bool)
+        pixels = np.floor(points).astype(np.int64)
+        pixels = np.minimum(np.maximum(pixels, 0), [crop_w - 1, crop_h - 1])
+        for pending in coarse_to_fine(points_per_side):
+            while len(pending):
+                inside = covered[pixels[pending, 1], pixels[pending, 0]].numpy()
+                pending = pending[~inside]
+                batch, pending = (
+                    pending[: params.points_per_batch],
+                    pending[params.points_per_batch :],
+                )
+                if not len(batch):
+                    break
+                more, smallest = _decode_batch(
+                    sam, side, batch, model_points, points, crop_box, image_size, params
+                )
+                found.extend(more)
+                for mask in smallest:
+                    covered |= mask
+    kept = box_nms(found.box_tensor(), torch.tensor(found.ious), params.box_nms_thresh)
+    return found.take(kept.tolist())
+
+
+def _decode_batch(
+    sam: Sam,
+    side: ImageSide,
+    batch: npt.NDArray[np.int64],
+    model_points: torch.Tensor,
+    points: npt.NDArray[np.float64],
+    crop_box: tuple[int, int, int, int],
+    image_size: tuple[int, int],
+    params: EverythingParams,
+) -> tuple[_Candidates, list[torch.Tensor]]:
+    """The masks of the grid points ``batch`` (indices into ``points``, crop pixels, and
+    ``model_points``) that pass the filters, and for each point with any, its smallest
+    such mask (crop_h, crop_w) bool, in the crop's frame."""
     x0, y0, x1, y1 = crop_box
     crop_h, crop_w = y1 - y0, x1 - x0
     height, width = image_size
@@ -426,43 +501,44 @@ def _crop_candidates(
     rh, rw = transform.resized
     scale = LOW_RES_MASK_SIZE / IMAGE_SIZE
     valid_h, valid_w = math.ceil(rh * scale), math.ceil(rw * scale)
-    points = grid * np.array([crop_w, crop_h], dtype=np.float64)
-    model_points = torch.as_tensor(transform.to_model(points), device=sam.device)
     is_whole = crop_box == (0, 0, width, height)
+    coords = model_points[torch.as_tensor(batch)]
+    logits, ious, index = decode_points(sam, side.embedding, coords, params.pred_iou_thresh, side)
+    # A first, cheap stability check on the logits of the image's own area.
+    rough = stability_score(logits[:, :valid_h, :valid_w], params.stability_score_offset)
+    hopeful = rough >= params.stability_score_thresh - LOW_RES_STABILITY_MARGIN
+    logits, ious, index = logits[hopeful], ious[hopeful], index[hopeful]
     found = _Candidates.empty()
-    for start in range(0, len(points), params.points_per_batch):
-        coords = model_points[start : start + params.points_per_batch]
-        logits, ious, index = decode_points(sam, embedding, coords, params.pred_iou_thresh)
-        # A first, cheap stability check on the logits of the image's own area.
-        rough = stability_score(logits[:, :valid_h, :valid_w], params.stability_score_offset)
-        hopeful = rough >= params.stability_score_thresh - LOW_RES_STABILITY_MARGIN
-        logits, ious, index = logits[hopeful], ious[hopeful], index[hopeful] + start
-        for chunk in range(0, len(logits), UPSCALE_CHUNK):
-            part = slice(chunk, chunk + UPSCALE_CHUNK)
-            full = upscale_masks(logits[part][None], transform)[0]  # (k, crop_h, crop_w)
-            stable = stability_score(full, params.stability_score_offset)
-            masks = full > MASK_THRESHOLD
-            boxes = masks_to_boxes(masks) + torch.tensor([x0, y0, x0, y0])
-            for k in range(len(masks)):
-                if stable[k] < params.stability_score_thresh or not masks[k].any():
-                    continue
-                if not is_whole and _near_crop_edge(boxes[k], crop_box, image_size):
-                    continue
-                mask = masks[k].cpu().numpy()
-                if not is_whole:
-                    mask = np.pad(mask, ((y0, height - y1), (x0, width - x1)))
-                px, py = points[int(index[part][k])]
-                found.extend(
-                    _Candidates(
-                        [rle_codec.encode(mask)],
-                        [boxes[k].cpu()],
-                        [float(ious[part][k])],
-                        [float(stable[k])],
-                        [(float(px + x0), float(py + y0))],
-                    )
+    smallest: dict[int, tuple[int, torch.Tensor]] = {}
+    for chunk in range(0, len(logits), UPSCALE_CHUNK):
+        part = slice(chunk, chunk + UPSCALE_CHUNK)
+        full = upscale_masks(logits[part][None], transform)[0]  # (k, crop_h, crop_w)
+        stable = stability_score(full, params.stability_score_offset)
+        masks = full > MASK_THRESHOLD
+        boxes = masks_to_boxes(masks) + torch.tensor([x0, y0, x0, y0])
+        for k in range(len(masks)):
+            if stable[k] < params.stability_score_thresh or not masks[k].any():
+                continue
+            point = int(batch[int(index[part][k])])
+            area = int(masks[k].sum())
+            if point not in smallest or area < smallest[point][0]:
+                smallest[point] = (area, masks[k])
+            if not is_whole and _near_crop_edge(boxes[k], crop_box, image_size):
+                continue
+            mask = masks[k].cpu().numpy()
+            if not is_whole:
+                mask = np.pad(mask, ((y0, height - y1), (x0, width - x1)))
+            px, py = points[point]
+            found.extend(
+                _Candidates(
+                    [rle_codec.encode(mask)],
+                    [boxes[k].cpu()],
+                    [float(ious[part][k])],
+                    [float(stable[k])],
+                    [(float(px + x0), float(py + y0))],
                 )
-    kept = box_nms(found.box_tensor(), torch.tensor(found.ious), params.box_nms_thresh)
-    return found.take(kept.tolist())
+            )
+    return found, [mask.cpu() for _, mask in smallest.values()]
 
 
 def _near_crop_edge(
@@ -536,8 +612,7 @@ def generate(
                 emb = encoder(preprocess([pixels.crop(box)]))
             emb_t = torch.as_tensor(emb, device=sam.device).reshape(1, 256, 64, 64)
             per_side = params.points_per_side // params.crop_n_points_downscale_factor**layer
-            grid = point_grid(max(per_side, 1))
-            found = _crop_candidates(sam, emb_t, box, image_size, grid, params)
+            found = _crop_candidates(sam, emb_t, box, image_size, max(per_side, 1), params)
             everything.extend(found)
             crop_areas += [float((box[2] - box[0]) * (box[3] - box[1]))] * len(found.rles)
         if len(crops) > 1:
@@ -597,6 +672,16 @@ def _images(paths: Sequence[Path]) -> Iterator[tuple[Path, Image.Image | None]]:
             yield path, None
 
 
+def _yes_no(text: str) -> bool:
+    """A command-line switch's value: true/false, yes/no, 1/0."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from inference.encode import device_setting, encode, get_encoder
 
@@ -614,9 +699,9 @@ def main(argv: list[str] | None = None) -> int:
         default = getattr(defaults, field.name)
         parser.add_argument(
             "--" + field.name.replace("_", "-"),
-            type=type(default),
+            type=_yes_no if isinstance(default, bool) else type(default),
             default=default,
-            help=f"default {default:g}",
+            help=f"default {str(default).lower() if isinstance(default, bool) else f'{default:g}'}",
         )
     args = parser.parse_args(argv)
     try:
