@@ -1,7 +1,7 @@
 // Bundles the annotator into webapp/annotator/assets/ (served by the annotator app with
 // the headers cross-origin isolation needs; ignored by git) and copies onnxruntime-web's
 // wasm files next to it: no CDN.
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,6 +24,8 @@ await build({
     "decoder.worker": join(here, "src/annotator/decoder.worker.ts"),
     // "Start labelling" / "Start reviewing": finds the next image, then opens the annotator.
     "queue-start": join(here, "src/annotator/queue-start.ts"),
+    // Quality rules (#17): Pyodide's worker, started once the page is idle.
+    "rules.worker": join(here, "src/rules/rules.worker.ts"),
   },
   outdir: out,
   bundle: true,
@@ -40,4 +42,22 @@ const dist = join(here, "node_modules", "onnxruntime-web", "dist");
 for (const file of ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]) {
   copyFileSync(join(dist, file), join(out, ortDir, file));
 }
+// ---- Quality rules (#17) ----
+// Pyodide's runtime files, in a folder named after its version (served as immutable), and
+// the repository's qualityrules package as one JSON file {"qualityrules/x.py": source}.
+const pyodideDir = join(here, "node_modules", "pyodide");
+const pyodideVersion = JSON.parse(readFileSync(join(pyodideDir, "package.json"), "utf8")).version;
+mkdirSync(join(out, `pyodide-${pyodideVersion}`), { recursive: true });
+for (const file of ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]) {
+  copyFileSync(join(pyodideDir, file), join(out, `pyodide-${pyodideVersion}`, file));
+}
+const rulesPackage = join(here, "..", "qualityrules");
+const sources = Object.fromEntries(
+  readdirSync(rulesPackage)
+    .filter((name) => name.endsWith(".py"))
+    .sort()
+    .map((name) => [`qualityrules/${name}`, readFileSync(join(rulesPackage, name), "utf8")]),
+);
+writeFileSync(join(out, "qualityrules.json"), JSON.stringify(sources));
+
 console.log(`built ${out}`);

@@ -39,6 +39,9 @@ CONTENT_TYPES = {
     ".mjs": "text/javascript",
     ".wasm": "application/wasm",
     ".map": "application/json",
+    # Quality rules (#17): Pyodide's standard library and lock file, the rules package.
+    ".zip": "application/zip",
+    ".json": "application/json",
 }
 # A cross-origin isolated page may only start workers whose scripts say they accept
 # it; static file servers do not send these headers, so the annotator serves its own.
@@ -52,6 +55,12 @@ def _ort_folder() -> str:
     """The build's ``ort-<version>`` folder of onnxruntime-web's wasm files."""
     folders = sorted(p.name for p in ASSETS.glob("ort-*") if p.is_dir())
     return folders[-1] if folders else "ort-missing"
+
+
+def _pyodide_folder() -> str:
+    """The build's ``pyodide-<version>`` folder of Pyodide's runtime files."""
+    folders = sorted(p.name for p in ASSETS.glob("pyodide-*") if p.is_dir())
+    return folders[-1] if folders else "pyodide-missing"
 
 
 @lru_cache(maxsize=64)
@@ -78,7 +87,7 @@ def asset(request: HttpRequest, name: str) -> HttpResponse:
     response["ETag"] = etag
     # onnxruntime-web's files sit in a folder named after its version: they never change
     # under that name, and a cached copy lets the browser reuse the compiled wasm.
-    immutable = name.startswith("ort-")
+    immutable = name.startswith(("ort-", "pyodide-"))
     response["Cache-Control"] = "public, max-age=31536000, immutable" if immutable else "no-cache"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     for header, value in ISOLATION_HEADERS.items():
@@ -98,6 +107,13 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
             reverse("annotator:asset", args=[f"{_ort_folder()}/x"])
         )[:-1],
         "workflow": workflow_config(project, request.user, queue_stage(request.GET.get("queue"))),
+        # Quality rules (#17): checked in the browser by Pyodide, from these files.
+        "rules": {
+            "rulesUrl": reverse("quality-rules", args=[project.pk]),
+            "workerUrl": reverse("annotator:asset", args=["rules.worker.js"]),
+            "pyodideUrl": reverse("annotator:asset", args=[f"{_pyodide_folder()}/x"])[:-1],
+            "packageUrl": reverse("annotator:asset", args=["qualityrules.json"]),
+        },
     }
     response = render(
         request,

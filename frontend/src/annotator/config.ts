@@ -5,6 +5,7 @@
  */
 
 import { HttpError } from "./cache";
+import type { RulesConfig } from "./rules-panel"; // quality rules (#17)
 import type { WorkflowConfig } from "./workflow-api";
 
 export interface ImageConfig {
@@ -45,6 +46,8 @@ export interface PageConfig extends ImageConfig {
   readonly wasmPaths: string;
   /** The workflow's URLs and, with ``?queue=``, the queue the page works through. */
   readonly workflow: WorkflowConfig;
+  /** Quality rules (#17): the project's rules and the files that check them. */
+  readonly rules?: RulesConfig;
 }
 
 /** The configuration the page was served with. */

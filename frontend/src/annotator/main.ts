@@ -56,6 +56,7 @@ import { View, paintAnnotation, paintLive } from "./view";
 import { WorkflowApi } from "./workflow-api";
 import { CropDetail, visibleWindow } from "./crop-detail"; // crop detail (#16)
 import { paintCropLive } from "./crop-paint"; // crop detail (#16)
+import { RulesPanel } from "./rules-panel"; // quality rules (#17)
 
 // The fp32 decoder's first decode also starts its session, a few hundred ms of the
 // worker's time: it is done this long after the first image is clickable, while a person
@@ -213,6 +214,7 @@ const queue = new WorkQueue(
       return question === null || confirmIn(element("annotator-confirm") as HTMLDialogElement, question);
     },
     annotationsChanged: () => renderSaved(),
+    submitReason: (s) => rulesPanel?.reason(s) ?? Promise.resolve(""), // quality rules (#17)
     say,
     mark,
   },
@@ -240,6 +242,24 @@ for (const [id, act] of [
 window.addEventListener("beforeunload", (event) => {
   if (writes > 0) event.preventDefault();
 });
+
+// ---------------------------------------------------------------- quality rules (#17)
+
+const keysTitle = element("annotator-keys").previousElementSibling;
+const rulesPanel = pageConfig.rules
+  ? new RulesPanel(
+      pageConfig.rules,
+      {
+        session: () => session,
+        className: (id) => classes.all.find((label) => label.id === id)?.name ?? "",
+        select: (id) => session?.selectOnly(id),
+        mark,
+      },
+      keysTitle?.parentElement as HTMLElement,
+      keysTitle,
+      element("annotator-reason") as HTMLDialogElement,
+    )
+  : null;
 
 // ---------------------------------------------------------------- drawing the session
 
@@ -347,6 +367,7 @@ function renderSaved(): void {
     historyShown: historyPanel.annotation,
     verdictOf: (id) => queue.verdictOf(id),
   });
+  rulesPanel?.annotationsChanged(s); // quality rules (#17)
 }
 
 function showTiming(timing: DecodeTiming): void {
@@ -678,6 +699,7 @@ async function start(): Promise<void> {
   await makeClickable(firstSession);
   setTimeout(warmUpDrawing, 0);
   setTimeout(warmUpExact, WARM_EXACT_AFTER_MS);
+  rulesPanel?.startWhenIdle(); // quality rules (#17): Pyodide loads off the click path
 }
 
 /** One fp32 decode of a dummy click on the image on screen, unless one was asked for

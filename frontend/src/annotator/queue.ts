@@ -33,6 +33,9 @@ export interface QueueHost {
   /** Whether to submit the image of ``session``: asks first when issues are still open
    * on it; false when the person says no. */
   confirmSubmit(session: ImageSession): Promise<boolean>;
+  /** Quality rules (#17): "" to submit, a reason to submit despite the rules' errors
+   * (sent with the submit), null when the person cancels. */
+  submitReason?(session: ImageSession): Promise<string | null>;
   /** The annotation list must be drawn again (a verdict changed). */
   annotationsChanged(): void;
   say(message: string, isError?: boolean): void;
@@ -144,7 +147,13 @@ export class WorkQueue {
         this.host.say("Not submitted: the open issues are listed beside the image.");
         return;
       }
-      const moved = await this.api.move(session.image.imageId, "submit");
+      // Quality rules (#17): errors hold the submit until the person gives a reason.
+      const reason = this.host.submitReason ? await this.host.submitReason(session) : "";
+      if (reason === null) {
+        this.host.say("Not submitted: the rules' errors are listed beside the image.");
+        return;
+      }
+      const moved = await this.api.move(session.image.imageId, "submit", reason);
       this.show(moved);
       this.host.say(`Submitted ${session.image.imageName}.`);
       await this.advance(session.image, pressedAt);

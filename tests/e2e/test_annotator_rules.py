@@ -1,0 +1,134 @@
+"""Quality rules in the annotator, in a real browser: Pyodide starts from the server's
+own files in a worker once the page is idle, the project's rules (a built-in and a
+manager's Python) run on each save, a problem's click selects its annotation, an error
+holds Ctrl+Enter until a reason is given, and the reason reaches the server with the
+submit. No request leaves the machine."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD
+from tests.e2e.test_annotator import click, save
+from webapp.qualityrules.models import RuleCheck, RuleSetVersion
+from webapp.workflow.models import WorkItem, WorkState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RULES = [
+    # Every mask of the class is smaller than this: an error.
+    {"name": "big things", "builtin": "min_area", "params": {"areas": {"thing": 10**7}}},
+    {
+        "name": "counted",
+        "source": "def check(image):\n"
+        "    return [warning(f'{len(image.annotations)} on {image.name}')]\n",
+    },
+]
+
+
+def annotator_page(scene: Any, signed_in: Any, django_user_model: Any) -> Any:
+    from webapp.projects.models import Membership
+
+    user = django_user_model.objects.create_user("ann", password=PASSWORD)
+    Membership.objects.create(project=scene.project, user=user, role="annotator")
+    page = signed_in(scene.url, "ann")
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    return page
+
+
+def stage(page: Any, name: str) -> str:
+    return page.evaluate(
+        f"() => document.getElementById('annotator-stage').dataset[{name!r}] ?? ''"
+    )
+
+
+def wait_for_stage(page: Any, name: str, value: str, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        f"() => document.getElementById('annotator-stage').dataset[{name!r}] === {value!r}",
+        timeout=timeout,
+    )
+
+
+def assert_only_local_requests(page: Any) -> None:
+    hosts = {urlparse(url).hostname for url in page.requested if not url.startswith("data:")}
+    assert hosts <= {"localhost", "127.0.0.1"}, hosts
+
+
+def test_rules_run_in_the_browser_and_errors_need_a_reason_to_submit(
+    scene, signed_in, django_user_model
+):
+    s = scene("coffee", "chelsea")
+    RuleSetVersion.save_new(s.project, RULES, s.owner)
+    coffee = s.images["coffee"]
+    page = annotator_page(s, signed_in, django_user_model)
+
+    page.goto(f"{s.url}/projects/{s.project.pk}/")
+    page.click("#start-labelling")
+    page.wait_for_function(
+        "() => document.getElementById('annotator-image-name')?.textContent === 'coffee.png'"
+    )
+    wait_for_stage(page, "rules", "ready", timeout=180_000)
+    # The image without annotations: only the custom rule's warning.
+    wait_for_stage(page, "rulesWarnings", "1")
+    assert "0 on coffee.png" in page.locator("#annotator-rules").text_content()
+
+    click(page, coffee, 290, 150)
+    save(page)
+    wait_for_stage(page, "rulesErrors", "1")
+    problems = page.locator("#annotator-rules li")
+    assert "1 on coffee.png" in page.locator("#annotator-rules").text_content()
+    error = page.locator("#annotator-rules li[data-severity=error]")
+    assert "big things" in error.text_content()
+
+    # A problem's click selects the annotation it concerns.
+    annotation_id = error.get_attribute("data-annotations")
+    error.click()
+    page.wait_for_selector(
+        f"#annotator-annotations li.selected[data-annotation-id='{annotation_id}']"
+    )
+    assert problems.count() == 2
+
+    # Ctrl+Enter asks why; cancelling keeps the image, a reason submits it.
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#annotator-reason[open]")
+    assert "quality rules found 1 error" in page.locator("#annotator-reason").text_content()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "() => document.getElementById('annotator-status').textContent.includes('Not submitted')"
+    )
+    assert WorkItem.objects.get(pk=coffee.pk).state == WorkState.ANNOTATING
+
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#annotator-reason[open]")
+    page.fill("#annotator-reason input", "the cup is small in this photo")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('annotator-image-name')?.textContent === 'chelsea.png'",
+        timeout=60_000,
+    )
+
+    assert WorkItem.objects.get(pk=coffee.pk).state == WorkState.SUBMITTED
+    check = RuleCheck.objects.get(image=coffee, kind="submit")
+    assert (check.errors, check.reason) == (1, "the cup is small in this photo")
+    assert check.problems[0]["annotation_ids"] == [int(annotation_id)]
+    # The next image is checked by the same worker: no second start.
+    wait_for_stage(page, "rulesChecked", f"{s.images['chelsea'].pk}:")
+    assert sum("pyodide.asm.wasm" in url for url in page.requested) == 1
+    assert_only_local_requests(page)
+
+
+def test_a_project_without_rules_loads_no_pyodide(scene, signed_in, django_user_model):
+    s = scene("coffee")
+    page = annotator_page(s, signed_in, django_user_model)
+
+    page.goto(f"{s.url}/projects/{s.project.pk}/images/{s.images['coffee'].pk}/annotate/")
+    wait_for_stage(page, "rules", "none")
+
+    assert not any("pyodide" in url or "rules.worker" in url for url in page.requested)
+    assert page.locator("#annotator-rules-section").is_hidden()
+    assert stage(page, "rulesErrors") == ""
+    assert_only_local_requests(page)
