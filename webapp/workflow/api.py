@@ -174,20 +174,19 @@ class NextImage(WorkflowAccess, APIView):
         else:
             mine = Q(reviewer=user) | Q(review_assignee=user)
         # The queue goes on with the images nobody was given that "next" would hand out
-        # to this member after these: "image 12 of 40" counts what is left for them too.
-        # One aggregate for all three figures, whatever the queue's length: its size,
-        # how many of its images come up to this one (the queue is in image order), and
-        # the open images.
-        open_ready = queue.open_condition(self.project, user, self.role(self.request), stage)
+        # to this member after these (those still being prepared included): "image 12 of
+        # 40" counts what is left for them too. One aggregate for the three figures, on
+        # the work items alone: the queue's size, how many of its images come up to this
+        # one (the queue is in image order), and the open images.
+        open_images = queue.open_condition(self.project, user, self.role(self.request), stage)
         wanted = mine
         figures: dict[str, Any] = {
             "size": Count("pk", filter=mine),
             "position": Count("pk", filter=mine & Q(image_id__lte=item.pk if item else 0)),
         }
-        if open_ready is not None:
-            open_ready &= Q(image__status=EncodingStatus.READY)
-            wanted |= open_ready
-            figures["open"] = Count("pk", filter=open_ready)
+        if open_images is not None:
+            wanted |= open_images
+            figures["open"] = Count("pk", filter=open_images)
         counts = (
             WorkItem.objects.filter(project=self.project).filter(wanted).order_by()
         ).aggregate(**figures)

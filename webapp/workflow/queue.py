@@ -19,6 +19,7 @@ from datetime import timedelta
 from functools import reduce
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -30,7 +31,7 @@ from webapp.workflow.models import Event, EventKind, WorkItem, WorkState
 ATTEMPTS = 5  # open images tried before giving up when others keep winning them
 
 
-RELATED = ("image", "project", "annotator", "reviewer", "assignee", "review_assignee")
+PEOPLE = ("annotator", "reviewer", "assignee", "review_assignee")  # the members a row names
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,10 @@ def _next_for(
         lease = timezone.now() + timedelta(minutes=project.lease_minutes)
         if row is not None and row[-1] == 0:
             WorkItem.objects.filter(pk=row[0], state=row[2]).update(lease_expires_at=lease)
-            return _loaded(row[0])
+            return _loaded(row[0], user)
         fields = {**fields, "lease_expires_at": lease}
         if row is not None and _claim(project, row[:4], action, fields, user):
-            return _loaded(row[0])
+            return _loaded(row[0], user)
         if pools.open is None:
             return None
         candidates = (
@@ -186,7 +187,7 @@ def _next_for(
             if row is None:
                 return None
             if _claim(project, row, action, fields, user):
-                return _loaded(row[0])
+                return _loaded(row[0], user)
     return None
 
 
@@ -210,9 +211,18 @@ def _claim(
     return bool(claimed)
 
 
-def _loaded(image_id: int) -> WorkItem:
-    """The work item as the claim left it, with what its answer shows."""
-    return WorkItem.objects.select_related(*RELATED).get(pk=image_id)
+def _loaded(image_id: int, user: Any) -> WorkItem:
+    """The work item as the claim left it, with what its answer shows: its image, and
+    the members it names (``user``, who now holds it, is not read again)."""
+    item = WorkItem.objects.select_related("image").get(pk=image_id)
+    people = {user.pk: user}
+    ids = [getattr(item, f"{name}_id") for name in PEOPLE]
+    others = {pk for pk in ids if pk is not None and pk not in people}
+    if others:
+        people.update(get_user_model().objects.in_bulk(others))
+    for name, pk in zip(PEOPLE, ids, strict=True):
+        setattr(item, name, people.get(pk) if pk is not None else None)
+    return item
 
 
 def renew_lease(item: WorkItem) -> Any:
