@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--grabcut", type=Path, default=DEFAULT_GRABCUT)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--start", type=int, default=0, help="skip the first photos")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     parser.add_argument("--width", type=int, default=6000)
@@ -247,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     from inference.model import load_sam
 
     photos = grabcut_photos(args.grabcut, None)
-    chosen = range(len(photos))[: args.limit]
+    stop = None if args.limit is None else args.start + args.limit
+    chosen = range(len(photos))[args.start : stop]
     sam = load_sam(args.model, "cpu")
     size = (args.height, args.width)
     results: dict[str, list[tuple[list[float], list[float]]]] = {"whole image": [], "crop": []}
