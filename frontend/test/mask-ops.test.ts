@@ -111,3 +111,25 @@ describe("mask algebra", () => {
     expect(removeIslands(mask, size, 5).removed).toBe(2);
   });
 });
+
+describe("decoding an RLE within a box", () => {
+  it("gives the box's part of the fully decoded mask", async () => {
+    const { decodeRleInBox } = await import("../src/lib/mask-ops");
+    const { decompressCounts } = await import("../src/lib/rle");
+    for (const single of vectors.singles) {
+      const full = decodeRle(single.mask);
+      const [height, width] = single.mask.size;
+      for (const box of [
+        { x: 0, y: 0, width, height },
+        { x: Math.floor(width / 3), y: Math.floor(height / 4), width: Math.ceil(width / 2), height: Math.ceil(height / 2) },
+      ]) {
+        const crop = decodeRleInBox(decompressCounts(single.mask.counts), height, box);
+        const want = new Uint8Array(box.width * box.height);
+        for (let y = 0; y < box.height; y++) {
+          for (let x = 0; x < box.width; x++) want[y * box.width + x] = full[(box.y + y) * width + box.x + x] as number;
+        }
+        expect(crop).toEqual(want);
+      }
+    }
+  });
+});

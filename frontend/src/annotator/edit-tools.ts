@@ -420,7 +420,7 @@ export class EditTools {
   /** The selected annotation's working mask, made if need be; says so when none is
    * selected. */
   private needWorking(): Working | null {
-    this.sync();
+    this.sync(true);
     if (!this.working) this.page.say("Select an annotation first (V, then click it; or the list).", true);
     return this.working;
   }
@@ -429,8 +429,10 @@ export class EditTools {
     return this.toolNow === "brush" || this.toolNow === "eraser";
   }
 
-  /** Brings the working mask and the overlay in line with the selection. */
-  private sync(): void {
+  /** Brings the working mask and the overlay in line with the selection; the mask is
+   * decoded only when a step or the brush needs it (``needed``), not for every
+   * selection (a reviewer's, to delete). */
+  private sync(needed = false): void {
     const target = this.target();
     let w = this.working;
     // Our own saves change the listed annotation; another change (undo, a conflict's
@@ -440,7 +442,7 @@ export class EditTools {
       if (target.rle.counts === w.rle.counts && target.label_class === w.basis.label_class) w.basis = target;
       else w = null;
     }
-    if (!w && target) {
+    if (!w && target && (needed || this.overlayWanted())) {
       const mask = maskOf(target).slice();
       const [height, width] = target.rle.size;
       const painted = paintMask(mask, { height, width }, this.page.colorOf(target.label_class));
@@ -458,7 +460,7 @@ export class EditTools {
   private markState(): void {
     const { mark } = this.page;
     mark("editTool", this.toolNow);
-    mark("editTarget", this.working?.id ?? "");
+    mark("editTarget", this.target()?.id ?? "");
     mark("brushSize", this.brushPx);
     mark("mergeArmed", this.mergeArmed ? "1" : "0");
     mark("editSaving", this.pending);

@@ -9,7 +9,8 @@
 import { maskBounds, modelFrameLogits } from "../lib/mask";
 import { maskOutline } from "../lib/outline";
 import type { Prompt } from "../lib/prompts";
-import { decodeRle } from "../lib/rle";
+import { decodeRle, decompressCounts } from "../lib/rle";
+import { decodeRleInBox } from "../lib/mask-ops"; // mask editing (#16)
 import type { Point, Size } from "../lib/transform";
 import type { Annotation } from "./api";
 import type { Box, Viewport } from "./input";
@@ -485,8 +486,9 @@ let livePaint: {
 } | null = null;
 
 /** A mask (row-major 0/1, maskSize) painted in ``color`` on a canvas of its bounding
- * box (1 x 1 and clear for an empty mask). */
-export function paintMask(mask: Uint8Array, maskSize: Size, color: string): PaintedMask {
+ * box (1 x 1 and clear for an empty mask); ``origin``: where the mask's top-left pixel
+ * is in the image (a mask decoded within a box). */
+export function paintMask(mask: Uint8Array, maskSize: Size, color: string, origin = { x: 0, y: 0 }): PaintedMask {
   const box = maskBounds(mask, maskSize) ?? { x: 0, y: 0, width: 1, height: 1 };
   const canvas = new OffscreenCanvas(box.width, box.height);
   const ctx = canvas.getContext("2d");
@@ -510,7 +512,8 @@ export function paintMask(mask: Uint8Array, maskSize: Size, color: string): Pain
   ctx.putImageData(pixels, 0, 0);
   const start = box.y * maskSize.width + box.x;
   const segments = maskOutline(mask.subarray(start), box.width, box.height, maskSize.width);
-  return { canvas, x: box.x, y: box.y, outline: outlinePath(segments, 1, 1, box.x, box.y), color };
+  const [x, y] = [box.x + origin.x, box.y + origin.y];
+  return { canvas, x, y, outline: outlinePath(segments, 1, 1, x, y), color };
 }
 
 /** Saved annotations painted, by annotation (a relabelled one is a new object) and
@@ -521,9 +524,16 @@ const painted = new WeakMap<Annotation, PaintedMask>();
 export function paintAnnotation(annotation: Annotation, color: string): PaintedMask {
   const known = painted.get(annotation);
   if (known?.color === color) return known;
-  const mask = decodeRle(annotation.rle);
   const [height, width] = annotation.rle.size;
-  const layer = paintMask(mask, { height, width }, color);
+  // Mask editing (#16, 500 masks): decoded within its box when the server gave one, so
+  // that each saved mask costs its own size, not the image's.
+  const [bx, by, bw, bh] = annotation.bbox ?? [];
+  let layer: PaintedMask;
+  if (bx !== undefined && by !== undefined && bw !== undefined && bh !== undefined && bw > 0 && bh > 0) {
+    const box = { x: bx, y: by, width: bw, height: bh };
+    const crop = decodeRleInBox(decompressCounts(annotation.rle.counts), height, box);
+    layer = paintMask(crop, { height: bh, width: bw }, color, box);
+  } else layer = paintMask(decodeRle(annotation.rle), { height, width }, color);
   painted.set(annotation, layer);
   return layer;
 }

@@ -237,3 +237,36 @@ export function stampSegment(
   }
   return { x: left, y: top, width: right - left + 1, height: bottom - top + 1 };
 }
+
+/** The part of a COCO RLE mask (column-major runs, see lib/rle.ts) inside ``box`` (its
+ * image's pixels), decoded straight into a row-major box.height × box.width mask: the
+ * work is the runs' count plus the box's pixels, never the whole image, so that an
+ * image with hundreds of small saved masks opens without decoding each at full size. */
+export function decodeRleInBox(runs: readonly number[], imageHeight: number, box: PixelBox): Uint8Array {
+  const out = new Uint8Array(box.width * box.height);
+  const x1 = box.x + box.width;
+  const y1 = box.y + box.height;
+  let index = 0;
+  for (let r = 0; r < runs.length; r++) {
+    const run = runs[r] as number;
+    const start = index;
+    index += run;
+    if (r % 2 === 0 || run === 0) continue; // a run of zeros
+    // The run covers flat column-major indices [start, index).
+    let x = Math.floor(start / imageHeight);
+    let y = start - x * imageHeight;
+    let left = run;
+    while (left > 0) {
+      const inColumn = Math.min(left, imageHeight - y);
+      if (x >= box.x && x < x1) {
+        const from = Math.max(y, box.y);
+        const to = Math.min(y + inColumn, y1);
+        for (let yy = from; yy < to; yy++) out[(yy - box.y) * box.width + (x - box.x)] = 1;
+      }
+      left -= inColumn;
+      x++;
+      y = 0;
+    }
+  }
+  return out;
+}
