@@ -31,9 +31,11 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +43,7 @@ import torch
 
 from benchmarks.grabcut import grabcut_photos
 from benchmarks.model import machine
-from inference import rle
+from inference import everything, rle
 from inference.clicks import Click, iou, next_click, number_of_clicks
 from inference.encode import encode
 from inference.everything import EverythingParams, MaskProposal, generate
@@ -57,6 +59,8 @@ MAX_CLICKS = 20
 class PhotoResult:
     name: str
     seconds: float
+    cpu_seconds: float  # the process's CPU time during the generation (all threads)
+    decoded: int  # grid points that went through the decoder
     proposals: int
     best_iou: float  # the best proposal's IoU with the object (0 when none)
     noc_without: tuple[int, int] | None  # NoC@85, NoC@90 (None: clicks not simulated)
@@ -112,6 +116,24 @@ def click_ious(
     return ious
 
 
+@contextmanager
+def counting_decoded_points() -> Iterator[list[int]]:
+    """Counts the grid points :func:`inference.everything.decode_points` decodes while the
+    block runs: the count is the list's one item."""
+    count = [0]
+    original = everything.decode_points
+
+    def counted(sam: Any, embedding: Any, coords: torch.Tensor, *rest: Any) -> Any:
+        count[0] += len(coords)
+        return original(sam, embedding, coords, *rest)
+
+    everything.decode_points = counted  # type: ignore[assignment]
+    try:
+        yield count
+    finally:
+        everything.decode_points = original
+
+
 def run_photo(
     path: Path,
     gt: npt.NDArray[np.uint8],
@@ -122,9 +144,11 @@ def run_photo(
 ) -> PhotoResult:
     embedding = stored_embedding(path, embeddings, model)
     size = (int(gt.shape[0]), int(gt.shape[1]))
-    start = time.perf_counter()
-    proposals = generate(embedding, size, params, model)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with counting_decoded_points() as decoded:
+        proposals = generate(embedding, size, params, model)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     load = os.getloadavg()[0]
     overlaps = [iou(rle.decode(p.rle), gt) for p in proposals]
     best = int(np.argmax(overlaps)) if overlaps else -1
@@ -139,6 +163,8 @@ def run_photo(
     return PhotoResult(
         name=path.name,
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
+        decoded=decoded[0],
         proposals=len(proposals),
         best_iou=overlaps[best] if best >= 0 else 0.0,
         noc_without=noc_without,
@@ -148,10 +174,12 @@ def run_photo(
 
 
 TABLE_HEAD = [
-    "| grid | skip covered points | photos | s/image median (min-max) | load during "
+    "| grid | skip covered points | photos | points decoded/image mean "
+    "| s/image median (min-max) | CPU s/image median "
+    "| load during "
     "| proposals/image mean (min-max) | recall@0.5 / 0.75 / 0.9 | NoC@85 without / with "
     "| NoC@90 without / with |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 
 
@@ -169,7 +197,9 @@ def report_row(results: Sequence[PhotoResult], params: EverythingParams) -> str:
         noc85, noc90 = f"{noc[0]:.2f} / {noc[2]:.2f}", f"{noc[1]:.2f} / {noc[3]:.2f}"
     return (
         f"| {grid} | {'yes' if params.skip_covered_points else 'no'} | {len(results)} "
+        f"| {np.mean([r.decoded for r in results]):.0f} "
         f"| {statistics.median(times):.2f} ({min(times):.2f}-{max(times):.2f}) "
+        f"| {statistics.median(r.cpu_seconds for r in results):.2f} "
         f"| {min(loads):.1f}-{max(loads):.1f} "
         f"| {np.mean(counts):.1f} ({min(counts)}-{max(counts)}) | "
         + " / ".join(f"{r:.2f}" for r in recall)
@@ -217,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             if result.noc_without is not None and result.noc_with is not None:
                 noc = f", NoC@90 {result.noc_without[1]} -> {result.noc_with[1]}"
             print(
-                f"  {result.name} (skip {params.skip_covered_points}): {result.seconds:.2f} s, "
+                f"  {result.name} (skip {params.skip_covered_points}): {result.seconds:.2f} s "
+                f"({result.cpu_seconds:.2f} CPU s, {result.decoded} points decoded), "
                 f"{result.proposals} proposals, best IoU {result.best_iou:.3f}{noc}; "
                 f"load {result.load:.2f}",
                 file=sys.stderr,
