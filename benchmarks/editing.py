@@ -127,14 +127,18 @@ def zoom_to(page: Any, scale: float, at: tuple[float, float]) -> None:
 
 def brush_strokes(
     page: Any, strokes: int, moves: int, first: float
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     """Strokes of ``moves`` real mouse moves each, 500 screen pixels wide across the
     middle of the stage, 40 apart downwards from ``first`` screen pixels below its
     centre, each painting pixels the ones before did not; the moves' stroke-to-screen
-    times and each stroke's save (release to the new version listed), ms."""
+    times, their own work (stamping the mask and drawing the segment) and each stroke's
+    save (release to the new version listed), ms."""
     box = page.locator("#annotator-stage").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.evaluate("() => performance.clearMeasures('samlabel:brush-to-screen')")
+    page.evaluate(
+        "() => { performance.clearMeasures('samlabel:brush-to-screen');"
+        " performance.clearMeasures('samlabel:brush-draw'); }"
+    )
     saves = []
     for k in range(strokes):
         edits = int(stage_number(page, "edits"))
@@ -157,7 +161,10 @@ def brush_strokes(
     times = page.evaluate(
         "() => performance.getEntriesByName('samlabel:brush-to-screen').map((e) => e.duration)"
     )
-    return times, saves
+    draws = page.evaluate(
+        "() => performance.getEntriesByName('samlabel:brush-draw').map((e) => e.duration)"
+    )
+    return times, draws, saves
 
 
 def clicks_to_mask(page: Any, image: Any, clicks: int, seed: int) -> list[float]:
@@ -309,11 +316,12 @@ def run(args: argparse.Namespace, server_url: str) -> None:
                     zoom_to(
                         page, scale, (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
                     )
-                    times, saves = brush_strokes(page, args.strokes, args.moves, first)
+                    times, draws, saves = brush_strokes(page, args.strokes, args.moves, first)
                     brush = int(stage_number(page, "brushSize"))
                     print(
                         f"brush at {name} (scale {stage_number(page, 'scale'):.3f}), {brush} px "
-                        f"brush: stroke to screen {summary(times)}; save after release p50 "
+                        f"brush: stroke to screen {summary(times)}; the move's own work "
+                        f"{summary(draws)}; save after release p50 "
                         f"{statistics.median(saves):.0f} ms, max {max(saves):.0f} ms"
                     )
                 print(f"24 MP image after the strokes: {memory_mb(page)}\n")

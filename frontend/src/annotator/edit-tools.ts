@@ -211,9 +211,12 @@ export class EditTools {
     const s = this.page.session();
     const size = s?.size;
     if (!size) return;
+    const drawStart = performance.now();
     stampSegment(w.mask, size, stroke.last[0], stroke.last[1], at[0], at[1], stroke.radius, stroke.value);
     this.overlay.segment(stroke.last, at, stroke.radius, stroke.value === 0, w.painted.color);
     stroke.last = at;
+    // The move's own work, and from the event to the frame that shows it.
+    performance.measure("samlabel:brush-draw", { start: drawStart });
     requestAnimationFrame(() => performance.measure("samlabel:brush-to-screen", { start: timeStamp }));
     if (phase !== "end") return;
     this.stroke = null;
