@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -24,14 +25,17 @@ from rest_framework.response import Response
 from webapp.annotations.models import Annotation, VersionConflict
 from webapp.annotations.serializers import (
     MAX_VERSION,
+    AnnotationMergeSerializer,
     AnnotationSerializer,
     AnnotationWriteSerializer,
 )
 from webapp.annotations.services import (
     AnnotationRejected,
+    MergeConflict,
     create_annotation,
     delete_annotation,
     edit_annotation,
+    merge_annotations,
 )
 from webapp.core.api_errors import RuleRefused
 from webapp.core.fields import row_id_parameter
@@ -220,3 +224,66 @@ class AnnotationDetail(AnnotationAccess, generics.GenericAPIView[Annotation]):
         except Annotation.DoesNotExist:
             return Response({"detail": "This annotation was deleted."}, status=404)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnnotationMerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
+    """Merge another annotation of the same image and label class into this one, in one
+    transaction: this one gets the union of both stored masks as a new version, the
+    other is deleted. Both must still be at the versions sent, else 409 and nothing
+    changes."""
+
+    queryset = Annotation.objects.none()
+    serializer_class = AnnotationMergeSerializer
+
+    @extend_schema(
+        request=AnnotationMergeSerializer,
+        responses={
+            200: AnnotationSerializer,
+            400: OpenApiResponse(description="not two annotations of one image and class"),
+            409: OpenApiResponse(
+                description="one or both changed meanwhile (``changed``: their ids; the "
+                "first as it is now, as a 409 of an edit); nothing stored"
+            ),
+        },
+    )
+    def post(self, request: Request, project_pk: int, pk: int) -> Response:
+        kept = get_object_or_404(
+            Annotation.objects.select_related("image", "author", "last_editor"),
+            pk=pk,
+            image__project=self.project,
+        )
+        incoming = AnnotationMergeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        other = (
+            Annotation.objects.filter(pk=data["other"], image__project=self.project)
+            .select_related("image")
+            .first()
+        )
+        if other is None:
+            raise ValidationError({"other": [f"this project has no annotation {data['other']}"]})
+        try:
+            with transaction.atomic():
+                self.may_change(kept.image)
+                merge_annotations(kept, data["version"], other, data["other_version"], request.user)
+        except AnnotationRejected as exc:
+            raise rejected(exc) from None
+        except MergeConflict as conflict:
+            response = conflict_response(conflict.changed[0])
+            response.data["changed"] = [a.pk for a in conflict.changed]
+            response.data["detail"] = (
+                " ".join(
+                    f"Annotation {a.pk} was changed by someone else; it is now at version "
+                    f"{a.version}."
+                    for a in conflict.changed
+                )
+                + " Nothing was merged."
+            )
+            return response
+        except Annotation.DoesNotExist:
+            return Response(
+                {"detail": "One of the two annotations was deleted meanwhile; nothing merged."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        kept.refresh_from_db()
+        return annotation_response(kept)

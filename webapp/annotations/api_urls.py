@@ -22,4 +22,9 @@ urlpatterns = [
         api.AnnotationDetail.as_view(),
         name="annotation-detail",
     ),
+    path(
+        "projects/<int:project_pk>/annotations/<int:pk>/merge/",
+        api.AnnotationMerge.as_view(),
+        name="annotation-merge",
+    ),
 ]

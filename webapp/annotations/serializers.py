@@ -70,3 +70,12 @@ class AnnotationWriteSerializer(serializers.Serializer[None]):
         required=False,
         help_text="On create: the proposal of this image that the mask was refined from.",
     )
+
+
+class AnnotationMergeSerializer(serializers.Serializer[None]):
+    """A merge of annotation ``other`` into the one addressed: the versions the client
+    read of both (the kept one's as ``version``); the server makes the union itself."""
+
+    other = row_id_field(help_text="The annotation merged in and deleted (same image, class).")
+    version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
+    other_version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)

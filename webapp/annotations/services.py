@@ -120,6 +120,65 @@ def delete_annotation(
         )
 
 
+class MergeConflict(Exception):
+    """One or both annotations of a merge changed since the versions the client read;
+    ``changed`` holds them as they are now (the kept one first when both did)."""
+
+    def __init__(self, changed: list[Annotation]) -> None:
+        super().__init__(", ".join(f"annotation {a.pk} is at version {a.version}" for a in changed))
+        self.changed = changed
+
+
+def merge_annotations(
+    kept: Annotation,
+    expected_version: int,
+    other: Annotation,
+    other_expected_version: int,
+    editor: AbstractBaseUser | None,
+) -> Annotation:
+    """Merge ``other`` into ``kept`` in one transaction: ``kept`` gets the union of the
+    two stored masks as a new version (edit_annotation: its history, event and counts),
+    ``other`` is deleted (delete_annotation). Both must be of one image and one label
+    class (AnnotationRejected otherwise) and still at the versions given (MergeConflict
+    otherwise); a refusal stores nothing."""
+    if other.pk == kept.pk:
+        raise AnnotationRejected("other", "an annotation cannot be merged with itself")
+    if other.image_id != kept.image_id:
+        raise AnnotationRejected(
+            "other", f"annotation {other.pk} is on another image: only one image's merge"
+        )
+    with transaction.atomic():
+        locked = {
+            a.pk: a
+            for a in Annotation.objects.select_for_update(of=("self",))
+            .filter(pk__in=[kept.pk, other.pk])
+            .order_by("pk")
+        }
+        current_kept, current_other = locked.get(kept.pk), locked.get(other.pk)
+        if current_kept is None or current_other is None:
+            raise Annotation.DoesNotExist
+        changed = [
+            current
+            for current, expected in (
+                (current_kept, expected_version),
+                (current_other, other_expected_version),
+            )
+            if current.version != expected
+        ]
+        if changed:
+            raise MergeConflict(changed)
+        if current_other.label_class_id != current_kept.label_class_id:
+            raise AnnotationRejected(
+                "other",
+                f"annotation {other.pk} is of another label class: only one class's "
+                "annotations merge",
+            )
+        union = rle_codec.decode(current_kept.rle) | rle_codec.decode(current_other.rle)
+        edit_annotation(kept, expected_version, {"rle": rle_codec.encode(union)}, editor)
+        delete_annotation(other, other_expected_version, editor)
+    return kept
+
+
 def _saved(annotation: Annotation, kind: str, editor: AbstractBaseUser | None) -> None:
     """Keep this version in the annotation's history and log the save."""
     AnnotationVersion.record(annotation, editor)
