@@ -278,8 +278,11 @@ export class EditTools {
     return true;
   }
 
-  /** Merges annotation ``otherId`` into the selected one: the selected gets the union
-   * (a new version), the other is deleted; one undo step. Both must be of one class. */
+  /** Merges annotation ``otherId`` into the selected one in one request (the server
+   * makes the union of the stored masks as a new version of the selected and deletes the
+   * other, both or neither); one undo step, recorded as that new mask and that delete, so
+   * that undo gives the selected its mask back and re-creates the other. Both must be of
+   * one class. */
   private async merge(otherId: number): Promise<void> {
     const w = this.needWorking();
     const s = this.page.session();
@@ -290,21 +293,12 @@ export class EditTools {
       return;
     }
     const before = w.rle;
-    const after = this.adopt(w, union(w.mask, maskOf(other)));
+    this.adopt(w, union(w.mask, maskOf(other))); // shown now; the server's union is saved
     const id = w.id;
     const { label_class, rle, prompts } = other;
     this.enqueue(`merge of #${otherId}`, async (s, changes) => {
-      await s.editPort.setMask(id, after);
-      changes.push({ kind: "mask", id, before, after });
-      try {
-        await s.editPort.remove(otherId);
-      } catch (error) {
-        // The other one could not go (someone changed it): the merged mask is taken back,
-        // so that nothing is left half merged.
-        await s.editPort.setMask(id, before);
-        changes.length = 0;
-        throw error;
-      }
+      const merged = await s.mergeAnnotations(id, otherId);
+      changes.push({ kind: "mask", id, before, after: merged.rle });
       changes.push({ kind: "delete", id: otherId, payload: { label_class, rle, prompts } });
     });
   }

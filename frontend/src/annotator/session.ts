@@ -642,6 +642,30 @@ export class ImageSession {
     renumber: (oldId, newId) => this.history.renumber(oldId, newId),
   };
 
+  /** Merges saved annotation ``otherId`` into ``keptId`` in one request, at their
+   * versions as listed: the kept one is then listed as the server answers (the union of
+   * both stored masks, a new version) and the other no longer. Throws when it cannot (an
+   * HttpError 409 with the changed one as it is now when either changed meanwhile). */
+  mergeAnnotations(keptId: number, otherId: number): Promise<Annotation> {
+    return this.ctx.writes.run(async () => {
+      const kept = this.entries.find((e) => e.annotation.id === keptId);
+      const other = this.entries.find((e) => e.annotation.id === otherId);
+      if (!kept || !other) throw new Error(`annotation #${kept ? otherId : keptId} is no longer listed`);
+      const { store } = this.ctx;
+      if (!store.merge) throw new Error("this annotation store cannot merge");
+      const url = this.annotationUrl(keptId);
+      const annotation = await store.merge(url, otherId, kept.annotation.version, other.annotation.version);
+      if (!this.closed) {
+        kept.annotation = annotation;
+        const at = this.entries.indexOf(other);
+        if (at >= 0) this.entries.splice(at, 1);
+        if (this.selectedId === otherId) this.selectedId = null;
+        this.ctx.events.annotations();
+      }
+      return annotation;
+    });
+  }
+
   /** Records a done edit step for undo. */
   recordEdit(action: EditAction): void {
     if (!this.closed) this.history.record(action);
