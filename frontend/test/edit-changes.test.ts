@@ -60,6 +60,34 @@ describe("edit steps", () => {
     expect(Object.fromEntries(masks)).toEqual({ 1: "merged" });
   });
 
+  it("redo of a merge step is one merge through a port that can merge, at the re-created id", async () => {
+    const history = new History();
+    const { port, masks, calls } = fakePort(history);
+    const merges: string[] = [];
+    port.merge = async (keptId, otherId) => {
+      if (!masks.delete(otherId)) throw new Error(`no #${otherId}`);
+      masks.set(keptId, "merged");
+      merges.push(`merge ${otherId} into ${keptId}`);
+      return { id: keptId } as Annotation;
+    };
+    history.record({
+      kind: "edit",
+      what: "merge",
+      merge: true,
+      changes: [
+        { kind: "mask", id: 1, before: rle("a"), after: rle("merged") },
+        { kind: "delete", id: 2, payload: payload("b") },
+      ],
+    });
+
+    await replayEdit(history.undo() as EditAction, "undo", port);
+    expect(calls).toEqual(["create 10", "mask 1 a"]); // undo as before
+    await replayEdit(history.redo() as EditAction, "redo", port);
+    expect(calls).toHaveLength(2);
+    expect(merges).toEqual(["merge 10 into 1"]);
+    expect(Object.fromEntries(masks)).toEqual({ 1: "merged" });
+  });
+
   it("stops at the first change that fails and throws its error", async () => {
     const history = new History();
     const { port, calls } = fakePort(history);

@@ -24,6 +24,9 @@ export interface EditAction {
   readonly kind: "edit";
   readonly what: string;
   changes: EditChange[];
+  /** A merge: ``changes`` are the kept annotation's new mask then the other's delete,
+   * and a redo makes them in one request where the port can (``EditPort.merge``). */
+  readonly merge?: true;
 }
 
 /** What replaying changes needs of the image's session. */
@@ -33,6 +36,9 @@ export interface EditPort {
   create(payload: AnnotationPayload): Promise<Annotation>;
   /** Deletes annotation ``id`` (at its version as listed); throws when it cannot. */
   remove(id: number): Promise<void>;
+  /** Merges annotation ``otherId`` into ``keptId`` in one request (the server's union of
+   * their masks as a new version of the kept one, the other deleted; both or neither). */
+  merge?(keptId: number, otherId: number): Promise<Annotation>;
   /** A re-created annotation got a new id: later steps must use it. */
   renumber(oldId: number, newId: number): void;
 }
@@ -47,6 +53,13 @@ export function renumberEdit(action: EditAction, oldId: number, newId: number): 
  * change that fails, and throws its error. Ids are read as they are when each change
  * is made, so a change renumbered by an earlier one of the same step follows it. */
 export async function replayEdit(action: EditAction, direction: "undo" | "redo", port: EditPort): Promise<void> {
+  const [kept, other] = action.changes;
+  if (direction === "redo" && action.merge && port.merge && action.changes.length === 2) {
+    if (kept?.kind === "mask" && other?.kind === "delete") {
+      await port.merge(kept.id, other.id);
+      return;
+    }
+  }
   const count = action.changes.length;
   for (let k = 0; k < count; k++) {
     const index = direction === "undo" ? count - 1 - k : k;

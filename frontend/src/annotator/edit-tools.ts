@@ -22,7 +22,7 @@ import { type Rle, decodeRle, encodeRle } from "../lib/rle";
 import type { Point, Size } from "../lib/transform";
 import type { Annotation } from "./api";
 import { HttpError } from "./cache";
-import type { EditChange } from "./edit-changes";
+import type { EditAction, EditChange } from "./edit-changes";
 import type { EditOverlay } from "./edit-overlay";
 import { describe } from "./errors";
 import type { ImageSession } from "./session";
@@ -281,8 +281,8 @@ export class EditTools {
   /** Merges annotation ``otherId`` into the selected one in one request (the server
    * makes the union of the stored masks as a new version of the selected and deletes the
    * other, both or neither); one undo step, recorded as that new mask and that delete, so
-   * that undo gives the selected its mask back and re-creates the other. Both must be of
-   * one class. */
+   * that undo gives the selected its mask back and re-creates the other (redo merges again
+   * in one request). Both must be of one class. */
   private async merge(otherId: number): Promise<void> {
     const w = this.needWorking();
     const s = this.page.session();
@@ -300,7 +300,7 @@ export class EditTools {
       const merged = await s.mergeAnnotations(id, otherId);
       changes.push({ kind: "mask", id, before, after: merged.rle });
       changes.push({ kind: "delete", id: otherId, payload: { label_class, rle, prompts } });
-    });
+    }, { merge: true });
   }
 
   /** Shift+click (``add``) or Shift+right-click: SAM's region at ``at`` added to or
@@ -360,7 +360,11 @@ export class EditTools {
   /** Runs ``save`` after the saves before it; records the changes it made as one undo
    * step named ``what``, and reports a conflict (the other person's version is shown,
    * and the steps queued after this one are dropped). */
-  private enqueue(what: string, save: (s: ImageSession, changes: EditChange[]) => Promise<void>): void {
+  private enqueue(
+    what: string,
+    save: (s: ImageSession, changes: EditChange[]) => Promise<void>,
+    step: Pick<EditAction, "merge"> = {},
+  ): void {
     const s = this.page.session();
     if (!s) return;
     const generation = this.generation;
@@ -379,7 +383,7 @@ export class EditTools {
       } catch (error) {
         this.failed(s, what, error);
       } finally {
-        if (changes.length > 0) s.recordEdit({ kind: "edit", what, changes });
+        if (changes.length > 0) s.recordEdit({ kind: "edit", what, changes, ...step });
         this.pending--;
         this.markState();
       }

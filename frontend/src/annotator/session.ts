@@ -639,6 +639,7 @@ export class ImageSession {
         if (this.selectedId === id) this.selectedId = null;
         this.ctx.events.annotations();
       }),
+    merge: (keptId, otherId) => this.mergeAnnotations(keptId, otherId),
     renumber: (oldId, newId) => this.history.renumber(oldId, newId),
   };
 
