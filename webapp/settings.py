@@ -541,6 +541,8 @@ CELERY_BEAT_SCHEDULE["release-expired-leases"] = {
 _enum_names = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
 if isinstance(_enum_names, dict):
     _enum_names["IssueStatusEnum"] = "webapp.reviews.models.IssueStatus"
+    _enum_names["ProjectCheckStateEnum"] = "webapp.qualityrules.models.ProjectCheckState"
+    _enum_names["WorkStateEnum"] = "webapp.workflow.models.WorkState"
 
 # ---- Database connections and request cost ----
 # Each gunicorn thread keeps its database connection open between requests for this many

@@ -8,13 +8,16 @@ from typing import Any
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from qualityrules.builtin import BUILTINS
+from webapp.core.fields import MAX_ROW_ID
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
@@ -22,6 +25,8 @@ from webapp.qualityrules.models import ProjectCheck, RuleCheck, RuleSetVersion
 from webapp.qualityrules.serializers import (
     ProjectCheckSerializer,
     RuleCheckSerializer,
+    RuleErrorsSerializer,
+    RuleSetAnswerSerializer,
     RuleSetSerializer,
     RuleSetWriteSerializer,
 )
@@ -41,6 +46,7 @@ class RuleSetDetail(RulesAccess, APIView):
     built-ins' names. PUT ``{"rules": [...]}``: validate and store as the next version;
     400 with ``{"errors": [{"rule", "name", "line", "message"}]}`` stores nothing."""
 
+    @extend_schema(responses=RuleSetAnswerSerializer)
     def get(self, request: Request, project_pk: int) -> Response:
         current = RuleSetVersion.current(self.project)
         body: dict[str, Any] = (
@@ -51,6 +57,10 @@ class RuleSetDetail(RulesAccess, APIView):
         body["builtins"] = {name: b.title for name, b in BUILTINS.items()}
         return Response(body)
 
+    @extend_schema(
+        request=RuleSetWriteSerializer,
+        responses={200: RuleSetSerializer, 400: RuleErrorsSerializer},
+    )
     def put(self, request: Request, project_pk: int) -> Response:
         body = RuleSetWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -65,7 +75,10 @@ class ImageRuleChecks(RulesAccess, APIView):
     """GET: an image's check results, newest first (the reviewer reads the reason an
     annotator gave for submitting despite errors)."""
 
+    @extend_schema(responses=RuleCheckSerializer(many=True))
     def get(self, request: Request, project_pk: int, image_pk: int) -> Response:
+        if not 1 <= int(image_pk) <= MAX_ROW_ID:
+            raise exceptions.NotFound("No such image.")
         image = get_object_or_404(Image, pk=image_pk, project=self.project)
         checks = RuleCheck.objects.filter(image=image).select_related("checked_by")[:20]
         return Response(RuleCheckSerializer(checks, many=True).data)
@@ -75,10 +88,12 @@ class ProjectChecks(RulesAccess, APIView):
     """GET: the project's whole-project checks, newest first. POST: start one with the
     rules in force (managers); 409 when the project has no rules."""
 
+    @extend_schema(responses=ProjectCheckSerializer(many=True))
     def get(self, request: Request, project_pk: int) -> Response:
         checks = ProjectCheck.objects.filter(project=self.project)[:20]
         return Response(ProjectCheckSerializer(checks, many=True).data)
 
+    @extend_schema(request=None, responses={201: ProjectCheckSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, project_pk: int) -> Response:
         current = RuleSetVersion.current(self.project)
         if current is None or not current.rules:

@@ -15,6 +15,23 @@ class RuleSetSerializer(serializers.ModelSerializer[RuleSetVersion]):
         fields = ["version", "rules", "created_by", "created_at"]
 
 
+class RuleSetAnswerSerializer(RuleSetSerializer):
+    """The rules in force as GET answers them: version 0 and no rules when none were
+    saved, with the built-in rules' titles by name."""
+
+    builtins = serializers.DictField(child=serializers.CharField(), read_only=True)
+
+    class Meta(RuleSetSerializer.Meta):
+        fields = [*RuleSetSerializer.Meta.fields, "builtins"]
+
+
+class RuleErrorsSerializer(serializers.Serializer[Any]):
+    """A refused rule set: each problem with the rule's index and name, and the line of
+    its source where there is one."""
+
+    errors = serializers.ListField(child=serializers.DictField())
+
+
 class RuleSetWriteSerializer(serializers.Serializer[Any]):
     rules = serializers.JSONField(
         help_text='[{"name", "builtin", "params"} | {"name", "source"}], see qualityrules.'
