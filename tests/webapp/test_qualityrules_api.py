@@ -246,3 +246,27 @@ def test_the_project_page_links_to_its_quality_rules(team: dict[str, Any], clien
 
     assert f'href="/projects/{team["project"].pk}/quality-rules/" id="quality-rules-link"' in page
     assert client.get(f"/projects/{team['project'].pk}/quality-rules/").status_code == 200
+
+
+def test_managers_start_a_project_check_from_the_page(
+    team: dict[str, Any], client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    page_url = f"/projects/{team['project'].pk}/quality-rules/"
+    client.force_login(team["max"])
+
+    refused = client.post(page_url, {"do": "check"})  # no rules yet
+    RuleSetVersion.save_new(team["project"], MIN_CAR, team["max"])
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        started = client.post(page_url, {"do": "check"})
+    client.force_login(team["ann"])
+    annotator = client.post(page_url, {"do": "check"})
+
+    assert refused.status_code == 400 and "No rules to check." in refused.content.decode()
+    assert started.status_code == 302 and len(queued) == 1
+    job = ProjectCheck.objects.get()
+    assert (job.state, job.ruleset_version, job.created_by) == (
+        ProjectCheckState.QUEUED,
+        1,
+        team["max"],
+    )
+    assert annotator.status_code in {403, 404} and ProjectCheck.objects.count() == 1

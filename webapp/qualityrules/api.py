@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -21,6 +20,7 @@ from webapp.core.fields import MAX_ROW_ID
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
+from webapp.qualityrules.jobs import start_project_check
 from webapp.qualityrules.models import ProjectCheck, RuleCheck, RuleSetVersion
 from webapp.qualityrules.serializers import (
     ProjectCheckSerializer,
@@ -30,7 +30,6 @@ from webapp.qualityrules.serializers import (
     RuleSetSerializer,
     RuleSetWriteSerializer,
 )
-from webapp.qualityrules.tasks import check_project
 from webapp.qualityrules.validation import clean_rules
 
 
@@ -95,14 +94,10 @@ class ProjectChecks(RulesAccess, APIView):
 
     @extend_schema(request=None, responses={201: ProjectCheckSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, project_pk: int) -> Response:
-        current = RuleSetVersion.current(self.project)
-        if current is None or not current.rules:
+        job = start_project_check(self.project, request.user)
+        if job is None:
             return Response(
                 {"detail": "The project has no quality rules to check."},
                 status=status.HTTP_409_CONFLICT,
             )
-        job = ProjectCheck.objects.create(
-            project=self.project, ruleset_version=current.version, created_by=request.user
-        )
-        transaction.on_commit(lambda: check_project.delay(job.pk))
         return Response(ProjectCheckSerializer(job).data, status=status.HTTP_201_CREATED)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from qualityrules.builtin import BUILTINS
 from webapp.projects.access import project_for
 from webapp.projects.models import Action, role_allows
+from webapp.qualityrules.jobs import start_project_check
 from webapp.qualityrules.models import ProjectCheck, RuleCheck, RuleSetVersion
 from webapp.qualityrules.validation import clean_rules
 
@@ -26,7 +27,12 @@ def quality_rules_page(request: HttpRequest, pk: int) -> HttpResponse:
     current = RuleSetVersion.current(project)
     text = json.dumps(current.rules if current else [], indent=2)
     errors: list[dict[str, object]] = []
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("do") == "check":
+        if start_project_check(project, request.user) is None:
+            errors = [{"rule": None, "name": "", "line": None, "message": "No rules to check."}]
+        else:
+            return redirect("qualityrules:page", pk=project.pk)
+    elif request.method == "POST":
         text = request.POST.get("rules", "")
         try:
             raw = json.loads(text)
