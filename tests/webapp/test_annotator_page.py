@@ -189,7 +189,7 @@ def test_the_page_embeds_the_same_config_as_the_endpoint(make_project, make_imag
     pattern = r'id="annotator-config" type="application/json">(.*?)</script>'
     embedded = json.loads(re.search(pattern, page, re.S).group(1))
     fetched = config_of(Client(), owner, project, image).json()
-    own = ("workerUrl", "wasmPaths", "workflow")  # the page's, not the image's
+    own = ("workerUrl", "wasmPaths", "workflow", "rules")  # the page's, not the image's
     assert {k: v for k, v in embedded.items() if k not in own} == fetched
     assert fetched["previousConfigUrl"] is None and fetched["nextConfigUrl"] is None
 
