@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from tests.webapp.conftest import REPO_ROOT
 from webapp.celery import app as celery_app
@@ -103,6 +104,11 @@ def broker_for_this_process(url: str) -> Iterator[None]:
             celery_app._pool.force_close_all()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
+        # kombu keeps one producer pool per broker address for the whole process: after
+        # the connections above were closed, the next publish to the same address would
+        # get that pool back and fail ("Acquire on closed pool"), and the task would be
+        # lost. Forget them all, so the next publish makes new ones.
+        kombu_pools.reset()
 
     conf.broker_url, conf.broker_transport_options = url, {}
     reconnect()
