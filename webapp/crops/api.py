@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -22,8 +22,8 @@ from rest_framework.views import APIView
 from inference.crops import CropRefused, crop_box_for
 from webapp.crops.models import CropEmbedding, CropStatus
 from webapp.crops.tasks import queue_crop
-from webapp.images.api import IMMUTABLE, _etag_matches, _not_modified
-from webapp.images.models import EMBEDDING_DTYPE, EMBEDDING_SHAPE, Image
+from webapp.images.api import embedding_response
+from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
 
@@ -127,13 +127,4 @@ class CropEmbeddingView(ImageCropsView):
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        etag = f'"{crop.sha256}"'
-        if _etag_matches(request, etag):
-            return _not_modified(etag, IMMUTABLE)
-        values = crop.load().astype("<f2", copy=False)
-        response = HttpResponse(values.tobytes(order="C"), content_type="application/octet-stream")
-        response["ETag"] = etag
-        response["Cache-Control"] = IMMUTABLE
-        response["X-Embedding-Dtype"] = EMBEDDING_DTYPE
-        response["X-Embedding-Shape"] = ",".join(str(n) for n in EMBEDDING_SHAPE)
-        return response
+        return embedding_response(request, crop.sha256, crop.load)

@@ -225,16 +225,23 @@ class ImageEmbeddingView(ProjectImagesView, APIView):
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        etag = f'"{embedding.sha256}"'
-        if _etag_matches(request, etag):
-            return _not_modified(etag, IMMUTABLE)
-        values = embedding.load().astype("<f2", copy=False)
-        response = HttpResponse(values.tobytes(order="C"), content_type="application/octet-stream")
-        response["ETag"] = etag
-        response["Cache-Control"] = IMMUTABLE
-        response["X-Embedding-Dtype"] = EMBEDDING_DTYPE
-        response["X-Embedding-Shape"] = ",".join(str(n) for n in EMBEDDING_SHAPE)
-        return response
+        return embedding_response(request, embedding.sha256, embedding.load)
+
+
+def embedding_response(request: Request, sha256: str, load: Any) -> HttpResponseBase:
+    """A stored (1, 256, 64, 64) embedding as the annotator reads it: little-endian
+    float16 bytes, ``ETag`` its sha256, cached as immutable (304 when the client has it).
+    ``load()`` gives the array, called only when the bytes are sent."""
+    etag = f'"{sha256}"'
+    if _etag_matches(request, etag):
+        return _not_modified(etag, IMMUTABLE)
+    values = load().astype("<f2", copy=False)
+    response = HttpResponse(values.tobytes(order="C"), content_type="application/octet-stream")
+    response["ETag"] = etag
+    response["Cache-Control"] = IMMUTABLE
+    response["X-Embedding-Dtype"] = EMBEDDING_DTYPE
+    response["X-Embedding-Shape"] = ",".join(str(n) for n in EMBEDDING_SHAPE)
+    return response
 
 
 class ImageProgressView(ProjectImagesView, APIView):
