@@ -620,6 +620,16 @@ CELERY_BEAT_SCHEDULE["requeue-stuck-crops"] = {
     "task": "webapp.crops.tasks.sweep_stuck_crops",
     "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
 }
+# Crops nobody asked for or fetched for this many days are deleted with their files (0: never).
+SAMLABEL_CROP_TTL_DAYS = env_int("SAMLABEL_CROP_TTL_DAYS", 30)
+if SAMLABEL_CROP_TTL_DAYS < 0:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_CROP_TTL_DAYS={SAMLABEL_CROP_TTL_DAYS}: use a number of days, or 0 for never"
+    )
+CELERY_BEAT_SCHEDULE["delete-unused-crops"] = {
+    "task": "webapp.crops.tasks.delete_unused_crops",
+    "schedule": 3600,
+}
 
 # Quality rules (issue 17): rules checked at submit, accept and for whole projects; rule
 # code written by managers runs in Pyodide under Node.js (webapp/qualityrules/sandbox.py).

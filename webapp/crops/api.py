@@ -113,7 +113,8 @@ class CropEmbeddingView(ImageCropsView):
     """GET: the crop's embedding, in the format of the image's (``.../embedding``): the
     raw little-endian float16 values of a (1, 256, 64, 64) array in C order, in the
     crop's own model frame. ``ETag`` is its sha256, cached as immutable; 409 with the
-    crop's status until it is done."""
+    crop's status until it is done. Each answer (a 304 too) counts as a use of the crop,
+    which keeps it from expiring."""
 
     @extend_schema(responses={200: OpenApiTypes.BINARY, 304: None, 409: OpenApiTypes.OBJECT})
     def get(self, request: Request, project_pk: int, pk: int, crop_pk: int) -> HttpResponseBase:
@@ -127,4 +128,5 @@ class CropEmbeddingView(ImageCropsView):
                 },
                 status=status.HTTP_409_CONFLICT,
             )
+        crop.mark_used()
         return embedding_response(request, crop.sha256, crop.load)

@@ -5,14 +5,17 @@ frames).
 One row per (image, model, box): the box is snapped to a grid, so the windows people zoom
 into map onto few boxes, each encoded once and used by everyone. A row is a job of the
 worker (webapp.core.jobs): claimed with a conditional update, swept when its worker died.
+Crops nobody used for SAMLABEL_CROP_TTL_DAYS are deleted with their files by a sweep.
 """
 
 from __future__ import annotations
 
 import io
 import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.db.models import F
@@ -49,6 +52,20 @@ class CropQuerySet(StuckJobQuerySet):
     def outcome_fields(self) -> dict[str, Any]:
         return {"error": ""}
 
+    def unused(self, now: datetime | None = None) -> CropQuerySet:
+        """Finished crops (done or failed) nobody used for SAMLABEL_CROP_TTL_DAYS (none
+        when it is 0). Pending and running ones are jobs in progress and stay."""
+        days = settings.SAMLABEL_CROP_TTL_DAYS
+        if not days:
+            return self.none()
+        cutoff = (now or timezone.now()) - timedelta(days=days)
+        return self.filter(status__in=[CropStatus.DONE, CropStatus.FAILED], last_used_at__lt=cutoff)
+
+
+# How stale ``last_used_at`` may get before a use writes it again: a crop served many
+# times a minute costs one write an hour, and the expiry, counted in days, loses nothing.
+USE_RECORDED_EVERY = timedelta(hours=1)
+
 
 class CropEmbedding(models.Model):
     """SAM's embedding of the box [x0, x1) × [y0, y1) (original pixels) of ``image`` with
@@ -72,6 +89,8 @@ class CropEmbedding(models.Model):
     # Seconds the last encoding took on the worker (decoding the picture included).
     seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When someone last asked for it or fetched its embedding (to the hour: mark_used).
+    last_used_at = models.DateTimeField(default=timezone.now)
 
     objects = CropQuerySet.as_manager()
 
@@ -101,6 +120,7 @@ class CropEmbedding(models.Model):
         )
         if created:
             return crop, True
+        crop.mark_used()
         if crop.status != CropStatus.FAILED:
             return crop, False
         moved = cls.objects.filter(
@@ -114,6 +134,16 @@ class CropEmbedding(models.Model):
         )
         crop.refresh_from_db()
         return crop, bool(moved)
+
+    def mark_used(self, now: datetime | None = None) -> None:
+        """Record that someone used the crop now, unless that was recorded less than
+        USE_RECORDED_EVERY ago (then nothing is written)."""
+        now = now or timezone.now()
+        stale = now - USE_RECORDED_EVERY
+        if self.last_used_at >= stale:
+            return
+        CropEmbedding.objects.filter(pk=self.pk, last_used_at__lt=stale).update(last_used_at=now)
+        self.last_used_at = now
 
     def claim(self) -> bool:
         """Move pending -> running if nobody else did; True when this caller won."""

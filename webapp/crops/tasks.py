@@ -1,5 +1,5 @@
-"""Celery tasks of the crops app: encoding a crop of a large image, and the sweep for
-crops a lost message or a dead worker left behind.
+"""Celery tasks of the crops app: encoding a crop of a large image, the sweep for crops a
+lost message or a dead worker left behind, and the one for crops nobody uses any more.
 
 Crops go on their own queue (``settings.CELERY_CROP_QUEUE``), so that a person waiting
 at the screen for one does not wait behind the bulk encoding of uploads: a worker that
@@ -114,3 +114,14 @@ def sweep_stuck_crops() -> list[int]:
     for crop_id in requeued:
         queue_crop(crop_id)
     return requeued
+
+
+@shared_task(name="webapp.crops.tasks.delete_unused_crops")
+def delete_unused_crops() -> int:
+    """Delete the finished crops nobody used for SAMLABEL_CROP_TTL_DAYS, with their
+    ``.npy`` files (removed once the deletion is committed: webapp/crops/signals.py); how
+    many. Nothing when SAMLABEL_CROP_TTL_DAYS is 0. Asking for one again makes it anew."""
+    deleted, _ = CropEmbedding.objects.unused().delete()
+    if deleted:
+        log.info("Deleted %d unused crop(s) and their files.", deleted)
+    return deleted
