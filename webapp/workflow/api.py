@@ -13,8 +13,13 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, generics, status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,6 +30,7 @@ from webapp.core.fields import MAX_ROW_ID, row_id_parameter
 from webapp.images.models import EncodingStatus
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
+from webapp.qualityrules.gate import RulesRefused
 from webapp.workflow import assignment, queue
 from webapp.workflow.models import ActiveTime, Event, WorkItem, WorkState
 from webapp.workflow.rules import MOVES, MoveRefused, perform
@@ -103,15 +109,42 @@ class WorkItemDetail(WorkflowAccess, APIView):
         )
 
 
+MOVE_REFUSAL = inline_serializer(
+    "MoveRefusal",
+    fields={
+        "detail": serializers.CharField(),
+        "problems": serializers.ListField(
+            child=serializers.DictField(),
+            required=False,
+            help_text='Quality rules only: [{"rule", "severity", "message", "annotation_ids"}]',
+        ),
+        "rules_version": serializers.IntegerField(required=False),
+    },
+)
+
+
 class WorkItemMove(WorkItemDetail):
     """POST: make a move on one image (``start``, ``submit``, ``release``,
     ``start_review``, ``accept``, ``reject``, ``release_review``, ``skip``, ``reopen``).
     Answers the image's new state; 409 with a sentence naming its state and holder when
-    the image is not where the move starts, 403 when your role or part does not allow it."""
+    the image is not where the move starts, 403 when your role or part does not allow it.
+    A submit or accept that the project's quality rules refuse (errors and no ``reason``)
+    is a 409 that also carries the image's ``problems`` and the ``rules_version``: send
+    the move again with a reason to make it anyway."""
 
     http_method_names = ["post", "options"]
 
-    @extend_schema(request=MoveSerializer, responses=WorkItemSerializer)
+    @extend_schema(
+        request=MoveSerializer,
+        responses={
+            200: WorkItemSerializer,
+            409: OpenApiResponse(
+                MOVE_REFUSAL,
+                description="not the image's state for this move, or the quality rules' "
+                "errors without a reason (then with problems and rules_version)",
+            ),
+        },
+    )
     def post(self, request: Request, project_pk: int, image_pk: int, action: str) -> Response:
         if action not in MOVES:
             raise exceptions.NotFound(f"No such move: {action}. Moves: {', '.join(MOVES)}.")
@@ -122,6 +155,8 @@ class WorkItemMove(WorkItemDetail):
             moved = perform(
                 item, action, request.user, self.role(request), body.validated_data["reason"]
             )
+        except RulesRefused as error:
+            return Response(error.body(), status=error.status)
         except MoveRefused as error:
             raise RuleRefused(error) from None
         return Response(WorkItemSerializer(moved).data)
