@@ -27,15 +27,19 @@ from webapp.annotations.serializers import (
     MAX_VERSION,
     AnnotationMergeSerializer,
     AnnotationSerializer,
+    AnnotationUnmergeResultSerializer,
+    AnnotationUnmergeSerializer,
     AnnotationWriteSerializer,
 )
 from webapp.annotations.services import (
+    AlreadyRestored,
     AnnotationRejected,
     MergeConflict,
     create_annotation,
     delete_annotation,
     edit_annotation,
     merge_annotations,
+    unmerge_annotations,
 )
 from webapp.core.api_errors import RuleRefused
 from webapp.core.fields import row_id_parameter
@@ -287,3 +291,75 @@ class AnnotationMerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
             )
         kept.refresh_from_db()
         return annotation_response(kept)
+
+
+class AnnotationUnmerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
+    """Undo a merge into this annotation in one transaction: this one gets back its mask
+    from before the merge (from its history) as a new version, and the annotation the
+    merge deleted is made again under a new id. This one must still be at the version
+    sent, else 409 and nothing changes."""
+
+    queryset = Annotation.objects.none()
+    serializer_class = AnnotationUnmergeSerializer
+
+    @extend_schema(
+        request=AnnotationUnmergeSerializer,
+        responses={
+            200: AnnotationUnmergeResultSerializer,
+            400: OpenApiResponse(
+                description="not the undo of a merge into this annotation (a mask none of "
+                "its versions had, an annotation not deleted from its image or of another "
+                "class, a mask outside its own); nothing stored"
+            ),
+            409: OpenApiResponse(
+                description="it changed meanwhile (as a 409 of an edit, ``changed``: its "
+                "id), or the other was re-created already; nothing stored"
+            ),
+        },
+    )
+    def post(self, request: Request, project_pk: int, pk: int) -> Response:
+        kept = get_object_or_404(
+            Annotation.objects.select_related("image", "author", "last_editor"),
+            pk=pk,
+            image__project=self.project,
+        )
+        incoming = AnnotationUnmergeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            with transaction.atomic():
+                self.may_change(kept.image)
+                other = unmerge_annotations(
+                    kept,
+                    data["version"],
+                    rle=data["rle"],
+                    other_id=data["other"],
+                    other_rle=data["other_rle"],
+                    other_prompts=data.get("other_prompts"),
+                    other_source=data.get("other_source"),
+                    other_proposal_id=data.get("other_proposal_id"),
+                    editor=request.user,
+                )
+        except AnnotationRejected as exc:
+            raise rejected(exc) from None
+        except VersionConflict as conflict:
+            response = conflict_response(conflict.current)
+            response.data["changed"] = [conflict.current.pk]
+            response.data["detail"] += " Nothing was unmerged."
+            return response
+        except AlreadyRestored as exc:
+            return Response(
+                {
+                    "detail": f"Annotation {exc.other_id} was made again already, as "
+                    f"{exc.restored_as}; nothing was unmerged."
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        except Annotation.DoesNotExist:
+            return Response(
+                {"detail": "This annotation was deleted meanwhile; nothing unmerged."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        kept.refresh_from_db()
+        body = {"kept": AnnotationSerializer(kept).data, "other": AnnotationSerializer(other).data}
+        return Response(body, headers={"ETag": etag(kept)})

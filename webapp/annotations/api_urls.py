@@ -27,4 +27,9 @@ urlpatterns = [
         api.AnnotationMerge.as_view(),
         name="annotation-merge",
     ),
+    path(
+        "projects/<int:project_pk>/annotations/<int:pk>/unmerge/",
+        api.AnnotationUnmerge.as_view(),
+        name="annotation-unmerge",
+    ),
 ]

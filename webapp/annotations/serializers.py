@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from webapp.annotations.models import Annotation
+from webapp.annotations.models import Annotation, AnnotationSource
 from webapp.core.fields import row_id_field
 
 # The largest version an annotation can reach: its PositiveIntegerField holds 2**31 - 1
@@ -79,3 +79,36 @@ class AnnotationMergeSerializer(serializers.Serializer[None]):
     other = row_id_field(help_text="The annotation merged in and deleted (same image, class).")
     version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
     other_version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
+
+
+class AnnotationUnmergeSerializer(serializers.Serializer[None]):
+    """The undo of a merge into the annotation addressed: its ``version`` now (the
+    merge's, or a later one), its mask before the merge (``rle``, compressed COCO RLE at
+    the image's size; one of its saved versions, which the server restores from its
+    history), and the annotation the merge deleted: its id then (``other``), its mask
+    (``other_rle``, within the kept one's), prompts (original-image pixels) and, when it
+    came from a proposal, that proposal's id. Only the types are checked here; the
+    rules are in services.py."""
+
+    version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
+    rle = ParsedJSON(help_text="The kept annotation's mask before the merge.")
+    other = row_id_field(help_text="The id of the annotation the merge deleted.")
+    other_rle = ParsedJSON(help_text="Its mask, as it was.")
+    other_prompts = ParsedJSON(required=False, help_text="Its prompts, as they were.")
+    # A plain string (checked in services.py) so that the schema keeps one name for the
+    # annotation sources, the one of AnnotationSerializer's ``source``.
+    other_source = serializers.CharField(
+        required=False,
+        help_text="Where its mask came from: " + ", ".join(AnnotationSource.values) + ".",
+    )
+    other_proposal_id = row_id_field(
+        required=False, help_text="The proposal its mask was refined from, when it was."
+    )
+
+
+class AnnotationUnmergeResultSerializer(serializers.Serializer[None]):
+    """An unmerge's answer: the kept annotation at its new version, and the one made
+    again (under a new id)."""
+
+    kept = AnnotationSerializer()
+    other = AnnotationSerializer()

@@ -8,13 +8,16 @@ stores nothing. Masks are stored as compressed COCO RLE at the image's full size
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 
 from webapp.annotations import rle as rle_codec
-from webapp.annotations.models import Annotation, AnnotationSource
+from webapp.annotations.models import Annotation, AnnotationSource, VersionConflict
 from webapp.images.models import Image
 from webapp.projects.models import LabelClass
 from webapp.reviews.models import AnnotationVersion
@@ -179,8 +182,171 @@ def merge_annotations(
     return kept
 
 
-def _saved(annotation: Annotation, kind: str, editor: AbstractBaseUser | None) -> None:
-    """Keep this version in the annotation's history and log the save."""
+class AlreadyRestored(Exception):
+    """An unmerge of annotation ``other_id``, which an earlier unmerge re-created already
+    (as ``restored_as``)."""
+
+    def __init__(self, other_id: int, restored_as: object) -> None:
+        super().__init__(f"annotation {other_id} was re-created already, as {restored_as}")
+        self.other_id = other_id
+        self.restored_as = restored_as
+
+
+def unmerge_annotations(
+    kept: Annotation,
+    expected_version: int,
+    *,
+    rle: object,
+    other_id: int,
+    other_rle: object,
+    other_prompts: object = None,
+    other_source: str | None = None,
+    other_proposal_id: int | None = None,
+    editor: AbstractBaseUser | None,
+) -> Annotation:
+    """Undo a merge into ``kept`` in one transaction; returns the re-created annotation.
+
+    ``kept`` (still at ``expected_version``: VersionConflict otherwise) gets back, as a
+    new version, its mask ``rle`` from before the merge, which must be one of its saved
+    versions (the mask stored is that version's, from the history). The annotation
+    ``other_id`` that the merge deleted from ``kept``'s image is made again under a new
+    id: its label class is the one its deletion recorded (which must be ``kept``'s), its
+    mask ``other_rle`` (at the image's size, and within ``kept``'s mask now, as a part
+    of a merge is), its prompts, source and proposal as sent; its author the one its
+    creation recorded (the editor when none is), its last editor ``editor``. An
+    annotation is re-created once (AlreadyRestored after that). Anything else refused
+    raises AnnotationRejected; a refusal stores nothing. History, events and counts as
+    an edit and a create record them; the re-created one's creation event names the id
+    it ``restores`` and its ``author``.
+    """
+    image = kept.image
+    wanted = mask_fields(image, rle=rle)
+    recreated = _as_field("other_rle", lambda: mask_fields(image, rle=other_rle))
+    prompts = _as_field("other_prompts", lambda: validate_prompts(image, other_prompts))
+    if other_source is not None and other_source not in AnnotationSource.values:
+        raise AnnotationRejected(
+            "other_source", f"source must be one of {', '.join(AnnotationSource.values)}"
+        )
+    source = AnnotationSource.PROPOSAL if other_proposal_id is not None else other_source
+    events = Event.objects.filter(project_id=image.project_id)
+    with transaction.atomic():
+        current = Annotation.objects.select_for_update(of=("self",)).filter(pk=kept.pk).first()
+        if current is None:
+            raise Annotation.DoesNotExist
+        if current.version != expected_version:
+            raise VersionConflict(current)
+        if Annotation.objects.filter(pk=other_id, image_id=image.pk).exists():
+            raise AnnotationRejected(
+                "other", f"annotation {other_id} is still there: there is nothing to re-create"
+            )
+        deleted = (
+            events.filter(kind=EventKind.ANNOTATION_DELETED, image=image)
+            .filter(detail__annotation=other_id)
+            .order_by("-at", "-pk")
+            .first()
+        )
+        if deleted is None:
+            raise AnnotationRejected(
+                "other", f"no annotation {other_id} was deleted from image {image.pk}"
+            )
+        restored = (
+            events.filter(kind=EventKind.ANNOTATION_CREATED)
+            .filter(detail__restores=other_id)
+            .first()
+        )
+        if restored is not None:
+            raise AlreadyRestored(other_id, restored.detail.get("annotation"))
+        if deleted.detail.get("label_class") != current.label_class_id:
+            raise AnnotationRejected(
+                "other",
+                f"annotation {other_id} was of another label class than annotation "
+                f"{kept.pk}: it was not merged into it",
+            )
+        merged = rle_codec.decode(current.rle)
+        if (rle_codec.decode(recreated["rle"]) & ~merged).any():
+            raise AnnotationRejected(
+                "other_rle",
+                f"the mask reaches outside annotation {kept.pk}'s: it is not a part of it",
+            )
+        before = _saved_mask(current, wanted["rle"], wanted["area"])
+        edit_annotation(kept, expected_version, {"rle": before}, editor)
+        author = _original_author(events, other_id, editor)
+        other = Annotation.objects.create(
+            image=image,
+            label_class_id=current.label_class_id,
+            author=author,
+            last_editor=editor if getattr(editor, "is_authenticated", False) else None,
+            prompts=prompts,
+            source=source or AnnotationSource.MANUAL,
+            proposal_id=other_proposal_id,
+            **recreated,
+        )
+        author_id = author.pk if author is not None else None
+        _saved(
+            other,
+            EventKind.ANNOTATION_CREATED,
+            editor,
+            restores=other_id,
+            author=author_id,
+        )
+        pool_after_commit(other)
+    return other
+
+
+def _as_field(field: str, check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``check()``, its refusal named as ``field`` of the request."""
+    try:
+        return check()
+    except AnnotationRejected as exc:
+        raise AnnotationRejected(field, exc.message) from None
+
+
+def _saved_mask(annotation: Annotation, rle: dict[str, Any], area: int) -> dict[str, Any]:
+    """The mask of the newest saved version of ``annotation`` older than its current one
+    whose mask is ``rle`` (the same pixels); AnnotationRejected when none is."""
+    candidates = (
+        AnnotationVersion.objects.filter(
+            annotation_id=annotation.pk, version__lt=annotation.version, area=area
+        )
+        .order_by("-version")
+        .values_list("rle", flat=True)
+    )
+    wanted = None
+    for stored in candidates:
+        if stored == rle:
+            return dict(stored)
+        if wanted is None:
+            wanted = rle_codec.decode(rle)
+        if (rle_codec.decode(stored) == wanted).all():
+            return dict(stored)
+    raise AnnotationRejected(
+        "rle", f"this mask is none of annotation {annotation.pk}'s saved versions before this one"
+    )
+
+
+def _original_author(
+    events: QuerySet[Event], annotation_id: int, editor: AbstractBaseUser | None
+) -> AbstractBaseUser | None:
+    """Who created annotation ``annotation_id``, as its creation event recorded (for one
+    re-created by an unmerge, the author it recorded); ``editor`` when there is none
+    (an annotation imported, or made before events were kept)."""
+    created = (
+        events.filter(kind=EventKind.ANNOTATION_CREATED)
+        .filter(detail__annotation=annotation_id)
+        .order_by("at", "pk")
+        .first()
+    )
+    if created is None:
+        return editor if getattr(editor, "is_authenticated", False) else None
+    author_id = created.detail.get("author", created.actor_id)
+    return get_user_model().objects.filter(pk=author_id).first() if author_id else None
+
+
+def _saved(
+    annotation: Annotation, kind: str, editor: AbstractBaseUser | None, **detail: object
+) -> None:
+    """Keep this version in the annotation's history and log the save (``detail``: more
+    of it for the log)."""
     AnnotationVersion.record(annotation, editor)
     Event.record(
         kind,
@@ -191,6 +357,7 @@ def _saved(annotation: Annotation, kind: str, editor: AbstractBaseUser | None) -
             "annotation": annotation.pk,
             "version": annotation.version,
             "label_class": annotation.label_class_id,
+            **detail,
         },
     )
 
