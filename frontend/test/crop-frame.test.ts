@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 
 import { boxContains, visibleWindow, wantsDetail } from "../src/annotator/crop-detail";
-import { type CropFrame, framePrompt, frameMask, pasteMask, promptInCrop } from "../src/annotator/crop-frame";
+import {
+  type CropFrame,
+  cropHolds,
+  frameFor,
+  framePrompt,
+  frameMask,
+  pasteMask,
+  promptInCrop,
+} from "../src/annotator/crop-frame";
 import { threshold, upscaleLogits } from "../src/lib/mask";
 import { packPrompt } from "../src/lib/prompts";
 import { ResizeTransform } from "../src/lib/transform";
@@ -63,6 +71,39 @@ describe("crop frame", () => {
     const expected = threshold(upscaleLogits(lowRes, 256, image, 1024), 0);
     expect(whole.length).toBe(expected.length);
     expect(whole.every((v, i) => v === expected[i])).toBe(true);
+  });
+});
+
+describe("which frame a new prompt is decoded in", () => {
+  const click = (x: number, y: number) => ({ points: [[x, y] as const], positive: [true], box: null });
+
+  it("takes the crop in use when it holds every point and the box", () => {
+    expect(frameFor(crop, click(3000, 2000))).toBe(crop);
+    expect(frameFor(crop, prompt)).toBe(crop);
+    // The box's far corner is exclusive: a box up to the crop's edge fits.
+    expect(frameFor(crop, { ...prompt, box: [2560, 1536, 3584, 2560] })).toBe(crop);
+  });
+
+  it("falls back to the whole image for a point or a box outside the crop, or no crop", () => {
+    expect(frameFor(null, click(3000, 2000))).toBeNull();
+    expect(frameFor(crop, click(3584, 2000))).toBeNull(); // the first column past the box
+    expect(frameFor(crop, click(2559.5, 2000))).toBeNull();
+    const twoPoints = { points: [[3000, 2000] as const, [100, 100] as const], positive: [true, false], box: null };
+    expect(frameFor(crop, twoPoints)).toBeNull();
+    expect(frameFor(crop, { ...prompt, box: [2600, 1600, 3600, 2100] })).toBeNull();
+  });
+
+  it("falls back when the extent given (a proposal's box) leaves the crop", () => {
+    expect(frameFor(crop, click(3000, 2000), [2900, 1900, 3200, 2200])).toBe(crop);
+    expect(frameFor(crop, click(3000, 2000), [2900, 1900, 3700, 2200])).toBeNull();
+    expect(frameFor(crop, click(3000, 2000), [2500, 1900, 3200, 2200])).toBeNull();
+  });
+
+  it("holds a point on its first column and row, not on the last edge", () => {
+    expect(cropHolds(crop, [2560, 1536])).toBe(true);
+    expect(cropHolds(crop, [3583.9, 2559.9])).toBe(true);
+    expect(cropHolds(crop, [3584, 2000])).toBe(false);
+    expect(cropHolds(crop, [3000, 2560])).toBe(false);
   });
 });
 

@@ -148,4 +148,72 @@ describe("a session with a crop in use", () => {
     await saving;
     expect(t.store.created).toHaveLength(1);
   });
+
+  it("decodes SAM's region for an edit on the crop when it holds the point, and places it in the image", async () => {
+    const t = await setup();
+    t.session.setDetail(crop);
+    const region = t.session.pointMask([6, 3]);
+    expect(t.last().key).toBe(crop.key);
+    expect(Array.from(t.last().coords)).toEqual([8, 4, 0, 0]);
+    expect(t.last().origSize).toEqual([4, 4]);
+    expect(t.last().maskInput).toBeNull();
+    t.worker.answer(t.last(), false, everywhere);
+    const answer = await region;
+    expect(answer?.frame).toBe(crop);
+    const mask = answer?.mask as Uint8Array;
+    expect(mask).toHaveLength(48);
+    for (let y = 0; y < 6; y++) for (let x = 0; x < 8; x++) expect(mask[y * 8 + x]).toBe(x >= 4 && y >= 2 ? 1 : 0);
+  });
+
+  it("decodes SAM's region for an edit on the whole image outside the crop, or with none in use", async () => {
+    const t = await setup();
+    t.session.setDetail(crop);
+    const outside = t.session.pointMask([1, 1]);
+    expect(t.last().key).toBe(image.embeddingUrl);
+    expect(t.last().origSize).toEqual([6, 8]);
+    t.worker.answer(t.last(), false, everywhere);
+    const answer = await outside;
+    expect(answer?.frame).toBeNull();
+    expect(answer?.mask.every((v) => v === 1)).toBe(true);
+    t.session.setDetail(null);
+    const whole = t.session.pointMask([6, 3]);
+    expect(t.last().key).toBe(image.embeddingUrl);
+    t.worker.answer(t.last(), false, everywhere);
+    expect((await whole)?.frame).toBeNull();
+  });
+
+  it("refines a proposal on the crop when the crop holds it, from its clicks only", async () => {
+    const t = await setup();
+    t.session.setDetail(crop);
+    t.session.refineProposal(3, [5, 3], [6, 4], false, [4, 2, 7, 5]);
+    expect(t.last().key).toBe(crop.key);
+    expect(Array.from(t.last().coords)).toEqual([4, 4, 8, 8, 0, 0]); // (5 - 4, 3 - 2) × 4, (6 - 4, 4 - 2) × 4
+    expect(Array.from(t.last().labels)).toEqual([1, 0, -1]);
+    expect(t.last().maskInput).toBeNull();
+    t.worker.answer(t.last(), false, everywhere);
+    await flush();
+    expect(t.session.liveFrame).toBe(crop);
+    // A further click keeps the crop's frame, feeding back the crop's own mask.
+    t.session.click([7, 5], true);
+    expect(t.last().key).toBe(crop.key);
+    expect(t.last().maskInput).not.toBeNull();
+    t.worker.answer(t.last(), false, everywhere);
+    await flush();
+    await t.session.save();
+    expect(t.store.created[0]?.proposal_id).toBe(3);
+  });
+
+  it("refines a proposal on the whole image when it reaches past the crop", async () => {
+    const t = await setup();
+    t.session.setDetail(crop);
+    t.session.refineProposal(3, [5, 3], [6, 4], true, [2, 2, 7, 5]);
+    expect(t.last().key).toBe(image.embeddingUrl);
+    expect(t.last().origSize).toEqual([6, 8]);
+    t.session.clear();
+    t.session.refineProposal(4, [1, 1], [6, 4], true, [0, 0, 8, 6]);
+    expect(t.last().key).toBe(image.embeddingUrl);
+    t.worker.answer(t.last(), false, everywhere);
+    await flush();
+    expect(t.session.liveFrame).toBeNull();
+  });
 });

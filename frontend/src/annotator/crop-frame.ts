@@ -40,6 +40,34 @@ export function cropSize(crop: CropFrame): Size {
   return { height: y1 - y0, width: x1 - x0 };
 }
 
+/** Whether image pixel point (x, y) lies in ``crop``'s box. */
+export function cropHolds(crop: CropFrame, [x, y]: readonly [number, number]): boolean {
+  const [x0, y0, x1, y1] = crop.box;
+  return x >= x0 && y >= y0 && x < x1 && y < y1;
+}
+
+/**
+ * The frame a new prompt is decoded in: ``crop`` (the crop in use, or null) when its box
+ * holds every point of ``prompt``, its box, and ``extent`` when given (image pixels,
+ * [x0, y0, x1, y1]: the part of the image the result should cover, such as a proposal's
+ * box); the whole image's (null) otherwise. A point outside the crop means nothing in
+ * the crop's frame, and a mask decoded there is cut at the crop's edges, so such a
+ * prompt falls back to the whole image's embedding.
+ */
+export function frameFor(
+  crop: CropFrame | null,
+  prompt: Prompt,
+  extent: readonly [number, number, number, number] | null = null,
+): CropFrame | null {
+  if (!crop) return null;
+  const corners: (readonly [number, number])[] = [...prompt.points];
+  for (const box of [prompt.box, extent]) {
+    // A box's far corner is exclusive (columns [x0, x1)): its last pixel must be inside.
+    if (box) corners.push([box[0], box[1]], [Math.max(box[0], box[2] - 1), Math.max(box[1], box[3] - 1)]);
+  }
+  return corners.every((point) => cropHolds(crop, point)) ? crop : null;
+}
+
 /** ``prompt`` (image pixels) in the crop's pixels. */
 export function promptInCrop(prompt: Prompt, crop: CropFrame): Prompt {
   const [x0, y0] = crop.box;

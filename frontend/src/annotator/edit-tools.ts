@@ -304,7 +304,9 @@ export class EditTools {
   }
 
   /** Shift+click (``add``) or Shift+right-click: SAM's region at ``at`` added to or
-   * removed from the selected annotation. */
+   * removed from the selected annotation. Crop detail (#16): decoded on the crop in use
+   * when it holds the point (the region then stops at the crop's edges), else on the
+   * whole image; the stage's ``data-edit-frame`` says which (``crop`` or ``image``). */
   private async samStep(at: Point, add: boolean): Promise<void> {
     const s = this.page.session();
     const w = this.needWorking();
@@ -317,7 +319,8 @@ export class EditTools {
       this.page.say("SAM gave no mask there (the image is not ready yet?).", true);
       return;
     }
-    const next = add ? union(w.mask, region) : difference(w.mask, region);
+    this.page.mark("editFrame", region.frame ? "crop" : "image");
+    const next = add ? union(w.mask, region.mask) : difference(w.mask, region.mask);
     this.commit(add ? "SAM add" : "SAM subtract", w, next);
   }
 

@@ -139,7 +139,11 @@ export class ProposalTools {
     }
     if (!selected) return false;
     layer.select(null);
-    session.refineProposal(selected.id, [selected.point[0], selected.point[1]], at, positive);
+    // crop detail (#16): the proposal's box ([x, y, width, height]) decides, with the
+    // points, whether the crop in use can refine it.
+    const [x, y, width, height] = selected.bbox;
+    const extent = [x, y, x + width, y + height] as const;
+    session.refineProposal(selected.id, [selected.point[0], selected.point[1]], at, positive, extent);
     return true;
   }
 

@@ -11,8 +11,7 @@
  * changed, and the page redraws from the session's getters.
  */
 
-import { threshold, upscaleLogits } from "../lib/mask";
-import { type PointLabels, type Prompt, packPrompt } from "../lib/prompts";
+import type { PointLabels, Prompt } from "../lib/prompts";
 import { type Rle, encodeRle } from "../lib/rle";
 import { type Point, ResizeTransform, type Size } from "../lib/transform";
 import type { Annotation, AnnotationStore } from "./api";
@@ -35,7 +34,7 @@ import { PromptMasks, bestCandidate } from "./prompt-masks";
 import { removeIslands } from "../lib/mask-ops";
 import { type EditAction, type EditPort, replayEdit } from "./edit-changes";
 import type { DecodeReply } from "./protocol";
-import { type CropFrame, frameMask, framePrompt } from "./crop-frame"; // crop detail (#16)
+import { type CropFrame, frameFor, frameMask, framePrompt } from "./crop-frame"; // crop detail (#16)
 
 /** The decoders, as the session uses them (the DecoderClient, or a fake in tests). */
 export interface DecoderPort {
@@ -256,11 +255,12 @@ export class ImageSession {
   }
 
   /** crop detail (#16): the frame ``p`` is decoded in (given it the first time: a prompt
-   * grown from another keeps that one's, a new one takes the detail in use). */
+   * grown from another keeps that one's, a new one takes the detail in use if the crop
+   * holds it, crop-frame.ts's ``frameFor``). */
   private frameOf(p: Prompt, grownFrom: Prompt | null = null): CropFrame | null {
     let frame = this.frames.get(p);
     if (frame === undefined) {
-      frame = grownFrom && !isEmpty(grownFrom) ? this.frameOf(grownFrom) : this.detail;
+      frame = grownFrom && !isEmpty(grownFrom) ? this.frameOf(grownFrom) : frameFor(this.detail, p);
       this.frames.set(p, frame);
     }
     return frame;
@@ -346,10 +346,26 @@ export class ImageSession {
 
   /** Starts a prompt from proposal ``proposalId``: its ``seed`` point (image pixels, the
    * grid point that made it) as the first positive click, then ``point``; SAM refines the
-   * proposal from there, and a save records the proposal. */
-  refineProposal(proposalId: number, seed: Point, point: Point, positive: boolean): void {
+   * proposal from there, and a save records the proposal. ``extent``: the proposal's box
+   * ([x0, y0, x1, y1], image pixels). */
+  refineProposal(
+    proposalId: number,
+    seed: Point,
+    point: Point,
+    positive: boolean,
+    extent: readonly [number, number, number, number] | null = null,
+  ): void {
     this.clickedAt = performance.now();
-    this.setPrompt(addPoint(addPoint(EMPTY_PROMPT, seed, true), point, positive));
+    const next = addPoint(addPoint(EMPTY_PROMPT, seed, true), point, positive);
+    // crop detail (#16): refined on the crop in use when the crop holds the proposal and
+    // both points, else on the whole image (a proposal cut at the crop's edges would lose
+    // its outside part). A proposal reaches the page as an RLE mask, without low-res
+    // logits to feed back as a mask prompt; such logits would be in the whole image's
+    // model frame anyway, which a crop's decode cannot take without resampling a cut of
+    // them. So a refined proposal is decoded from its clicks only (its seed point and
+    // the user's), in either frame.
+    this.frames.set(next, frameFor(this.detail, next, extent));
+    this.setPrompt(next);
     this.fromProposal = proposalId;
   }
 
@@ -673,23 +689,23 @@ export class ImageSession {
   }
 
   /** SAM's mask (row-major 0/1 at the image's size) for one positive point (image
-   * pixels), its best of the three candidates; null when the image is not clickable yet
-   * or the decode was superseded. */
-  async pointMask(point: Point): Promise<Uint8Array | null> {
+   * pixels), its best of the three candidates, and the crop it was decoded in (null: the
+   * whole image); null when the image is not clickable yet or the decode was superseded.
+   * crop detail (#16): decoded on the crop in use when it holds the point, as a click
+   * would be, and put back in the image's frame (0 outside the crop's box). */
+  async pointMask(point: Point): Promise<{ mask: Uint8Array; frame: CropFrame | null } | null> {
     if (!this.isClickable) return null;
     const { model } = this.ctx;
-    const packed = packPrompt({ points: [point], positive: [true], box: null }, this.transform, model.pointLabels);
-    const reply = await this.ctx.decoder.decode({
-      coords: packed.coords,
-      labels: packed.labels,
-      maskInput: null,
-      origSize: [this.size.height, this.size.width],
-    });
+    const prompt: Prompt = { points: [point], positive: [true], box: null };
+    const frame = frameFor(this.detail, prompt);
+    const framed = framePrompt(prompt, frame, this.transform, this.size, model.pointLabels);
+    const reply = await this.ctx.decoder.decode({ ...framed, maskInput: null });
     if (!reply || this.closed) return null;
     const cells = model.lowResMaskSize * model.lowResMaskSize;
     const best = bestCandidate(reply.iou);
     const lowRes = reply.lowRes.subarray(best * cells, (best + 1) * cells);
-    return threshold(upscaleLogits(lowRes, model.lowResMaskSize, this.size, model.imageSize), model.maskThreshold);
+    const mask = frameMask(lowRes, model.lowResMaskSize, model.imageSize, model.maskThreshold, frame, this.size);
+    return { mask, frame };
   }
 
   /** ``mask`` without the parts smaller than the project's setting; null when it has
