@@ -10,7 +10,9 @@
  *
  * What is going on is said in the footer ("Detail: encoding crop…", "Detail: crop in
  * use") and on the stage's ``data-detail`` (``whole``, ``encoding``, ``loading``,
- * ``crop``, ``failed``; empty for images too small to need it) and ``data-detail-box``.
+ * ``crop``, ``failed``; empty for images too small to need it) and ``data-detail-box``;
+ * while a crop is encoded, loaded or in use, its box is outlined on the stage
+ * (crop-outline.ts).
  *
  * Windows and boxes are [x0, y0, x1, y1] in image pixels.
  */
@@ -18,6 +20,7 @@
 import type { Size } from "../lib/transform";
 import { request } from "./api";
 import type { CropFrame } from "./crop-frame";
+import { outlinedBox } from "./crop-outline";
 import { downloadEmbedding } from "./embeddings";
 import { describe } from "./errors";
 
@@ -88,6 +91,8 @@ export interface CropDetailPorts {
   /** The decoder worker's embeddings (the DecoderClient). */
   readonly worker: { has(key: string): boolean; preload(key: string, data: Float32Array): void };
   mark(name: string, value: string): void;
+  /** The crop box to outline on the stage (image pixels); null: none. */
+  outline(box: Box | null): void;
 }
 
 type State = "" | "whole" | "encoding" | "loading" | "crop" | "failed";
@@ -227,6 +232,7 @@ export class CropDetail {
     this.shown = said;
     this.ports.mark("detail", state);
     this.ports.mark("detailBox", box ? box.join(",") : "");
+    this.ports.outline(outlinedBox(state, box));
     this.line.textContent = {
       "": "",
       whole: "Detail: whole image (zoom in for full detail)",

@@ -634,6 +634,10 @@ async function start(): Promise<void> {
       window: () => visibleWindow(view.transform, view.canvas, view.size),
       worker: decoderClient,
       mark,
+      outline: (box) => {
+        view.detailOutline = box;
+        view.draw();
+      },
     },
     decodeLine.parentElement ?? decodeLine,
   );

@@ -15,6 +15,7 @@ import type { Point, Size } from "../lib/transform";
 import type { Annotation } from "./api";
 import type { Box, Viewport } from "./input";
 import type { Pin } from "./issues";
+import { type CropBox, drawCropOutline } from "./crop-outline"; // crop detail (#16)
 
 /** Outline widths, in screen pixels. */
 const OUTLINE_PX = 2;
@@ -89,6 +90,8 @@ export class View implements Viewport {
   proposals: ProposalDrawing | null = null;
   /** An older version of an annotation (its history), outlined dashed; image pixels. */
   ghost: { readonly outline: Path2D; readonly version: number } | null = null;
+  /** Crop detail (#16): the crop box outlined dashed (image pixels); null: none. */
+  detailOutline: CropBox | null = null;
   /** Mask editing (#16): called after each draw, for the edit overlay (edit-overlay.ts),
    * which follows the view's zoom and pan. */
   afterDraw: (() => void) | null = null;
@@ -135,6 +138,7 @@ export class View implements Viewport {
     this.live = null;
     this.prompt = null;
     this.dragBox = null;
+    this.detailOutline = null;
     this.fit();
   }
 
@@ -216,6 +220,7 @@ export class View implements Viewport {
       this.stroke(ctx, outline, color, OUTLINE_PX);
     }
     this.drawGhost();
+    if (this.detailOutline) drawCropOutline(ctx, this.detailOutline, this.transform); // crop detail (#16)
     this.drawPrompt();
     this.drawPins();
     // The transform, for tests and people: screen = image × scale + offset.
@@ -227,6 +232,7 @@ export class View implements Viewport {
     dataset["pins"] = String(this.pins.filter((pin) => !pin.resolved).length);
     dataset["ghost"] = this.ghost ? String(this.ghost.version) : "";
     dataset["proposalsShown"] = this.proposals ? String(this.proposals.count) : "";
+    dataset["detailOutline"] = this.detailOutline ? this.detailOutline.join(",") : "";
     this.afterDraw?.(); // mask editing (#16)
   }
 
