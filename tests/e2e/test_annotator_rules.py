@@ -2,7 +2,9 @@
 own files in a worker once the page is idle, the project's rules (a built-in and a
 manager's Python) run on each save, a problem's click selects its annotation, an error
 holds Ctrl+Enter until a reason is given, and the reason reaches the server with the
-submit. No request leaves the machine."""
+submit. When the browser's rules are not ready yet (Pyodide still loading), the server's
+refusal brings its problems to the panel and the same question. No request leaves the
+machine."""
 
 from __future__ import annotations
 
@@ -132,3 +134,72 @@ def test_a_project_without_rules_loads_no_pyodide(scene, signed_in, django_user_
     assert page.locator("#annotator-rules-section").is_hidden()
     assert stage(page, "rulesErrors") == ""
     assert_only_local_requests(page)
+
+
+def hold_pyodide(page: Any) -> list[Any]:
+    """Pyodide's files are never answered (as on a slow first load): the browser's rules
+    stay loading. Returns the held requests' routes."""
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    page.context.route("**/pyodide-*/**", hold)
+    return held
+
+
+def test_a_submit_before_the_browser_rules_are_ready_asks_why_from_the_server_answer(
+    scene, signed_in, django_user_model
+):
+    s = scene("coffee", "chelsea")
+    RuleSetVersion.save_new(s.project, RULES[:1], s.owner)  # the built-in: an error
+    coffee = s.images["coffee"]
+    page = annotator_page(s, signed_in, django_user_model)
+    held = hold_pyodide(page)
+
+    page.goto(f"{s.url}/projects/{s.project.pk}/")
+    page.click("#start-labelling")
+    page.wait_for_function(
+        "() => document.getElementById('annotator-image-name')?.textContent === 'coffee.png'"
+    )
+    click(page, coffee, 290, 150)
+    save(page)
+    wait_for_stage(page, "rules", "loading")
+    page.wait_for_function("() => document.querySelector('#annotator-rules li') === null")
+
+    # The server refuses; its problems are listed and the same question is asked.
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#annotator-reason[open]")
+    assert "quality rules found 1 error" in page.locator("#annotator-reason").text_content()
+    error = page.locator("#annotator-rules li[data-severity=error]")
+    assert "big things" in error.text_content()
+    annotation_id = error.get_attribute("data-annotations")
+    assert "rules version 1" in page.locator("#annotator-rules-summary").text_content()
+    assert stage(page, "rules") == "loading"  # the browser's own check never ran
+
+    # Cancelling moves nothing.
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "() => document.getElementById('annotator-status').textContent.includes('Not submitted')"
+    )
+    assert WorkItem.objects.get(pk=coffee.pk).state == WorkState.ANNOTATING
+    assert not RuleCheck.objects.filter(image=coffee).exists()
+
+    # A reason submits it, and the next image comes.
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#annotator-reason[open]")
+    page.fill("#annotator-reason input", "the cup is far from the camera")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('annotator-image-name')?.textContent === 'chelsea.png'",
+        timeout=60_000,
+    )
+
+    assert WorkItem.objects.get(pk=coffee.pk).state == WorkState.SUBMITTED
+    check = RuleCheck.objects.get(image=coffee, kind="submit")
+    assert (check.errors, check.reason) == (1, "the cup is far from the camera")
+    assert check.problems[0]["annotation_ids"] == [int(annotation_id)]
+    assert held  # Pyodide was asked for, and never came
+    assert_only_local_requests(page)
+    for route in held:
+        route.abort()

@@ -215,6 +215,7 @@ const queue = new WorkQueue(
     },
     annotationsChanged: () => renderSaved(),
     submitReason: (s) => rulesPanel?.reason(s) ?? Promise.resolve(""), // quality rules (#17)
+    rulesRefused: (s, move, refusal) => rulesPanel?.refused(s, move, refusal), // the server's refusal (#17)
     say,
     mark,
   },

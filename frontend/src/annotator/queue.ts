@@ -7,6 +7,11 @@
  *
  * The words come from work.ts and the verdicts from review.ts (pure, tested alone); this
  * class only asks the API and updates the page.
+ *
+ * Quality rules (#17): the server checks the image again at submit and accept. When it
+ * refuses for errors the page had not asked about (its own rules not ready yet, or they
+ * changed meanwhile), the answer's problems are shown and the reason asked for in the
+ * same dialog, and the move is made again with it; cancelling moves nothing.
  */
 
 import { askText } from "./dialogs";
@@ -16,7 +21,7 @@ import type { QueueStage, Verdict } from "./input";
 import { type ImageVerdict, ReviewVerdicts } from "./review";
 import type { ImageSession } from "./session";
 import { type NextAnswer, type WorkItem, endOfProjectText, holds, queuePositionText, stateText } from "./work";
-import type { UpcomingImage, WorkflowApi } from "./workflow-api";
+import { type RulesRefusal, type UpcomingImage, type WorkflowApi, rulesRefusal } from "./workflow-api";
 
 export const HEARTBEAT_EVERY_MS = 60_000;
 
@@ -36,6 +41,10 @@ export interface QueueHost {
   /** Quality rules (#17): "" to submit, a reason to submit despite the rules' errors
    * (sent with the submit), null when the person cancels. */
   submitReason?(session: ImageSession): Promise<string | null>;
+  /** Quality rules (#17): the server refused ``move`` for the rules' errors; shows its
+   * problems and asks why: the reason, or null when the person cancels. Undefined when
+   * the page has no rules panel (the queue then asks with the server's sentence). */
+  rulesRefused?(session: ImageSession, move: "submit" | "accept", refusal: RulesRefusal): Promise<string | null> | undefined;
   /** The annotation list must be drawn again (a verdict changed). */
   annotationsChanged(): void;
   say(message: string, isError?: boolean): void;
@@ -153,7 +162,11 @@ export class WorkQueue {
         this.host.say("Not submitted: the rules' errors are listed beside the image.");
         return;
       }
-      const moved = await this.api.move(session.image.imageId, "submit", reason);
+      const moved = await this.moveAskingWhy(session, "submit", reason);
+      if (!moved) {
+        this.host.say("Not submitted: the rules' errors are listed beside the image.");
+        return;
+      }
       this.show(moved);
       this.host.say(`Submitted ${session.image.imageName}.`);
       await this.advance(session.image, pressedAt);
@@ -236,11 +249,31 @@ export class WorkQueue {
   /** Accepts or rejects the image, then opens the next one to review. */
   private async finish(session: ImageSession, verdict: ImageVerdict, pressedAt: number): Promise<void> {
     await this.host.writesDone();
-    const reason = verdict.action === "reject" ? verdict.reason : "";
-    const moved = await this.api.move(session.image.imageId, verdict.action, reason);
+    const moved =
+      verdict.action === "reject"
+        ? await this.api.move(session.image.imageId, "reject", verdict.reason)
+        : await this.moveAskingWhy(session, "accept", "");
+    if (!moved) return this.host.say("Not accepted: the rules' errors are listed beside the image.");
     this.show(moved);
     this.host.say(`${verdict.action === "accept" ? "Accepted" : "Rejected"} ${session.image.imageName}.`);
     await this.advance(session.image, pressedAt);
+  }
+
+  /** Makes ``move`` with ``reason``. When the server's quality rules refuse it (errors
+   * and no reason), shows their problems, asks why and makes it again with the answer;
+   * null when the person cancels (nothing moved). Other failures are thrown. */
+  private async moveAskingWhy(session: ImageSession, move: "submit" | "accept", reason: string): Promise<WorkItem | null> {
+    const imageId = session.image.imageId;
+    try {
+      return await this.api.move(imageId, move, reason);
+    } catch (error) {
+      const refusal = reason ? null : rulesRefusal(error);
+      if (!refusal) throw error;
+      this.host.mark("rulesRefusedBy", "server");
+      const why = await (this.host.rulesRefused?.(session, move, refusal) ?? this.askReason(refusal.detail));
+      if (why === null) return null;
+      return this.api.move(imageId, move, why);
+    }
   }
 
   /** Asks for a reason in the page's dialog; null when cancelled (Esc). */

@@ -4,7 +4,9 @@
  * in a worker of its own (../rules/), with the problems listed in the side panel. A
  * problem's click selects the annotation it concerns. Errors hold a submit until the
  * person gives a reason, which goes with the submit (the server checks again and keeps
- * it for the reviewer).
+ * it for the reviewer). When the server refuses a submit or accept for errors the page
+ * did not know of (its worker was not ready yet: Pyodide takes seconds to start), the
+ * server's problems are listed here instead and the reason is asked in the same dialog.
  *
  * Nothing of this is on a click's path: the rules are read and the worker started once
  * the page is idle after the image is clickable; a project without rules starts nothing.
@@ -14,6 +16,7 @@ import { RulesClient } from "../rules/rules-client";
 import type { RuleImage, RuleProblem, RuleSpec } from "../rules/protocol";
 import { askText } from "./dialogs";
 import type { ImageSession } from "./session";
+import type { RulesRefusal } from "./workflow-api";
 
 /** Where the rules' files and the project's rules are (the annotator's configuration). */
 export interface RulesConfig {
@@ -47,6 +50,17 @@ export function ruleImage(s: ImageSession, className: (labelClass: number) => st
       rle: a.rle,
     })),
   };
+}
+
+/** The question before a ``move`` despite ``errors``, the same from the browser's check
+ * and from the server's refusal. */
+export function reasonQuestion(errors: readonly RuleProblem[], move: "submit" | "accept"): string {
+  const listed = errors.map((p) => p.message).join("; ");
+  const verb = move === "submit" ? "Submit" : "Accept";
+  return (
+    `The quality rules found ${errors.length} error${errors.length === 1 ? "" : "s"}: ${listed.slice(0, 300)}. ` +
+    `${verb} anyway? Say why (${move === "submit" ? "the reviewer reads it" : "it is kept with the image"}).`
+  );
 }
 
 /** Changes when what the rules see changes: the image, its annotations' versions and classes. */
@@ -163,15 +177,26 @@ export class RulesPanel {
     }
     const errors = this.problems.filter((p) => p.severity === "error");
     if (errors.length === 0) return "";
-    const listed = errors.map((p) => p.message).join("; ");
-    return askText(
-      this.reasonDialog,
-      `The quality rules found ${errors.length} error${errors.length === 1 ? "" : "s"}: ${listed.slice(0, 300)}. ` +
-        "Submit anyway? Say why (the reviewer reads it).",
-    );
+    return askText(this.reasonDialog, reasonQuestion(errors, "submit"));
   }
 
-  private render(): void {
+  /** The server refused ``move`` of ``s`` for the rules' errors: lists the problems it
+   * found (until the browser's own check of the image replaces them) and asks why in the
+   * same dialog as :meth:`reason`; the reason, or null when the person cancels. */
+  refused(s: ImageSession, move: "submit" | "accept", refusal: RulesRefusal): Promise<string | null> {
+    if (this.host.session() === s && !s.isClosed) {
+      this.problems = refusal.problems;
+      this.section.hidden = false;
+      this.host.mark("rulesServerVersion", refusal.rulesVersion);
+      this.render(`found by the server's check (rules version ${refusal.rulesVersion})`);
+    }
+    const errors = refusal.problems.filter((p) => p.severity === "error");
+    return askText(this.reasonDialog, errors.length ? reasonQuestion(errors, move) : refusal.detail);
+  }
+
+  /** Lists ``this.problems``; ``source`` says where they come from when not from the
+   * browser's own check. */
+  private render(source = ""): void {
     const errors = this.problems.filter((p) => p.severity === "error").length;
     const warnings = this.problems.length - errors;
     this.host.mark("rulesErrors", errors);
@@ -181,6 +206,7 @@ export class RulesPanel {
       this.problems.length === 0
         ? "No problems."
         : `${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}` +
+          (source ? `, ${source}` : "") +
           (errors ? " (submitting asks for a reason)" : "");
     this.list.replaceChildren(
       ...this.problems.map((problem) => {

@@ -1,6 +1,8 @@
 /** The workflow's JSON API (webapp/workflow/api.py), as the annotator page uses it. */
 
+import type { RuleProblem } from "../rules/protocol";
 import { csrfToken, listAll, request } from "./api";
+import { HttpError } from "./cache";
 import type { Comment, Issue, IssueDetail } from "./issues";
 import type { QueueStage } from "./input";
 import type { AnnotationHistory } from "./versions";
@@ -34,6 +36,40 @@ export interface IssuePlace {
 }
 
 export type Move = "submit" | "release" | "accept" | "reject" | "release_review";
+
+/** A submit or accept the server's quality rules refused (#17): its 409 answer's
+ * sentence, the image's problems in rule order (warnings included) and the version of
+ * the rules that found them. */
+export interface RulesRefusal {
+  readonly detail: string;
+  readonly problems: readonly RuleProblem[];
+  readonly rulesVersion: number;
+}
+
+/** The quality rules' refusal that ``error`` carries (a 409 whose body has ``problems``
+ * and ``rules_version``), or null for any other failure. */
+export function rulesRefusal(error: unknown): RulesRefusal | null {
+  if (!(error instanceof HttpError) || error.status !== 409) return null;
+  let body: unknown;
+  try {
+    body = JSON.parse(error.body);
+  } catch {
+    return null;
+  }
+  const { detail, problems, rules_version } = (body ?? {}) as Record<string, unknown>;
+  if (!Array.isArray(problems) || typeof rules_version !== "number") return null;
+  const wellFormed = problems.every(
+    (p: unknown) =>
+      typeof p === "object" &&
+      p !== null &&
+      typeof (p as RuleProblem).rule === "string" &&
+      typeof (p as RuleProblem).message === "string" &&
+      ((p as RuleProblem).severity === "error" || (p as RuleProblem).severity === "warning") &&
+      Array.isArray((p as RuleProblem).annotation_ids),
+  );
+  if (!wellFormed) return null;
+  return { detail: typeof detail === "string" ? detail : "", problems: problems as RuleProblem[], rulesVersion: rules_version };
+}
 
 /** An image the queue would give next (not claimed), to download ahead. */
 export interface UpcomingImage {
