@@ -143,6 +143,42 @@ def unmerge_kept(client: APIClient, world: World, kept_id: int) -> dict[str, Any
     return dict(client.get(f"/api/projects/{world.project.pk}/annotations/{kept_id}/").json())
 
 
+def test_imported_annotations_without_history_unmerge_with_their_importer_as_author(
+    world: World, api_client: Any
+) -> None:
+    """Annotations imported in bulk have no saved versions nor creation events: the
+    merge keeps the kept one's mask in its history first, and the deletion names the
+    other's author."""
+    importer = world.member(Role.MANAGER)
+
+    def imported(mask: np.ndarray) -> Annotation:
+        encoded = rle.encode(mask)
+        return Annotation.objects.create(
+            image=world.image,
+            label_class=world.cat,
+            rle=encoded,
+            bbox=rle.bbox(encoded),
+            area=rle.area(encoded),
+            author=importer,
+            source="import",
+        )
+
+    kept, other = imported(LEFT), imported(RIGHT)
+    assert not AnnotationVersion.objects.exists()
+    client = api_client(world.owner)
+    listed = {"id": other.pk, "version": 1, "rle": other.rle, "prompts": {}}
+    merged = merge(client, world, {"id": kept.pk, "version": 1}, listed).json()
+
+    response = unmerge(client, world, merged, listed, {"other_source": "import"})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    np.testing.assert_array_equal(rle.decode(body["kept"]["rle"]), LEFT)
+    again = body["other"]
+    assert (again["author"], again["source"]) == (importer.get_username(), "import")
+    np.testing.assert_array_equal(rle.decode(again["rle"]), RIGHT)
+
+
 def test_a_proposals_mask_comes_back_as_one(world: World, api_client: Any) -> None:
     client = api_client(world.owner)
     merged, other = merged_pair(client, world)

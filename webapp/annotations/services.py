@@ -119,7 +119,12 @@ def delete_annotation(
             project=annotation.image.project_id,
             actor=actor,
             image=annotation.image,
-            detail={"annotation": annotation_id, "label_class": annotation.label_class_id},
+            detail={
+                "annotation": annotation_id,
+                "label_class": annotation.label_class_id,
+                # Its author, for an unmerge that makes it again (unmerge_annotations).
+                "author": annotation.author_id,
+            },
         )
 
 
@@ -176,6 +181,12 @@ def merge_annotations(
                 f"annotation {other.pk} is of another label class: only one class's "
                 "annotations merge",
             )
+        # The kept one's mask before the merge must be in its history for an unmerge to
+        # restore it; one imported in bulk has no history yet.
+        if not AnnotationVersion.objects.filter(
+            annotation_id=kept.pk, version=current_kept.version
+        ).exists():
+            AnnotationVersion.record(current_kept, current_kept.last_editor)
         union = rle_codec.decode(current_kept.rle) | rle_codec.decode(current_other.rle)
         edit_annotation(kept, expected_version, {"rle": rle_codec.encode(union)}, editor)
         delete_annotation(other, other_expected_version, editor)
@@ -213,11 +224,11 @@ def unmerge_annotations(
     id: its label class is the one its deletion recorded (which must be ``kept``'s), its
     mask ``other_rle`` (at the image's size, and within ``kept``'s mask now, as a part
     of a merge is), its prompts, source and proposal as sent; its author the one its
-    creation recorded (the editor when none is), its last editor ``editor``. An
-    annotation is re-created once (AlreadyRestored after that). Anything else refused
-    raises AnnotationRejected; a refusal stores nothing. History, events and counts as
-    an edit and a create record them; the re-created one's creation event names the id
-    it ``restores`` and its ``author``.
+    deletion recorded (see _original_author), its last editor ``editor``. An annotation
+    is re-created once (AlreadyRestored after that). Anything else refused raises
+    AnnotationRejected; a refusal stores nothing. History, events and counts as an edit
+    and a create record them; the re-created one's creation event names the id it
+    ``restores``.
     """
     image = kept.image
     wanted = mask_fields(image, rle=rle)
@@ -270,7 +281,7 @@ def unmerge_annotations(
             )
         before = _saved_mask(current, wanted["rle"], wanted["area"])
         edit_annotation(kept, expected_version, {"rle": before}, editor)
-        author = _original_author(events, other_id, editor)
+        author = _original_author(events, deleted, editor)
         other = Annotation.objects.create(
             image=image,
             label_class_id=current.label_class_id,
@@ -281,14 +292,7 @@ def unmerge_annotations(
             proposal_id=other_proposal_id,
             **recreated,
         )
-        author_id = author.pk if author is not None else None
-        _saved(
-            other,
-            EventKind.ANNOTATION_CREATED,
-            editor,
-            restores=other_id,
-            author=author_id,
-        )
+        _saved(other, EventKind.ANNOTATION_CREATED, editor, restores=other_id)
         pool_after_commit(other)
     return other
 
@@ -325,20 +329,24 @@ def _saved_mask(annotation: Annotation, rle: dict[str, Any], area: int) -> dict[
 
 
 def _original_author(
-    events: QuerySet[Event], annotation_id: int, editor: AbstractBaseUser | None
+    events: QuerySet[Event], deleted: Event, editor: AbstractBaseUser | None
 ) -> AbstractBaseUser | None:
-    """Who created annotation ``annotation_id``, as its creation event recorded (for one
-    re-created by an unmerge, the author it recorded); ``editor`` when there is none
-    (an annotation imported, or made before events were kept)."""
-    created = (
-        events.filter(kind=EventKind.ANNOTATION_CREATED)
-        .filter(detail__annotation=annotation_id)
-        .order_by("at", "pk")
-        .first()
-    )
-    if created is None:
-        return editor if getattr(editor, "is_authenticated", False) else None
-    author_id = created.detail.get("author", created.actor_id)
+    """Who created the annotation whose deletion is ``deleted``: as the deletion recorded
+    it, else (a deletion logged before deletions named authors) as its creation event
+    did; ``editor`` when neither tells (one imported, or made before events were kept).
+    None when that person's account is gone."""
+    if "author" in deleted.detail:
+        author_id = deleted.detail["author"]
+    else:
+        created = (
+            events.filter(kind=EventKind.ANNOTATION_CREATED)
+            .filter(detail__annotation=deleted.detail.get("annotation"))
+            .order_by("at", "pk")
+            .first()
+        )
+        if created is None:
+            return editor if getattr(editor, "is_authenticated", False) else None
+        author_id = created.actor_id
     return get_user_model().objects.filter(pk=author_id).first() if author_id else None
 
 
