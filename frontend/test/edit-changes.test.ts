@@ -88,6 +88,67 @@ describe("edit steps", () => {
     expect(Object.fromEntries(masks)).toEqual({ 1: "merged" });
   });
 
+  it("undo of a merge step is one unmerge through a port that can, and later steps use the re-created id", async () => {
+    const history = new History();
+    const { port, masks, calls } = fakePort(history);
+    const unmerges: string[] = [];
+    let nextId = 20;
+    port.unmerge = async (keptId, before, otherId, p) => {
+      const id = nextId++;
+      masks.set(keptId, before.counts);
+      masks.set(id, p.rle.counts);
+      unmerges.push(`unmerge ${keptId} to ${before.counts}, ${otherId} again as ${id}`);
+      return { id } as Annotation;
+    };
+    port.merge = async (keptId, otherId) => {
+      if (!masks.delete(otherId)) throw new Error(`no #${otherId}`);
+      masks.set(keptId, "merged");
+      calls.push(`merge ${otherId} into ${keptId}`);
+      return { id: keptId } as Annotation;
+    };
+    history.record({
+      kind: "edit",
+      what: "merge",
+      merge: true,
+      changes: [
+        { kind: "mask", id: 1, before: rle("a"), after: rle("merged") },
+        { kind: "delete", id: 2, payload: payload("b") },
+      ],
+    });
+
+    await replayEdit(history.undo() as EditAction, "undo", port);
+    expect(unmerges).toEqual(["unmerge 1 to a, 2 again as 20"]);
+    expect(calls).toEqual([]); // no mask save, no create: the one request did both
+    expect(Object.fromEntries(masks)).toEqual({ 1: "a", 20: "b" });
+
+    await replayEdit(history.redo() as EditAction, "redo", port);
+    expect(calls).toEqual(["merge 20 into 1"]); // the redo merges the re-created one
+    await replayEdit(history.undo() as EditAction, "undo", port);
+    expect(unmerges[1]).toBe("unmerge 1 to a, 20 again as 21");
+    expect(Object.fromEntries(masks)).toEqual({ 1: "a", 21: "b" });
+  });
+
+  it("an unmerge that fails changes nothing and throws its error", async () => {
+    const history = new History();
+    const { port, masks, calls } = fakePort(history);
+    port.unmerge = async () => {
+      throw new Error("409: annotation 1 changed");
+    };
+    const step: EditAction = {
+      kind: "edit",
+      what: "merge",
+      merge: true,
+      changes: [
+        { kind: "mask", id: 1, before: rle("a"), after: rle("merged") },
+        { kind: "delete", id: 2, payload: payload("b") },
+      ],
+    };
+    await expect(replayEdit(step, "undo", port)).rejects.toThrow("409");
+    expect(calls).toEqual([]);
+    expect(Object.fromEntries(masks)).toEqual({ 1: "merged" });
+    expect(step.changes.map((c) => c.id)).toEqual([1, 2]);
+  });
+
   it("stops at the first change that fails and throws its error", async () => {
     const history = new History();
     const { port, calls } = fakePort(history);

@@ -1,8 +1,8 @@
 """Merge (M) in a real browser goes to the server as one request (POST .../merge/), so
 the kept annotation's new mask and the other's deletion are stored together or not at
 all; a conflict on the other annotation is reported and nothing is merged; undo of a
-merge gives the kept mask back and re-creates the other, redo merges again in one
-request."""
+merge gives the kept mask back and re-creates the other in one request too (POST
+.../unmerge/), redo merges again in one request."""
 
 from __future__ import annotations
 
@@ -69,15 +69,18 @@ def test_a_merge_is_one_request_and_undoes_and_redoes(scene, signed_in):
     page.keyboard.press("Control+z")  # b re-created, a's mask back as a new version
     wait_rows(page, 2)
     wait_version(a, page, 3)
+    assert writes[1:] == [f"POST api/projects/{s.project.pk}/annotations/{a.pk}/unmerge/"]
     assert np.array_equal(mask_of(a), rect_mask(image, KEPT_BOX))
     back = Annotation.objects.exclude(pk=a.pk).get()
     assert np.array_equal(mask_of(back), rect_mask(image, OTHER_BOX))
+    assert back.author == b.author
 
     undone = len(writes)
     page.keyboard.press("Control+Shift+z")  # merged again, in one request too
     wait_rows(page, 1)
     wait_version(a, page, 4)
     assert writes[undone:] == writes[:1]
+    assert not Annotation.objects.filter(pk=back.pk).exists()
     assert np.array_equal(mask_of(a), rect_mask(image, KEPT_BOX, OTHER_BOX))
     assert Annotation.objects.count() == 1
 

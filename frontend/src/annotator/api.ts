@@ -123,6 +123,43 @@ export async function mergeAnnotations(
   return (await response.json()) as Annotation;
 }
 
+/** What an unmerge sends of the annotation the merge deleted: its id then, and its
+ * payload (mask, prompts, proposal) as it was. */
+export interface MergedAway {
+  readonly id: number;
+  readonly payload: AnnotationPayload;
+}
+
+/** An unmerge's answer: the kept annotation as it is now, and the other made again
+ * (under a new id). */
+export interface Unmerged {
+  readonly kept: Annotation;
+  readonly other: Annotation;
+}
+
+/** Undoes a merge into the annotation at ``url`` (at ``version``) in one request: the
+ * server gives it back its saved mask ``before`` (one of its versions, restored from its
+ * history) as a new version and makes ``other`` again, both or neither (409 when the kept
+ * one changed meanwhile). */
+export async function unmergeAnnotations(
+  url: string,
+  version: number,
+  before: AnnotationPayload["rle"],
+  other: MergedAway,
+): Promise<Unmerged> {
+  const { rle, prompts, proposal_id } = other.payload;
+  const body = {
+    version,
+    rle: before,
+    other: other.id,
+    other_rle: rle,
+    other_prompts: prompts,
+    ...(proposal_id === undefined ? {} : { other_proposal_id: proposal_id }),
+  };
+  const response = await request(`${url}unmerge/`, { method: "POST", body: JSON.stringify(body) });
+  return (await response.json()) as Unmerged;
+}
+
 /** An image's encoding status, as the images API reports it. */
 export interface ImageStatus {
   readonly status: string;
@@ -146,6 +183,8 @@ export interface AnnotationStore {
   /** Merge of ``other`` into the annotation at ``url`` (mergeAnnotations); optional, so
    * that a store without it (a test's) still serves the rest. */
   merge?(url: string, other: number, version: number, otherVersion: number): Promise<Annotation>;
+  /** Undo of a merge into the annotation at ``url`` (unmergeAnnotations); optional too. */
+  unmerge?(url: string, version: number, before: AnnotationPayload["rle"], other: MergedAway): Promise<Unmerged>;
   imageStatus(url: string): Promise<ImageStatus>;
 }
 
@@ -157,5 +196,6 @@ export const serverStore: AnnotationStore = {
   relabel: relabelAnnotation,
   editMask: editAnnotationMask,
   merge: mergeAnnotations,
+  unmerge: unmergeAnnotations,
   imageStatus: fetchImageStatus,
 };

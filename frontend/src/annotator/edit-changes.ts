@@ -25,7 +25,8 @@ export interface EditAction {
   readonly what: string;
   changes: EditChange[];
   /** A merge: ``changes`` are the kept annotation's new mask then the other's delete,
-   * and a redo makes them in one request where the port can (``EditPort.merge``). */
+   * and a redo makes them in one request where the port can (``EditPort.merge``), as an
+   * undo takes them back in one (``EditPort.unmerge``). */
   readonly merge?: true;
 }
 
@@ -39,6 +40,10 @@ export interface EditPort {
   /** Merges annotation ``otherId`` into ``keptId`` in one request (the server's union of
    * their masks as a new version of the kept one, the other deleted; both or neither). */
   merge?(keptId: number, otherId: number): Promise<Annotation>;
+  /** Undoes a merge into ``keptId`` in one request: its mask ``before`` the merge back
+   * (a new version) and annotation ``otherId`` made again from ``payload``, both or
+   * neither; returns the one made again (a new id). */
+  unmerge?(keptId: number, before: Rle, otherId: number, payload: AnnotationPayload): Promise<Annotation>;
   /** A re-created annotation got a new id: later steps must use it. */
   renumber(oldId: number, newId: number): void;
 }
@@ -51,12 +56,19 @@ export function renumberEdit(action: EditAction, oldId: number, newId: number): 
 
 /** Undoes (``"undo"``) or redoes a step's changes through ``port``; stops at the first
  * change that fails, and throws its error. Ids are read as they are when each change
- * is made, so a change renumbered by an earlier one of the same step follows it. */
+ * is made, so a change renumbered by an earlier one of the same step follows it. A merge
+ * step goes either way in one request where the port can (``merge``, ``unmerge``), so
+ * that it is never half undone or half redone. */
 export async function replayEdit(action: EditAction, direction: "undo" | "redo", port: EditPort): Promise<void> {
   const [kept, other] = action.changes;
-  if (direction === "redo" && action.merge && port.merge && action.changes.length === 2) {
-    if (kept?.kind === "mask" && other?.kind === "delete") {
+  if (action.merge && action.changes.length === 2 && kept?.kind === "mask" && other?.kind === "delete") {
+    if (direction === "redo" && port.merge) {
       await port.merge(kept.id, other.id);
+      return;
+    }
+    if (direction === "undo" && port.unmerge) {
+      const made = await port.unmerge(kept.id, kept.before, other.id, other.payload);
+      port.renumber(other.id, made.id);
       return;
     }
   }

@@ -656,6 +656,7 @@ export class ImageSession {
         this.ctx.events.annotations();
       }),
     merge: (keptId, otherId) => this.mergeAnnotations(keptId, otherId),
+    unmerge: (keptId, before, otherId, payload) => this.unmergeAnnotations(keptId, before, otherId, payload),
     renumber: (oldId, newId) => this.history.renumber(oldId, newId),
   };
 
@@ -680,6 +681,28 @@ export class ImageSession {
         this.ctx.events.annotations();
       }
       return annotation;
+    });
+  }
+
+  /** Undoes a merge into saved annotation ``keptId`` in one request, at its version as
+   * listed: it is then listed as the server answers (its mask ``before`` the merge back,
+   * a new version), and annotation ``otherId`` made again from ``payload`` under the new
+   * id the server gave it, which this returns. Throws when it cannot (an HttpError 409
+   * with the kept one as it is now when it changed meanwhile); then nothing changed. */
+  unmergeAnnotations(keptId: number, before: Rle, otherId: number, payload: AnnotationPayload): Promise<Annotation> {
+    return this.ctx.writes.run(async () => {
+      const kept = this.entries.find((e) => e.annotation.id === keptId);
+      if (!kept) throw new Error(`annotation #${keptId} is no longer listed`);
+      const { store } = this.ctx;
+      if (!store.unmerge) throw new Error("this annotation store cannot unmerge");
+      const url = this.annotationUrl(keptId);
+      const answer = await store.unmerge(url, kept.annotation.version, before, { id: otherId, payload });
+      if (!this.closed) {
+        kept.annotation = answer.kept;
+        this.entries.push({ annotation: answer.other, visible: true });
+        this.ctx.events.annotations();
+      }
+      return answer.other;
     });
   }
 
