@@ -20,6 +20,7 @@ from webapp.core.fields import MAX_ROW_ID
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action, Project
+from webapp.qualityrules.checking import warm_for
 from webapp.qualityrules.jobs import start_project_check
 from webapp.qualityrules.models import ProjectCheck, RuleCheck, RuleSetVersion
 from webapp.qualityrules.serializers import (
@@ -48,6 +49,9 @@ class RuleSetDetail(RulesAccess, APIView):
     @extend_schema(responses=RuleSetAnswerSerializer)
     def get(self, request: Request, project_pk: int) -> Response:
         current = RuleSetVersion.current(self.project)
+        # The annotator reads the rules as it opens: a submit's check will follow, so the
+        # sandbox's spare starts now, in the background (custom rules only).
+        warm_for(current)
         body: dict[str, Any] = (
             RuleSetSerializer(current).data
             if current

@@ -4,15 +4,23 @@ Built-in rules run natively in this process (they are the repository's code); wh
 rule set has custom rules, the whole set runs in the sandbox instead
 (:mod:`webapp.qualityrules.sandbox`), so that one process gives every problem in rule
 order. The two give the same problems for built-ins (tests/webapp/test_qualityrules_runner.py).
+
+Starting the sandbox's Pyodide takes seconds, so a process starts a spare runner ahead of
+its first custom-rule check: a worker process when it starts, if any project has custom
+rules (:func:`warm_if_any_custom`), and a web process when it first serves a project's
+custom rules (:func:`warm_for`: the annotator reads them as it opens). Both return at once.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db import connection
+from django.db.models import F, Prefetch
 
 from qualityrules.engine import run_rules
 from qualityrules.model import ImageData
@@ -20,7 +28,9 @@ from qualityrules.ruleset import has_custom, rules_from_spec
 from webapp.annotations.models import Annotation
 from webapp.images.models import Image
 from webapp.qualityrules.models import RuleSetVersion
-from webapp.qualityrules.sandbox import Limits, SandboxRun, run_sandboxed
+from webapp.qualityrules.sandbox import Limits, SandboxRun, run_sandboxed, warm_spare
+
+log = logging.getLogger(__name__)
 
 
 def image_data(image: Image) -> dict[str, Any]:
@@ -77,3 +87,40 @@ def count(problems: list[dict[str, Any]]) -> tuple[int, int]:
     """(errors, warnings)."""
     errors = sum(1 for p in problems if p["severity"] == "error")
     return errors, len(problems) - errors
+
+
+def warm_for(ruleset: RuleSetVersion | None) -> threading.Thread | None:
+    """Start this process's spare sandbox runner in the background when ``ruleset`` has
+    custom rules (nothing for built-ins only, which never need it); see
+    :func:`webapp.qualityrules.sandbox.warm_spare`."""
+    if ruleset is None or not has_custom(ruleset.spec()):
+        return None
+    return warm_spare(limits())
+
+
+def any_custom_rules() -> bool:
+    """Whether some project's rules in force have a custom rule (one query)."""
+    in_force = RuleSetVersion.objects.filter(
+        project__quality_rules_version=F("version"), version__gt=0
+    ).only("version", "rules")
+    return any(has_custom(ruleset.spec()) for ruleset in in_force.iterator())
+
+
+def warm_if_any_custom() -> threading.Thread:
+    """In a background thread: start the spare runner when any project has custom rules
+    (a worker process's start: its first project check or submit then finds Pyodide
+    started). The thread's database connection is closed when it ends."""
+
+    def look() -> None:
+        try:
+            starting = warm_spare(limits()) if any_custom_rules() else None
+            if starting is not None:
+                starting.join()  # only the process's start: Pyodide comes up on its own
+        except Exception:  # a start-up nicety: the first check starts its own runner
+            log.warning("could not start a spare rules runner", exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=look, name="rules-warm-up", daemon=True)
+    thread.start()
+    return thread

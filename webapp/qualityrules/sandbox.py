@@ -22,7 +22,10 @@ the worker's Python. :func:`run_sandboxed` starts ``node`` on
 Starting Pyodide costs seconds of processor time, so processes are kept warm
 (:class:`RunnerPool`): one that finished a check waits for the next check of the same rule
 set (one project's rules at one version, never another's), and a spare that has already
-started waits for the next rule set. The same limits hold for every check a process serves.
+started waits for the next rule set. :func:`warm_spare` starts that spare ahead of the
+first check (at a worker process's start, or once a web process sees a project with
+custom rules), in the background, so that not even the first check after a deploy waits
+for Pyodide. The same limits hold for every check a process serves.
 
 A rule stopped for time, memory or output is named in :attr:`SandboxRun.stopped` and in a
 warning on the image it was checking; the check then goes on without it from that image,
@@ -178,6 +181,7 @@ class _Runner:
         self.key: Hashable | None = None
         self.spawned = time.monotonic()
         self.ready = False
+        self.started = threading.Event()  # set when the runner says Pyodide is ready
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.limits = limits
         self.base: tuple[str, str, Limits] = (node, str(pyodide), limits)
@@ -231,6 +235,7 @@ class _Runner:
                 _, image, rule = text.split()
                 self.events.put(("mark", (int(image), int(rule))))
             elif text == "ready":
+                self.started.set()
                 self.events.put(("ready", None))
             elif text.startswith("! "):
                 self.events.put(("error", text[2:][:500]))
@@ -327,23 +332,96 @@ class _Runner:
 class RunnerPool:
     """This process's warm runners: at most ``Limits.warm_rule_sets`` processes that
     finished a check and wait for the next of the same rule set, and one spare that has
-    started Pyodide and serves the next rule set that has none.
+    started Pyodide (no rule set given to it yet) and serves the next rule set that has
+    none. A check that takes the spare starts the next one when it ends; :meth:`warm`
+    starts one before any check.
 
     A process serves one rule set (one ``key``) only, so what a rule leaves behind in its
-    interpreter reaches later checks of the same rules, never another project's; it is
-    ended after a rule was stopped (time, memory, output), after ``reuse_checks`` checks,
-    and when its memory passed half of ``process_mb``. After a fork (the worker's pool)
-    the child starts its own."""
+    interpreter reaches later checks of the same rules, never another project's: a spare
+    becomes a rule set's own when a check takes it and never goes back to being a spare.
+    A process is ended after a rule was stopped (time, memory, output), after
+    ``reuse_checks`` checks, and when its memory passed half of ``process_mb``. After a
+    fork (the worker's pool) the child starts its own.
+
+    ``cold_starts`` counts the checks that had to start a process (no warm runner of
+    their rule set, no spare); ``spare_starts`` the spares started."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owner = os.getpid()
         self._idle: OrderedDict[tuple[Any, ...], _Runner] = OrderedDict()
         self._spares: dict[tuple[Any, ...], _Runner] = {}
+        self._warming = False
+        self._warm_thread: threading.Thread | None = None
+        self._generation = 0  # close_all() and forks make spares started before stale
+        self.cold_starts = 0
+        self.spare_starts = 0
 
     def _mine(self) -> None:
         if self._owner != os.getpid():
             self._owner, self._idle, self._spares = os.getpid(), OrderedDict(), {}
+            self._warming = False
+            self._generation += 1
+
+    def warm(self, node: str, pyodide: Path, limits: Limits) -> threading.Thread | None:
+        """Start a spare for ``limits`` in a background thread unless one is there or
+        starting (at most one spare per process), or ``limits`` keep no warm runners.
+        Returns the thread (join it to know the process was started; :meth:`spare_ready`
+        waits for Pyodide), None when there was nothing to do. Never waits itself."""
+        if limits.warm_rule_sets <= 0:
+            return None
+        base: tuple[Any, ...] = (node, str(pyodide), limits)
+        with self._lock:
+            self._mine()
+            spare = self._spares.get(base)
+            if self._warming or (spare is not None and spare.alive()):
+                return None
+            self._warming = True
+            generation = self._generation
+        thread = threading.Thread(
+            target=self._start_spare, args=(base, generation), name="rules-spare", daemon=True
+        )
+        self._warm_thread = thread
+        thread.start()
+        return thread
+
+    def _start_spare(self, base: tuple[Any, ...], generation: int) -> None:
+        runner: _Runner | None = None
+        closing: list[_Runner] = []
+        try:
+            runner = _Runner(*base)
+        except OSError:
+            pass  # node could not start: the first check says why
+        finally:
+            with self._lock:
+                if self._generation == generation and self._owner == os.getpid():
+                    self._warming = False
+                    if runner is not None:
+                        self.spare_starts += 1
+                        closing.extend(self._spares.values())
+                        self._spares = {base: runner}
+                elif runner is not None:
+                    closing.append(runner)  # the pool was closed (or forked) meanwhile
+        for old in closing:
+            old.close()
+
+    def spare_ready(self, timeout: float) -> bool:
+        """Whether this process's spare has started Pyodide, waiting up to ``timeout``
+        seconds for it (one that :meth:`warm` is starting too; for tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        starting = self._warm_thread
+        if starting is not None and self._owner == os.getpid():
+            starting.join(timeout)
+        with self._lock:
+            self._mine()
+            spares = list(self._spares.values())
+        return bool(spares) and spares[0].started.wait(max(deadline - time.monotonic(), 0))
+
+    def spare_pid(self) -> int | None:
+        """The process id of this process's spare, if there is one."""
+        with self._lock:
+            self._mine()
+            return next((r.pid for r in self._spares.values()), None)
 
     def checkout(self, key: Hashable | None, node: str, pyodide: Path, limits: Limits) -> _Runner:
         base: tuple[Any, ...] = (node, str(pyodide), limits)
@@ -357,10 +435,14 @@ class RunnerPool:
                     runner.close()
             spare = self._spares.pop(base, None)
         if spare is not None and spare.alive():
-            spare.key = key
+            spare.key = key  # from now on this rule set's own, never a spare again
             return spare
+        if spare is not None:
+            spare.close()
         runner = _Runner(node, pyodide, limits)
         runner.key = key
+        with self._lock:
+            self.cold_starts += 1
         return runner
 
     def checkin(self, runner: _Runner, *, reusable: bool) -> None:
@@ -385,23 +467,42 @@ class RunnerPool:
                     closing.append(self._idle.popitem(last=False)[1])
             else:
                 closing.append(runner)
-            if limits.warm_rule_sets > 0 and runner.base not in self._spares:
+            if limits.warm_rule_sets > 0 and runner.base not in self._spares and not self._warming:
                 # One spare: those made for other limits (a test's, a setting changed) go.
                 closing.extend(self._spares.values())
                 self._spares = {runner.base: _Runner(*runner.base)}
+                self.spare_starts += 1
         for old in closing:
             old.close()
 
     def close_all(self) -> None:
+        """End every runner of this process (at exit; tests between cases); a spare
+        still starting is ended as soon as it is made."""
         with self._lock:
             runners = [*self._idle.values(), *self._spares.values()]
             self._idle, self._spares = OrderedDict(), {}
+            self._warming = False
+            self._generation += 1
         for runner in runners:
             runner.close()
 
 
 POOL = RunnerPool()
 atexit.register(POOL.close_all)
+
+
+def warm_spare(
+    limits: Limits | None = None, *, node: str | None = None, pyodide_dir: Path | None = None
+) -> threading.Thread | None:
+    """Start this process's spare runner in the background (see :meth:`RunnerPool.warm`)
+    so that the next check does not wait for Pyodide's start; None when one is there or
+    starting already, when ``limits`` keep no warm runners, or when Node.js or Pyodide is
+    missing (the check itself then says so). Returns at once."""
+    try:
+        node_path, pyodide = _node(node), _pyodide(pyodide_dir)
+    except SandboxUnavailable:
+        return None
+    return POOL.warm(node_path, pyodide, limits or Limits())
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
