@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_annotator import click, save
+from tests.e2e.test_annotator_queue import member, submitted_with_an_annotation, wait_for_text
 from webapp.qualityrules.models import RuleCheck, RuleSetVersion
 from webapp.workflow.models import WorkItem, WorkState
 
@@ -201,5 +202,38 @@ def test_a_submit_before_the_browser_rules_are_ready_asks_why_from_the_server_an
     assert check.problems[0]["annotation_ids"] == [int(annotation_id)]
     assert held  # Pyodide was asked for, and never came
     assert_only_local_requests(page)
+    for route in held:
+        route.abort()
+
+
+def test_an_accept_refused_by_the_server_rules_asks_the_reviewer_why(
+    scene, signed_in, django_user_model
+):
+    s = scene("coffee")
+    RuleSetVersion.save_new(s.project, RULES[:1], s.owner)
+    coffee = s.images["coffee"]
+    ann = member(s, "ann", "annotator", django_user_model)
+    member(s, "rita", "reviewer", django_user_model)
+    submitted_with_an_annotation(s, coffee, ann)
+    page = signed_in(s.url, "rita")
+    held = hold_pyodide(page)
+
+    page.goto(f"{s.url}/projects/{s.project.pk}/")
+    page.click("#start-reviewing")
+    wait_for_text(page, "#annotator-annotations", "by ann")
+    page.keyboard.press("a")  # the only annotation accepted: the image is accepted next
+
+    page.wait_for_selector("#annotator-reason[open]")
+    assert "Accept anyway?" in page.locator("#annotator-reason").text_content()
+    assert "big things" in page.locator("#annotator-rules li[data-severity=error]").text_content()
+    page.fill("#annotator-reason input", "the cup is far away")
+    page.keyboard.press("Enter")
+    page.locator("#annotator-end").wait_for(state="visible")
+
+    assert WorkItem.objects.get(pk=coffee.pk).state == WorkState.ACCEPTED
+    check = RuleCheck.objects.get(image=coffee, kind="accept")
+    assert (check.errors, check.reason) == (1, "the cup is far away")
+    assert stage(page, "rules") in {"waiting", "loading"}  # never checked in the browser
+    assert stage(page, "rulesChecked") == ""
     for route in held:
         route.abort()
