@@ -390,7 +390,7 @@ class RunnerPool:
         closing: list[_Runner] = []
         try:
             runner = _Runner(*base)
-        except OSError:
+        except (OSError, subprocess.SubprocessError, SandboxUnavailable):
             pass  # node could not start: the first check says why
         finally:
             with self._lock:
