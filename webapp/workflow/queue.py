@@ -138,8 +138,12 @@ def next_to_review(project: Project, user: Any, role: str | None) -> WorkItem | 
     )
 
 
-# What the candidate reads fetch of a row: enough to claim it and to record the move.
-CANDIDATE = ("image_id", "version", "state", "image__original_name")
+# What the candidate reads fetch: the work item's own columns and, of the image (joined
+# anyway for its encoding status), only its name, which the answer shows.
+def _with_name(rows: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
+    return rows.select_related("image").only(
+        *(field.name for field in WorkItem._meta.concrete_fields), "image__original_name"
+    )
 
 
 def _next_for(
@@ -154,67 +158,73 @@ def _next_for(
       could hold these locks);
     - the open images, the first one nobody else has locked (``SKIP LOCKED``), in image
       order through the (project, state) index.
+
+    The row read is the answer: the claim's changes are made to it in memory as the
+    update makes them in the table, so it is not read again.
     """
     ready = _ready(project)
     ranks = [When(pools.held, then=Value(0))]
     ranks += [When(condition, then=Value(n)) for n, condition in enumerate(pools.mine, 1)]
     own = ready.filter(reduce(operator.or_, [pools.held, *pools.mine]))
     with transaction.atomic():
-        row = (
-            own.annotate(rank=Case(*ranks, output_field=IntegerField()))
+        item = (
+            _with_name(own)
+            .annotate(rank=Case(*ranks, output_field=IntegerField()))
             .select_for_update(of=("self",))
             .order_by("rank", "image_id")
-            .values_list(*CANDIDATE, "rank")
             .first()
         )
         lease = timezone.now() + timedelta(minutes=project.lease_minutes)
-        if row is not None and row[-1] == 0:
-            WorkItem.objects.filter(pk=row[0], state=row[2]).update(lease_expires_at=lease)
-            return _loaded(row[0], user)
+        if item is not None and item.rank == 0:
+            WorkItem.objects.filter(pk=item.pk, state=item.state).update(lease_expires_at=lease)
+            item.lease_expires_at = lease
+            return _with_people(item, user)
         fields = {**fields, "lease_expires_at": lease}
-        if row is not None and _claim(project, row[:4], action, fields, user):
-            return _loaded(row[0], user)
+        if item is not None and _claim(project, item, action, fields, user):
+            return _with_people(item, user)
         if pools.open is None:
             return None
         candidates = (
-            ready.filter(pools.open)
+            _with_name(ready.filter(pools.open))
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("image_id")
-            .values_list(*CANDIDATE)
         )
         for _ in range(ATTEMPTS):
-            row = candidates.first()
-            if row is None:
+            item = candidates.first()
+            if item is None:
                 return None
-            if _claim(project, row, action, fields, user):
-                return _loaded(row[0], user)
+            if _claim(project, item, action, fields, user):
+                return _with_people(item, user)
     return None
 
 
 def _claim(
-    project: Project, row: tuple[Any, ...], action: str, fields: dict[str, Any], user: Any
+    project: Project, item: WorkItem, action: str, fields: dict[str, Any], user: Any
 ) -> bool:
-    """Hold the candidate ``row`` (``CANDIDATE``'s values) for ``user`` with ``fields``:
-    one update conditional on the version read, and the move's event. False when
-    someone changed the row since (another request won it). Runs inside the caller's
-    transaction."""
-    image_id, version, state, name = row
+    """Hold the candidate ``item`` for ``user`` with ``fields``: one update conditional on
+    the version read, and the move's event; on success ``item`` is changed in memory as
+    in the table. False when someone changed the row since (another request won it).
+    Runs inside the caller's transaction."""
     now = timezone.now()
-    claimed = WorkItem.objects.filter(pk=image_id, version=version).update(
+    claimed = WorkItem.objects.filter(pk=item.pk, version=item.version).update(
         **fields, changed_at=now, version=F("version") + 1
     )
-    if claimed:
-        Event.objects.create(
-            project_id=project.pk, kind=EventKind.TRANSITION, actor=user, image_id=image_id,
-            image_name=name, action=action, from_state=state, to_state=fields["state"], at=now,
-        )  # fmt: skip
-    return bool(claimed)
+    if not claimed:
+        return False
+    Event.objects.create(
+        project_id=project.pk, kind=EventKind.TRANSITION, actor=user, image_id=item.pk,
+        image_name=item.image.original_name, action=action, from_state=item.state,
+        to_state=fields["state"], at=now,
+    )  # fmt: skip
+    for name, value in fields.items():
+        setattr(item, name, value)
+    item.changed_at, item.version = now, item.version + 1
+    return True
 
 
-def _loaded(image_id: int, user: Any) -> WorkItem:
-    """The work item as the claim left it, with what its answer shows: its image, and
-    the members it names (``user``, who now holds it, is not read again)."""
-    item = WorkItem.objects.select_related("image").get(pk=image_id)
+def _with_people(item: WorkItem, user: Any) -> WorkItem:
+    """``item`` with the members it names, which its answer shows: ``user`` (who now
+    holds it) as is, any others read in one query."""
     people = {user.pk: user}
     ids = [getattr(item, f"{name}_id") for name in PEOPLE]
     others = {pk for pk in ids if pk is not None and pk not in people}
