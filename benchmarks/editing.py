@@ -194,6 +194,19 @@ def clicks_to_mask(page: Any, image: Any, clicks: int, seed: int) -> list[float]
     )
 
 
+def click_parts(page: Any) -> str:
+    """Where the page's last click-to-mask times went, as medians: the decoder worker's
+    decode, the reply's way back to the page, and the drawing (ms, each from the click)."""
+    parts = page.evaluate(
+        "() => performance.getEntriesByName('samlabel:click-to-mask')"
+        ".map((e) => [e.detail.decodeMs, e.detail.replyMs, e.detail.drawnMs])"
+    )
+    if not parts:
+        return "no clicks measured"
+    decode, reply, drawn = (statistics.median(column) for column in zip(*parts, strict=True))
+    return f"median decode {decode:.1f} ms, reply at {reply:.1f} ms, drawn at {drawn:.1f} ms"
+
+
 def memory_mb(page: Any) -> str:
     """The page's memory: its main thread's JavaScript heap (DevTools protocol; typed
     arrays' contents are outside it) and what the browser attributes to the page with
@@ -335,10 +348,11 @@ def run(args: argparse.Namespace, server_url: str) -> None:
                     fresh = context.new_page()
                     opened = open_page(fresh, page_url(image), rows)
                     times = clicks_to_mask(fresh, image, args.clicks, 7)
+                    parts = click_parts(fresh)
                     memory = memory_mb(fresh)
                     print(
                         f"{image.width}×{image.height} with {name}: ready with all listed in "
-                        f"{opened:.1f} s; click to mask {summary(times)}; {memory}"
+                        f"{opened:.1f} s; click to mask {summary(times)} ({parts}); {memory}"
                     )
                     fresh.close()
         finally:
