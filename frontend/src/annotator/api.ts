@@ -147,14 +147,15 @@ export async function unmergeAnnotations(
   before: AnnotationPayload["rle"],
   other: MergedAway,
 ): Promise<Unmerged> {
-  const { rle, prompts, proposal_id } = other.payload;
+  const { rle, prompts, proposal_id, source } = other.payload;
   const body = {
     version,
     rle: before,
     other: other.id,
     other_rle: rle,
     other_prompts: prompts,
-    ...(proposal_id === undefined ? {} : { other_proposal_id: proposal_id }),
+    ...(proposal_id == null ? {} : { other_proposal_id: proposal_id }),
+    ...(source === undefined ? {} : { other_source: source }),
   };
   const response = await request(`${url}unmerge/`, { method: "POST", body: JSON.stringify(body) });
   return (await response.json()) as Unmerged;

@@ -295,11 +295,13 @@ export class EditTools {
     const before = w.rle;
     this.adopt(w, union(w.mask, maskOf(other))); // shown now; the server's union is saved
     const id = w.id;
-    const { label_class, rle, prompts } = other;
+    const { label_class, rle, prompts, proposal_id, source } = other;
+    // Undo makes the other again as it was: from the proposal it came from, or imported.
+    const origin = { ...(proposal_id == null ? {} : { proposal_id }), ...(source ? { source } : {}) };
     this.enqueue(`merge of #${otherId}`, async (s, changes) => {
       const merged = await s.mergeAnnotations(id, otherId);
       changes.push({ kind: "mask", id, before, after: merged.rle });
-      changes.push({ kind: "delete", id: otherId, payload: { label_class, rle, prompts } });
+      changes.push({ kind: "delete", id: otherId, payload: { label_class, rle, prompts, ...origin } });
     }, { merge: true });
   }
 

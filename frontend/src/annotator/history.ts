@@ -20,8 +20,11 @@ export interface AnnotationPayload {
     readonly labels: readonly number[];
     readonly box: readonly [number, number, number, number] | null;
   };
-  /** The proposal the mask was refined from, when it was. */
-  readonly proposal_id?: number;
+  /** The proposal the mask was refined from, when it was (null from the server when not). */
+  readonly proposal_id?: number | null;
+  /** Where the annotation came from (``manual``, ``proposal``, ``import``), as the server
+   * says; an undo that makes a deleted annotation again keeps it. */
+  readonly source?: string;
 }
 
 export const EMPTY_PROMPT: Prompt = { points: [], positive: [], box: null };
