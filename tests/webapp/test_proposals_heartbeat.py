@@ -125,12 +125,12 @@ def test_a_real_worker_generating_longer_than_the_stuck_period_keeps_its_run(
         )
         assert response.status_code == 201
         image_id = response.json()["results"][0]["id"]
-        # A 12 x 12 grid: 144 points, well over three stuck periods of generation even on
-        # a quiet machine (an 8 x 8 grid could finish in about that time).
+        # A 16 x 16 grid: 256 points, about 13 s on a quiet 2-core machine (1,024 points
+        # took 44-56 s there), over three stuck periods with room for a faster one.
         start_worker(
             redis_server.url,
             media_root,
-            SAMLABEL_PROPOSAL_PARAMS='{"points_per_side": 12}',
+            SAMLABEL_PROPOSAL_PARAMS='{"points_per_side": 16}',
             SAMLABEL_STUCK_AFTER_SECONDS=str(STUCK_AFTER),
         )
         wait_for(
