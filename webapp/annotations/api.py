@@ -30,6 +30,7 @@ from webapp.annotations.serializers import (
     AnnotationUnmergeResultSerializer,
     AnnotationUnmergeSerializer,
     AnnotationWriteSerializer,
+    annotation_body,
 )
 from webapp.annotations.services import (
     AlreadyRestored,
@@ -57,13 +58,13 @@ def etag(annotation: Annotation) -> str:
 
 
 def annotation_response(annotation: Annotation, status_code: int = status.HTTP_200_OK) -> Response:
-    body = AnnotationSerializer(annotation).data
+    body = annotation_body(annotation)
     return Response(body, status=status_code, headers={"ETag": etag(annotation)})
 
 
 def conflict_response(current: Annotation) -> Response:
     """409 with the annotation as it is now, so the client can merge and retry."""
-    body = dict(AnnotationSerializer(current).data)
+    body = annotation_body(current)
     body["detail"] = (
         f"This annotation was changed by someone else; it is now at version {current.version}. "
         "Nothing was saved: apply your change to this version and send it again."
@@ -139,7 +140,7 @@ class ImageAnnotationList(AnnotationAccess, generics.GenericAPIView[Annotation])
 
     def get(self, request: Request, project_pk: int, image_pk: int) -> Response:
         annotations = self.image().annotations.select_related("author", "last_editor")
-        return Response(AnnotationSerializer(annotations, many=True).data)
+        return Response([annotation_body(annotation) for annotation in annotations])
 
     @extend_schema(request=AnnotationWriteSerializer, responses={201: AnnotationSerializer})
     def post(self, request: Request, project_pk: int, image_pk: int) -> Response:
@@ -361,5 +362,5 @@ class AnnotationUnmerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
                 status=status.HTTP_409_CONFLICT,
             )
         kept.refresh_from_db()
-        body = {"kept": AnnotationSerializer(kept).data, "other": AnnotationSerializer(other).data}
+        body = {"kept": annotation_body(kept), "other": annotation_body(other)}
         return Response(body, headers={"ETag": etag(kept)})

@@ -42,6 +42,7 @@ from webapp.workflow.serializers import (
     NextRequestSerializer,
     NextSerializer,
     WorkItemSerializer,
+    work_item_body,
 )
 
 RELATED = ("image", "project", "annotator", "reviewer", "assignee", "review_assignee")
@@ -99,7 +100,7 @@ class WorkItemDetail(WorkflowAccess, APIView):
 
     @extend_schema(responses=WorkItemSerializer)
     def get(self, request: Request, project_pk: int, image_pk: int) -> Response:
-        return Response(WorkItemSerializer(self.item(image_pk)).data)
+        return Response(work_item_body(self.item(image_pk)))
 
     def item(self, image_pk: int) -> WorkItem:
         if not 1 <= int(image_pk) <= MAX_ROW_ID:
@@ -159,7 +160,7 @@ class WorkItemMove(WorkItemDetail):
             return Response(error.body(), status=error.status)
         except MoveRefused as error:
             raise RuleRefused(error) from None
-        return Response(WorkItemSerializer(moved).data)
+        return Response(work_item_body(moved))
 
 
 class WorkItemHeartbeat(WorkItemDetail):
@@ -177,7 +178,7 @@ class WorkItemHeartbeat(WorkItemDetail):
             raise RuleRefused(MoveRefused(f"You do not hold this image: {item.describe()}.", 409))
         queue.renew_lease(item)
         item.refresh_from_db()
-        return Response(WorkItemSerializer(item).data)
+        return Response(work_item_body(item))
 
 
 class NextImage(WorkflowAccess, APIView):
@@ -201,9 +202,11 @@ class NextImage(WorkflowAccess, APIView):
             item = queue.next_to_annotate(self.project, request.user, role)
         else:
             item = queue.next_to_review(self.project, request.user, role)
-        return Response(NextSerializer(self.answer(item, stage, request.user)).data)
+        return Response(self.answer(item, stage, request.user))
 
     def answer(self, item: WorkItem | None, stage: str, user: Any) -> dict[str, Any]:
+        """The body of the answer, as NextSerializer describes it (built directly: see
+        :func:`work_item_body`)."""
         if stage == "annotate":
             mine = (Q(assignee=user) | Q(annotator=user)) & ~Q(state=WorkState.SKIPPED)
         else:
@@ -235,7 +238,7 @@ class NextImage(WorkflowAccess, APIView):
             }
         verb = "Label" if stage == "annotate" else "Review"
         return {
-            "item": item,
+            "item": work_item_body(item),
             "detail": f"{verb} {item.image.original_name!r}.",
             "position": counts["position"] or None,
             "queue_size": size,

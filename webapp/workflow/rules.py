@@ -163,7 +163,9 @@ def changes(item: WorkItem, action: str, user: Any) -> dict[str, Any]:
 
 def perform(item: WorkItem, action: str, user: Any, role: str | None, reason: str = "") -> WorkItem:
     """Make ``action`` on ``item`` for ``user`` if the rules allow it and nobody changed
-    the image meanwhile; record it as an event; return the item as it is now.
+    the image meanwhile; record it as an event; return the item as it is now (``item``
+    itself, changed as the table was: the members it names are those already loaded
+    with it and the ones the move set).
 
     Raises :class:`MoveRefused` (403 or 409) otherwise, and KeyError for an unknown action.
     Skipping needs a reason.
@@ -219,6 +221,9 @@ def perform(item: WorkItem, action: str, user: Any, role: str | None, reason: st
             item.annotator_id,
             now.date(),
         )
-    return WorkItem.objects.select_related(
-        "image", "project", "annotator", "reviewer", "assignee", "review_assignee"
-    ).get(pk=item.pk)
+    # The update changed the row from the version read to exactly these values, so the
+    # item is brought up to date in memory rather than read again (with its six joins).
+    for name, value in fields.items():
+        setattr(item, name, value)
+    item.changed_at, item.version = now, item.version + 1
+    return item
