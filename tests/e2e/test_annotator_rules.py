@@ -237,3 +237,48 @@ def test_an_accept_refused_by_the_server_rules_asks_the_reviewer_why(
     assert stage(page, "rulesChecked") == ""
     for route in held:
         route.abort()
+
+
+def test_the_reviewer_reads_why_the_annotator_submitted_despite_errors(
+    scene, signed_in, django_user_model
+):
+    s = scene("coffee", "chelsea")
+    RuleSetVersion.save_new(s.project, RULES[:1], s.owner)
+    coffee, chelsea = s.images["coffee"], s.images["chelsea"]
+    ann = member(s, "ann", "annotator", django_user_model)
+    member(s, "rita", "reviewer", django_user_model)
+    for image, reason, errors in ((coffee, "the cup is far away", 1), (chelsea, "", 0)):
+        submitted_with_an_annotation(s, image, ann)
+        RuleCheck.objects.create(
+            project=s.project, image=image, kind="submit", ruleset_version=1,
+            errors=errors, reason=reason, checked_by=ann,
+        )  # fmt: skip
+    page = signed_in(s.url, "rita")
+    held = hold_pyodide(page)  # the note comes from the server, not the browser's rules
+
+    page.goto(f"{s.url}/projects/{s.project.pk}/")
+    page.click("#start-reviewing")
+    wait_for_text(page, "#annotator-annotations", "by ann")
+    wait_for_stage(page, "rulesReason", "shown")
+    note = page.locator("#annotator-rules-reason")
+    assert note.is_visible()
+    assert note.text_content() == (
+        "Submitted by ann despite 1 error (rules version 1): “the cup is far away”"
+    )
+    name = page.locator("#annotator-image-name").text_content()
+    assert name == "coffee.png"
+
+    # The next image went through without errors: no note. (Accepting this one asks the
+    # reviewer why too: the server finds the same error.)
+    page.keyboard.press("Shift+A")
+    page.wait_for_selector("#annotator-reason[open]")
+    page.fill("#annotator-reason input", "agreed, it is far away")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('annotator-image-name')?.textContent === 'chelsea.png'",
+        timeout=60_000,
+    )
+    wait_for_stage(page, "rulesReason", "none")
+    assert note.is_hidden()
+    for route in held:
+        route.abort()

@@ -113,6 +113,7 @@ def annotate(request: HttpRequest, project_pk: int, image_pk: int) -> HttpRespon
             "workerUrl": reverse("annotator:asset", args=["rules.worker.js"]),
             "pyodideUrl": reverse("annotator:asset", args=[f"{_pyodide_folder()}/x"])[:-1],
             "packageUrl": reverse("annotator:asset", args=["qualityrules.json"]),
+            "checksUrlTemplate": reverse("image-rule-checks", args=[project.pk, 0]),
         },
     }
     response = render(

@@ -15,6 +15,7 @@
 import { RulesClient } from "../rules/rules-client";
 import type { RuleImage, RuleProblem, RuleSpec } from "../rules/protocol";
 import { askText } from "./dialogs";
+import { fetchRuleChecks, reasonNote } from "./rules-reasons";
 import type { ImageSession } from "./session";
 import type { RulesRefusal } from "./workflow-api";
 
@@ -24,6 +25,8 @@ export interface RulesConfig {
   readonly workerUrl: string;
   readonly pyodideUrl: string;
   readonly packageUrl: string;
+  /** An image's check results (``…/images/0/rule-checks/``, the 0 replaced by its id). */
+  readonly checksUrlTemplate?: string;
 }
 
 export interface RulesHost {
@@ -78,6 +81,8 @@ export class RulesPanel {
   private readonly section: HTMLElement;
   private readonly summary: HTMLElement;
   private readonly list: HTMLOListElement;
+  private readonly note: HTMLParagraphElement; // why the last move went on despite errors
+  private noteFor: number | null = null; // the image whose note is asked for or shown
 
   constructor(
     private readonly config: RulesConfig,
@@ -95,7 +100,10 @@ export class RulesPanel {
     this.summary.id = "annotator-rules-summary";
     this.list = document.createElement("ol");
     this.list.id = "annotator-rules";
-    this.section.append(title, this.summary, this.list);
+    this.note = document.createElement("p");
+    this.note.id = "annotator-rules-reason";
+    this.note.hidden = true;
+    this.section.append(title, this.note, this.summary, this.list);
     aside.insertBefore(this.section, before);
     this.setState("waiting");
   }
@@ -120,6 +128,8 @@ export class RulesPanel {
     if (spec.rules.length === 0) return this.setState("none");
     this.section.hidden = false;
     this.setState("loading");
+    const shown = this.host.session();
+    if (shown) this.showReason(shown);
     this.summary.textContent = `Loading the rules (version ${spec.version})…`;
     this.client = new RulesClient({
       workerUrl: this.config.workerUrl,
@@ -143,6 +153,7 @@ export class RulesPanel {
 
   /** The annotations of ``s`` (on screen) may have changed: check them again if so. */
   annotationsChanged(s: ImageSession): void {
+    if (this.state !== "waiting" && this.state !== "none") this.showReason(s);
     if (this.state !== "ready" || signature(s) === this.checked || this.running) return;
     this.running = this.check(s).finally(() => {
       this.running = null;
@@ -192,6 +203,24 @@ export class RulesPanel {
     }
     const errors = refusal.problems.filter((p) => p.severity === "error");
     return askText(this.reasonDialog, errors.length ? reasonQuestion(errors, move) : refusal.detail);
+  }
+
+  /** Shows, once per image, why its last submit or accept went on despite the rules'
+   * errors (the reason given then), or nothing. */
+  private showReason(s: ImageSession): void {
+    const id = s.image.imageId;
+    const template = this.config.checksUrlTemplate;
+    if (this.noteFor === id || !template) return;
+    this.noteFor = id;
+    this.note.hidden = true;
+    this.host.mark("rulesReason", "");
+    void fetchRuleChecks(template.replace(/\/0\/rule-checks\/$/, `/${id}/rule-checks/`)).then((checks) => {
+      if (this.noteFor !== id) return; // another image is on screen by now
+      const text = reasonNote(checks);
+      this.note.textContent = text ?? "";
+      this.note.hidden = text === null;
+      this.host.mark("rulesReason", text === null ? "none" : "shown");
+    });
   }
 
   /** Lists ``this.problems``; ``source`` says where they come from when not from the
