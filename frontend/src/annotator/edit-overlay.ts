@@ -7,7 +7,8 @@
  */
 
 import type { Point } from "../lib/transform";
-import type { PaintedMask, View } from "./view";
+import type { PaintedTiles } from "./edit-layer";
+import type { View } from "./view";
 
 /** How opaque the mask under edit is drawn (the live mask's opacity). */
 const OVERLAY_OPACITY = "0.55";
@@ -15,7 +16,7 @@ const OVERLAY_OPACITY = "0.55";
 export class EditOverlay {
   readonly canvas: HTMLCanvasElement;
   private readonly ctx: CanvasRenderingContext2D;
-  private painted: PaintedMask | null = null;
+  private painted: PaintedTiles | null = null;
 
   constructor(
     container: HTMLElement,
@@ -36,8 +37,8 @@ export class EditOverlay {
     this.ctx = ctx;
   }
 
-  /** The mask to show (painted on its bounding box, image pixels), or none. */
-  show(painted: PaintedMask | null): void {
+  /** The mask to show (painted in tiles, image pixels), or none. */
+  show(painted: PaintedTiles | null): void {
     this.painted = painted;
     this.redraw();
   }
@@ -63,7 +64,7 @@ export class EditOverlay {
     const { scale, offsetX, offsetY } = this.view.transform;
     ctx.setTransform(scale, 0, 0, scale, offsetX, offsetY);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(painted.canvas, painted.x, painted.y);
+    for (const tile of painted.tiles()) ctx.drawImage(tile.canvas, tile.x, tile.y);
   }
 
   /** Adds one brush (``erase`` false) or eraser move from ``from`` to ``to`` (image

@@ -13,16 +13,21 @@
  * The annotation under edit is a full-size 0/1 mask (row-major, image pixels) kept here;
  * a brush or eraser move stamps only its own segment into it (lib/mask-ops.ts) and onto
  * the overlay canvas (edit-overlay.ts), so that a stroke follows the pointer whatever
- * the image's size.
+ * the image's size. The stroke's end costs its own box too: the RLE is patched there
+ * (lib/rle-patch.ts) and only that box is painted again (edit-layer.ts), where encoding
+ * and painting a 24-megapixel mask whole blocked the page for 100-150 ms after each
+ * stroke, a hitch in the next one.
  */
 
-import { type PaintedMask, paintMask } from "./view";
-import { area, difference, fillHoles, splitParts, stampSegment, union } from "../lib/mask-ops";
-import { type Rle, decodeRle, encodeRle } from "../lib/rle";
+import { type PixelBox, area, difference, fillHoles, splitParts, stampSegment, union } from "../lib/mask-ops";
+import { maskBounds } from "../lib/mask";
+import { type Rle, compressCounts, decodeRle, decompressCounts, encodeRle } from "../lib/rle";
+import { patchRuns, runsArea, unionBox } from "../lib/rle-patch";
 import type { Point, Size } from "../lib/transform";
 import type { Annotation } from "./api";
 import { HttpError } from "./cache";
 import type { EditAction, EditChange } from "./edit-changes";
+import { EditLayer } from "./edit-layer";
 import type { EditOverlay } from "./edit-overlay";
 import { describe } from "./errors";
 import type { ImageSession } from "./session";
@@ -53,7 +58,7 @@ interface Working {
   mask: Uint8Array;
   rle: Rle;
   basis: Annotation;
-  painted: PaintedMask;
+  painted: EditLayer;
 }
 
 /** Decoded masks of annotations, for hit tests and merges. */
@@ -73,7 +78,8 @@ export class EditTools {
   private brushPx: number = BRUSH_PX.initial;
   private mergeArmed = false;
   private working: Working | null = null;
-  private stroke: { last: Point; radius: number; value: 0 | 1 } | null = null;
+  /** The stroke under way; ``box``: the pixels it touched so far (null: none). */
+  private stroke: { last: Point; radius: number; value: 0 | 1; box: PixelBox | null } | null = null;
   /** The saves of edit steps, one after another. */
   private saves: Promise<void> = Promise.resolve();
   private pending = 0;
@@ -204,7 +210,7 @@ export class EditTools {
     if (phase === "start") {
       if (!w || !this.painting) return;
       const radius = this.brushPx / 2 / this.page.zoom();
-      this.stroke = { last: at, radius, value: this.toolNow === "brush" ? 1 : 0 };
+      this.stroke = { last: at, radius, value: this.toolNow === "brush" ? 1 : 0, box: null };
     }
     const stroke = this.stroke;
     if (!stroke || !w) return;
@@ -212,7 +218,8 @@ export class EditTools {
     const size = s?.size;
     if (!size) return;
     const drawStart = performance.now();
-    stampSegment(w.mask, size, stroke.last[0], stroke.last[1], at[0], at[1], stroke.radius, stroke.value);
+    const touched = stampSegment(w.mask, size, stroke.last[0], stroke.last[1], at[0], at[1], stroke.radius, stroke.value);
+    stroke.box = unionBox(stroke.box, touched);
     this.overlay.segment(stroke.last, at, stroke.radius, stroke.value === 0, w.painted.color);
     stroke.last = at;
     // The move's own work, and from the event to the frame that shows it.
@@ -220,7 +227,7 @@ export class EditTools {
     requestAnimationFrame(() => performance.measure("samlabel:brush-to-screen", { start: timeStamp }));
     if (phase !== "end") return;
     this.stroke = null;
-    this.commit(stroke.value ? "brush stroke" : "eraser stroke", w, w.mask);
+    this.commitStroke(stroke.value ? "brush stroke" : "eraser stroke", w, size, stroke.box);
   }
 
   // ------------------------------------------------------------ steps on the selected
@@ -330,15 +337,37 @@ export class EditTools {
 
   /** Makes ``next`` the working mask and saves it as one step named ``what``. */
   private commit(what: string, w: Working, next: Uint8Array): void {
-    if (area(next) === 0) {
-      // The server refuses an empty mask; Delete is the way to remove an annotation.
-      w.mask = decodeRle(w.rle);
-      this.repaint(w);
-      this.page.say(`That would leave #${w.id} empty: nothing changed (Delete removes it).`, true);
-      return;
-    }
+    if (area(next) === 0) return this.refuseEmpty(w);
+    const size = this.page.session()?.size as Size;
+    this.saveMask(what, w, next, encodeRle(next, size.height, size.width), null);
+  }
+
+  /** A brush or eraser stroke that changed ``w.mask`` in place, within ``box`` (null: it
+   * touched no pixel of the image), saved as one step named ``what``: the RLE is patched
+   * in the box and only the box painted again. */
+  private commitStroke(what: string, w: Working, size: Size, box: PixelBox | null): void {
+    if (!box) return this.page.say(`#${w.id}: no pixel changed.`);
+    const runs = patchRuns(decompressCounts(w.rle.counts), w.mask, size.height, size.width, box);
+    if (runsArea(runs) === 0) return this.refuseEmpty(w);
+    const after: Rle = { size: [size.height, size.width], counts: compressCounts(runs) };
+    this.saveMask(what, w, w.mask, after, box);
+  }
+
+  /** The server refuses an empty mask (Delete is the way to remove an annotation): the
+   * working mask goes back to its RLE. */
+  private refuseEmpty(w: Working): void {
+    w.mask = decodeRle(w.rle);
+    this.repaint(w, null);
+    this.page.say(`That would leave #${w.id} empty: nothing changed (Delete removes it).`, true);
+  }
+
+  /** ``mask``, whose RLE is ``after``, becomes ``w``'s (``changed``: the only box where it
+   * differs from the mask painted, null: anywhere) and is saved as one step ``what``. */
+  private saveMask(what: string, w: Working, mask: Uint8Array, after: Rle, changed: PixelBox | null): void {
     const before = w.rle;
-    const after = this.adopt(w, next);
+    w.mask = mask;
+    w.rle = after;
+    this.repaint(w, changed);
     if (after.counts === before.counts) return this.page.say(`#${w.id}: no pixel changed.`);
     const id = w.id;
     this.enqueue(what, async (s, changes) => {
@@ -352,13 +381,15 @@ export class EditTools {
     const size = this.page.session()?.size as Size;
     w.mask = mask;
     w.rle = encodeRle(mask, size.height, size.width);
-    this.repaint(w);
+    this.repaint(w, null);
     return w.rle;
   }
 
-  private repaint(w: Working): void {
+  /** Paints ``w``'s mask again: only box ``changed`` of it, or all of it (null). */
+  private repaint(w: Working, changed: PixelBox | null): void {
     const size = this.page.session()?.size as Size;
-    w.painted = paintMask(w.mask, size, w.painted.color);
+    if (changed) w.painted.update(w.mask, changed);
+    else w.painted = new EditLayer(w.mask, size, w.painted.color, maskBounds(w.mask, size));
     if (this.working === w) this.overlay.show(this.overlayWanted() ? w.painted : null);
   }
 
@@ -451,7 +482,13 @@ export class EditTools {
     if (!w && target && (needed || this.overlayWanted())) {
       const mask = maskOf(target).slice();
       const [height, width] = target.rle.size;
-      const painted = paintMask(mask, { height, width }, this.page.colorOf(target.label_class));
+      const size = { height, width };
+      const [bx, by, bw, bh] = target.bbox ?? [];
+      const box =
+        bx !== undefined && by !== undefined && bw !== undefined && bh !== undefined
+          ? { x: bx, y: by, width: bw, height: bh }
+          : maskBounds(mask, size);
+      const painted = new EditLayer(mask, size, this.page.colorOf(target.label_class), box);
       w = { id: target.id, mask, rle: target.rle, basis: target, painted };
     }
     const changed = w !== this.working || this.overlay.showing !== (w !== null && this.overlayWanted());

@@ -49,6 +49,7 @@ import {
 import { WorkQueue } from "./queue";
 import { PolygonMode, createPolygonPanel } from "./polygon-mode"; // polygon mode (#16)
 import { EditOverlay } from "./edit-overlay"; // mask editing (#16)
+import { unpaintedLayer } from "./edit-layer"; // mask editing (#16)
 import { EditTools } from "./edit-tools"; // mask editing (#16)
 import { ProposalTools } from "./proposal-tools";
 import { ClassSuggester, describeSuggestion } from "./suggestions";
@@ -353,7 +354,10 @@ function renderSaved(): void {
   view.pins = issueBoard.pins(boxes);
   if (historyPanel.annotation !== null && !boxes.has(historyPanel.annotation)) historyPanel.close();
   view.layers = s.annotations.map(({ annotation, visible }) => ({
-    ...paintAnnotation(annotation, classes.colorOf(annotation.label_class)),
+    // the annotation under edit is not painted: the edit overlay shows it (#16)
+    ...(annotation.id === editTools?.hiddenId
+      ? unpaintedLayer(classes.colorOf(annotation.label_class))
+      : paintAnnotation(annotation, classes.colorOf(annotation.label_class))),
     // polygon mode and mask editing (#16) draw the annotation under edit themselves
     visible: visible && annotation.id !== polygonMode?.editingId && annotation.id !== editTools?.hiddenId,
     highlighted: annotation.id === s.selected,
