@@ -7,8 +7,10 @@ Printed, with the machine and its load before and after:
 - brush stroke to screen on a 24-megapixel image (6000 × 4000), at 100 % and at
   fit-to-window zoom: for each pointer move of a stroke (real mouse input), the time
   from the event's time stamp to the next animation frame after the move was drawn
-  (the page's ``samlabel:brush-to-screen`` measures): p50, p95, max; and how long the
-  stroke's save took after release (RLE, request, new version listed);
+  (the page's ``samlabel:brush-to-screen`` measures): p50, p95, max; how long the
+  stroke's save took after release (RLE, request, new version listed); and the long
+  tasks (over 50 ms, the browser's ``longtask`` entries) on the page's main thread
+  during the strokes and their saves: each one is a hitch of any move it delays;
 - an image with 500 saved masks against one with 3 (same size): how long the page
   takes to be ready with every mask listed, click-to-mask p50 and p95 (the page's
   ``samlabel:click-to-mask`` measures, one single click at a time), and the page's
@@ -41,6 +43,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-g
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--enable-blink-features=ForceEagerMeasureMemory"]  # fmt: skip
 READY = "() => document.getElementById('annotator-status').textContent.startsWith('Ready')"
+# The page's long tasks (over 50 ms on its main thread), [start, duration] in ms, from
+# its load on (the benchmark clears the list before the strokes).
+LONG_TASKS = """
+window.samlabelLongTasks = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) window.samlabelLongTasks.push([e.startTime, e.duration]);
+}).observe({ type: "longtask", buffered: true });
+"""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -127,17 +137,17 @@ def zoom_to(page: Any, scale: float, at: tuple[float, float]) -> None:
 
 def brush_strokes(
     page: Any, strokes: int, moves: int, first: float
-) -> tuple[list[float], list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float], list[float]]:
     """Strokes of ``moves`` real mouse moves each, 500 screen pixels wide across the
     middle of the stage, 40 apart downwards from ``first`` screen pixels below its
     centre, each painting pixels the ones before did not; the moves' stroke-to-screen
-    times, their own work (stamping the mask and drawing the segment) and each stroke's
-    save (release to the new version listed), ms."""
+    times, their own work (stamping the mask and drawing the segment), each stroke's
+    save (release to the new version listed) and the long tasks' durations, ms."""
     box = page.locator("#annotator-stage").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.evaluate(
         "() => { performance.clearMeasures('samlabel:brush-to-screen');"
-        " performance.clearMeasures('samlabel:brush-draw'); }"
+        " performance.clearMeasures('samlabel:brush-draw'); window.samlabelLongTasks = []; }"
     )
     saves = []
     for k in range(strokes):
@@ -164,7 +174,14 @@ def brush_strokes(
     draws = page.evaluate(
         "() => performance.getEntriesByName('samlabel:brush-draw').map((e) => e.duration)"
     )
-    return times, draws, saves
+    long = page.evaluate("() => window.samlabelLongTasks.map(([, duration]) => duration)")
+    return times, draws, saves, long
+
+
+def long_tasks(durations: list[float]) -> str:
+    if not durations:
+        return "no long task"
+    return f"{len(durations)} long tasks, max {max(durations):.0f} ms"
 
 
 def clicks_to_mask(page: Any, image: Any, clicks: int, seed: int) -> list[float]:
@@ -303,6 +320,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         )
         try:
             context = browser.new_context(viewport={"width": 1200, "height": 800})
+            context.add_init_script(LONG_TASKS)
             page = context.new_page()
             page.on("pageerror", lambda error: print(f"page error: {error}"))
             page.goto(f"{server_url}/accounts/login/")
@@ -329,13 +347,14 @@ def run(args: argparse.Namespace, server_url: str) -> None:
                     zoom_to(
                         page, scale, (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
                     )
-                    times, draws, saves = brush_strokes(page, args.strokes, args.moves, first)
+                    times, draws, saves, long = brush_strokes(page, args.strokes, args.moves, first)
                     brush = int(stage_number(page, "brushSize"))
                     print(
                         f"brush at {name} (scale {stage_number(page, 'scale'):.3f}), {brush} px "
                         f"brush: stroke to screen {summary(times)}; the move's own work "
                         f"{summary(draws)}; save after release p50 "
-                        f"{statistics.median(saves):.0f} ms, max {max(saves):.0f} ms"
+                        f"{statistics.median(saves):.0f} ms, max {max(saves):.0f} ms; "
+                        f"{long_tasks(long)} on the main thread"
                     )
                 print(f"24 MP image after the strokes: {memory_mb(page)}\n")
 
