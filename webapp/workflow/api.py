@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -207,28 +207,12 @@ class NextImage(WorkflowAccess, APIView):
     def answer(self, item: WorkItem | None, stage: str, user: Any) -> dict[str, Any]:
         """The body of the answer, as NextSerializer describes it (built directly: see
         :func:`work_item_body`)."""
-        if stage == "annotate":
-            mine = (Q(assignee=user) | Q(annotator=user)) & ~Q(state=WorkState.SKIPPED)
-        else:
-            mine = Q(reviewer=user) | Q(review_assignee=user)
         # The queue goes on with the images nobody was given that "next" would hand out
         # to this member after these (those still being prepared included): "image 12 of
-        # 40" counts what is left for them too. One aggregate for the three figures, on
-        # the work items alone: the queue's size, how many of its images come up to this
-        # one (the queue is in image order), and the open images.
-        open_images = queue.open_condition(self.project, user, self.role(self.request), stage)
-        wanted = mine
-        figures: dict[str, Any] = {
-            "size": Count("pk", filter=mine),
-            "position": Count("pk", filter=mine & Q(image_id__lte=item.pk if item else 0)),
-        }
-        if open_images is not None:
-            wanted |= open_images
-            figures["open"] = Count("pk", filter=open_images)
-        counts = (
-            WorkItem.objects.filter(project=self.project).filter(wanted).order_by()
-        ).aggregate(**figures)
-        size = counts["size"] + counts.get("open", 0)
+        # 40" counts what is left for them too.
+        role = self.role(self.request)
+        figures = queue.queue_figures(self.project, user, role, stage, item.pk if item else 0)
+        size = figures.size
         if item is None:
             return {
                 "item": None,
@@ -240,7 +224,7 @@ class NextImage(WorkflowAccess, APIView):
         return {
             "item": work_item_body(item),
             "detail": f"{verb} {item.image.original_name!r}.",
-            "position": counts["position"] or None,
+            "position": figures.position or None,
             "queue_size": size,
         }
 
