@@ -24,7 +24,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.db.models import F, Subquery
+from django.db.models import F
 
 from webapp.workflow.models import AnnotationTally, DailyWork, WorkItem, WorkState
 
@@ -81,19 +81,32 @@ def count_changes(changes: Iterable[tuple[AnnotationRow, int]]) -> None:
             )
 
 
+_TALLY_FIELDS = ("project", "label_class", "author", "count", "area_sum")
+
+
 def add_to_tally(
     project_id: int, class_id: int, author_id: int | None, *, count: int, area_sum: int
 ) -> None:
     """Add to the lowest row of (project, label class, author), or make one."""
     if not count and not area_sum:
         return
-    same = AnnotationTally.objects.filter(
-        project_id=project_id, label_class_id=class_id, author_id=author_id
-    )
-    lowest = Subquery(same.order_by("pk").values("pk")[:1])
-    changed = AnnotationTally.objects.filter(pk=lowest).update(
-        count=F("count") + count, area_sum=F("area_sum") + area_sum
-    )
+    # The statement the ORM would send for filter(pk=Subquery(lowest row)).update(...),
+    # written out: every save pays it, and building that update cost more CPU than running
+    # it (webapp.core.compiled cannot keep an update).
+    meta = AnnotationTally._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    column = {name: quote(meta.get_field(name).column) for name in _TALLY_FIELDS}
+    author = f"{column['author']} IS NULL" if author_id is None else f"{column['author']} = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column['count']} = {column['count']} + %s, "
+            f"{column['area_sum']} = {column['area_sum']} + %s WHERE {pk} = ("
+            f"SELECT {pk} FROM {table} WHERE {column['project']} = %s AND "
+            f"{column['label_class']} = %s AND {author} ORDER BY {pk} LIMIT 1)",
+            [count, area_sum, project_id, class_id, *([] if author_id is None else [author_id])],
+        )
+        changed = cursor.rowcount
     if not changed:
         AnnotationTally.objects.create(
             project_id=project_id,
