@@ -17,6 +17,7 @@ Printed, with the machine and its load before and after:
   JavaScript heap (Chromium's DevTools protocol, ``Performance.getMetrics``).
 
     .venv/bin/python -m benchmarks.editing [--strokes 4] [--clicks 20] [--masks 500]
+        [--others 0] [--part all|brush|masks]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,24 @@ def blob_masks(width: int, height: int, count: int, seed: int) -> list[np.ndarra
         if mask.any():
             masks.append(mask)
     return masks
+
+
+def side_masks(width: int, height: int, count: int, seed: int) -> Iterator[np.ndarray]:
+    """``count`` (height, width) uint8 masks, one at a time: ellipses within the left or
+    the right fifth of the image, 1-5 % of its side across."""
+    rng = np.random.default_rng(seed)
+    fifth = width // 5
+    for k in range(count):
+        rx, ry = rng.uniform(0.01, 0.05) * width, rng.uniform(0.01, 0.05) * height
+        rx = min(rx, fifth / 2 - 1)
+        cx = rng.uniform(rx, fifth - rx) + (0 if k % 2 == 0 else width - fifth)
+        cy = rng.uniform(ry, height - ry)
+        mask = np.zeros((height, width), np.uint8)
+        x0, x1 = int(max(0, cx - rx)), int(min(width, cx + rx + 1))
+        y0, y1 = int(max(0, cy - ry)), int(min(height, cy + ry + 1))
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        mask[y0:y1, x0:x1] = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1).astype(np.uint8)
+        yield mask
 
 
 def stage_number(page: Any, name: str) -> float:
@@ -287,7 +307,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         for mask in masks:
             create_annotation(image, author=owner, label_class=label.pk, rle=rle.encode(mask))
 
-    def annotate_rows(image: Any, masks: list[np.ndarray]) -> None:
+    def annotate_rows(image: Any, masks: Iterable[np.ndarray]) -> int:
         """Rows only (no versions, events or class-suggestion features): what the page
         reads is the same, and 500 full saves take minutes."""
         rows = []
@@ -297,11 +317,15 @@ def run(args: argparse.Namespace, server_url: str) -> None:
                                    bbox=rle.bbox(encoded), area=rle.area(encoded),
                                    author=owner, last_editor=owner))  # fmt: skip
         Annotation.objects.bulk_create(rows)
+        return len(rows)
 
     if args.part in ("all", "brush"):
         large = upload("large.jpg", 6000, 4000, 1)
         target = np.zeros((large.height, large.width), np.uint8)
         target[1950:2050, 2950:3050] = 1
+        # Other masks, shown while the target is edited, in the left and right fifths of
+        # the image (the strokes stay in its middle).
+        others = annotate_rows(large, side_masks(large.width, large.height, args.others, 6))
         annotate(large, [target])
     few = upload("few.jpg", args.side * 3 // 2, args.side, 2)
     many = upload("many.jpg", args.side * 3 // 2, args.side, 3)
@@ -331,8 +355,11 @@ def run(args: argparse.Namespace, server_url: str) -> None:
 
             if args.part in ("all", "brush"):
                 # ---- brush on 24 megapixels
-                opened = open_page(page, page_url(large), 1)
-                print(f"24 MP image: ready in {opened:.1f} s; {memory_mb(page)}")
+                opened = open_page(page, page_url(large), 1 + others)
+                print(
+                    f"24 MP image with {others} other masks: ready in {opened:.1f} s; "
+                    f"{memory_mb(page)}"
+                )
                 page.keyboard.press("b")
                 page.mouse.click(*to_screen(page, 3000, 2000))  # selects the annotation
                 page.wait_for_function(
@@ -384,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--strokes", type=int, default=4, help="brush strokes per zoom")
     parser.add_argument("--moves", type=int, default=60, help="pointer moves per stroke")
+    parser.add_argument(
+        "--others", type=int, default=0, help="other masks shown on the 24 MP image"
+    )
     parser.add_argument("--clicks", type=int, default=20, help="clicks per image")
     parser.add_argument("--masks", type=int, default=500, help="saved masks on the crowded image")
     parser.add_argument("--side", type=int, default=2000, help="the crowded image's height (px)")
