@@ -24,7 +24,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     if database["ENGINE"] == "django.db.backends.sqlite3":
         folder = tempfile.mkdtemp(prefix="samlabel-test-db-")
         database.setdefault("TEST", {})["NAME"] = str(Path(folder) / "test.sqlite3")
-    elif database["ENGINE"].endswith("postgresql"):  # Django's, or webapp.core.postgresql
+    elif database["ENGINE"] == "django.db.backends.postgresql":
         test = database.setdefault("TEST", {})
         if not test.get("NAME"):
             test["NAME"] = f"test_{database['NAME']}_{os.getpid()}"

@@ -578,16 +578,6 @@ if str(DATABASES["default"]["ENGINE"]).endswith("postgresql"):
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     assert isinstance(_options, dict)
     _options["server_side_binding"] = SAMLABEL_DB_SERVER_BINDING
-# PostgreSQL: a kept connection is checked before each request reuses it by looking
-# whether anything arrived on its socket while it was idle (the server's error before it
-# closed it, or the end of the connection), and by Django's SELECT 1 only when something
-# did: one round trip less per request (webapp/core/postgresql/base.py). Off (0): the
-# SELECT 1 every time.
-SAMLABEL_DB_QUIET_HEALTH_CHECK = env_bool("SAMLABEL_DB_QUIET_HEALTH_CHECK", default=True)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
-    SAMLABEL_DB_QUIET_HEALTH_CHECK
-):
-    DATABASES["default"]["ENGINE"] = "webapp.core.postgresql"
 
 # ---- Proposals ----
 # Masks the worker proposes on its own for each encoded image (webapp.proposals), on the
