@@ -56,6 +56,23 @@ def decode(rle: RLE) -> np.ndarray:
     return np.ascontiguousarray(pixels.reshape(width, height).T)
 
 
+def normalize(rle: RLE) -> RLE:
+    """``rle`` (string or list counts, validated) in its one canonical form, the compressed
+    RLE :func:`encode` writes for the mask it decodes to: zero-length runs dropped (but a
+    leading run of 0s of length 0 when the first pixel is set) and neighbouring runs of
+    one value joined. Works on the runs alone, never on the (H, W) pixels, so a 24-megapixel
+    mask costs what its runs cost."""
+    height, width, counts = _parse(rle)
+    values = np.arange(counts.size) % 2  # 0, 1, 0, ...: the value of each run
+    kept = counts > 0
+    lengths, values = counts[kept], values[kept]
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    runs = np.add.reduceat(lengths, starts)
+    if values[0] == 1:
+        runs = np.concatenate(([0], runs))
+    return {"size": [height, width], "counts": _counts_to_string(runs.astype(np.int64))}
+
+
 def area(rle: RLE) -> int:
     """The number of set pixels of a COCO RLE (as ``pycocotools.mask.area``)."""
     _, _, counts = _parse(rle)

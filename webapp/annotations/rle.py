@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
-from inference.rle import RLE, InvalidMask, area, bbox, decode, encode
+from inference.rle import RLE, InvalidMask, area, bbox, decode, encode, normalize
 
 __all__ = [
     "MAX_DRAWN_IMAGES",
@@ -29,6 +29,7 @@ __all__ = [
     "decode",
     "encode",
     "is_finite_number",
+    "normalize",
     "polygon_to_mask",
     "ring_array",
     "ring_points",

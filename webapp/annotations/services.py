@@ -400,14 +400,15 @@ def mask_fields(image: Image, *, rle: object = None, polygons: object = None) ->
                 raise AnnotationRejected(
                     "rle", f"RLE size {claimed!r} is not the image's size {size} (height, width)"
                 )
-            mask = rle_codec.decode(rle)
+            # The canonical form from the runs alone: no (H, W) decode of a big mask.
+            encoded = rle_codec.normalize(rle)
             field = "rle"
         else:
             mask = rle_codec.polygon_to_mask(polygons, image.height, image.width)  # type: ignore[arg-type]
+            encoded = rle_codec.encode(mask)
             field = "polygons"
     except rle_codec.InvalidMask as exc:
         raise AnnotationRejected("polygons" if rle is None else "rle", str(exc)) from None
-    encoded = rle_codec.encode(mask)
     area = rle_codec.area(encoded)
     if area == 0:
         raise AnnotationRejected(field, "the mask is empty: it must cover at least one pixel")
