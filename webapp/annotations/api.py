@@ -10,6 +10,7 @@ annotation in the body, so nobody's work is silently overwritten.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -72,6 +73,29 @@ def conflict_response(current: Annotation) -> Response:
     return Response(body, status=status.HTTP_409_CONFLICT, headers={"ETag": etag(current)})
 
 
+def changed_response(changed: Sequence[Annotation], outcome: str) -> Response:
+    """409 of a step on several annotations (merge, unmerge) that some changed meanwhile:
+    the body and ETag of the first as a 409 of an edit, ``changed`` the ids of all, and a
+    detail naming each, then ``outcome`` ("Nothing was merged.")."""
+    response = conflict_response(changed[0])
+    response.data["changed"] = [a.pk for a in changed]
+    response.data["detail"] = " ".join(
+        [
+            *(
+                f"Annotation {a.pk} was changed by someone else; it is now at version {a.version}."
+                for a in changed
+            ),
+            outcome,
+        ]
+    )
+    return response
+
+
+def gone_response(detail: str) -> Response:
+    """409 when an annotation a step needs was deleted meanwhile."""
+    return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
+
+
 def rejected(exc: AnnotationRejected) -> ValidationError:
     return ValidationError({exc.field: [exc.message]})
 
@@ -115,6 +139,14 @@ class AnnotationAccess:
 
     def may_change(self, image: Image) -> None:
         may_change(image, self.request, self.project)
+
+    def annotation_in_project(self, pk: int) -> Annotation:
+        """Annotation ``pk`` of this project with its image and people, or 404."""
+        return get_object_or_404(
+            Annotation.objects.select_related("image", "author", "last_editor"),
+            pk=pk,
+            image__project=self.project,
+        )
 
 
 def may_change(image: Image, request: Request, project: Any) -> None:
@@ -252,11 +284,7 @@ class AnnotationMerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
         },
     )
     def post(self, request: Request, project_pk: int, pk: int) -> Response:
-        kept = get_object_or_404(
-            Annotation.objects.select_related("image", "author", "last_editor"),
-            pk=pk,
-            image__project=self.project,
-        )
+        kept = self.annotation_in_project(pk)
         incoming = AnnotationMergeSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -274,21 +302,10 @@ class AnnotationMerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
         except AnnotationRejected as exc:
             raise rejected(exc) from None
         except MergeConflict as conflict:
-            response = conflict_response(conflict.changed[0])
-            response.data["changed"] = [a.pk for a in conflict.changed]
-            response.data["detail"] = (
-                " ".join(
-                    f"Annotation {a.pk} was changed by someone else; it is now at version "
-                    f"{a.version}."
-                    for a in conflict.changed
-                )
-                + " Nothing was merged."
-            )
-            return response
+            return changed_response(conflict.changed, "Nothing was merged.")
         except Annotation.DoesNotExist:
-            return Response(
-                {"detail": "One of the two annotations was deleted meanwhile; nothing merged."},
-                status=status.HTTP_409_CONFLICT,
+            return gone_response(
+                "One of the two annotations was deleted meanwhile; nothing merged."
             )
         kept.refresh_from_db()
         return annotation_response(kept)
@@ -319,11 +336,7 @@ class AnnotationUnmerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
         },
     )
     def post(self, request: Request, project_pk: int, pk: int) -> Response:
-        kept = get_object_or_404(
-            Annotation.objects.select_related("image", "author", "last_editor"),
-            pk=pk,
-            image__project=self.project,
-        )
+        kept = self.annotation_in_project(pk)
         incoming = AnnotationUnmergeSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -344,10 +357,7 @@ class AnnotationUnmerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
         except AnnotationRejected as exc:
             raise rejected(exc) from None
         except VersionConflict as conflict:
-            response = conflict_response(conflict.current)
-            response.data["changed"] = [conflict.current.pk]
-            response.data["detail"] += " Nothing was unmerged."
-            return response
+            return changed_response([conflict.current], "Nothing was unmerged.")
         except AlreadyRestored as exc:
             return Response(
                 {
@@ -357,10 +367,7 @@ class AnnotationUnmerge(AnnotationAccess, generics.GenericAPIView[Annotation]):
                 status=status.HTTP_409_CONFLICT,
             )
         except Annotation.DoesNotExist:
-            return Response(
-                {"detail": "This annotation was deleted meanwhile; nothing unmerged."},
-                status=status.HTTP_409_CONFLICT,
-            )
+            return gone_response("This annotation was deleted meanwhile; nothing unmerged.")
         kept.refresh_from_db()
         body = {"kept": annotation_body(kept), "other": annotation_body(other)}
         return Response(body, headers={"ETag": etag(kept)})
