@@ -16,7 +16,7 @@ Printed, with the machine and its load before and after:
 - the annotator's click-to-mask (``samlabel:click-to-mask``) with the rules' worker loaded
   beside it and in a project without rules (no worker), p50 and p95.
 
-    .venv/bin/python -m benchmarks.quality_rules [--images 1000] [--clicks 20]
+    .venv/bin/python -m benchmarks.quality_rules [--images 1000] [--clicks 20] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -205,16 +205,26 @@ def run(args: argparse.Namespace, server_url: str) -> None:
                     f"browser, {visit}: Pyodide and the rules ready {ready:.1f} s after the page; "
                     f"one check of {count} annotations {check_ms:.0f} ms"
                 )
-            with_rules = clicks_to_mask(page, image, args.clicks, 7)
-            print(f"click to mask with the rules' worker loaded: {summary(with_rules)}")
-
-            RuleSetVersion.save_new(project, [], owner)  # no rules: no worker
-            open_page(page, url, count)
-            page.wait_for_function(
-                "() => document.getElementById('annotator-stage').dataset.rules === 'none'"
-            )
-            without = clicks_to_mask(page, image, args.clicks, 7)
-            print(f"click to mask without rules (no worker):   {summary(without)}")
+            pooled: dict[bool, list[float]] = {True: [], False: []}
+            # Rounds alternate which comes first, so that a trend in the machine's load
+            # falls on both alike.
+            for round_ in range(args.rounds):
+                for with_rules in (True, False) if round_ % 2 == 0 else (False, True):
+                    spec = [*BUILTINS, CUSTOM] if with_rules else []  # none: no worker
+                    RuleSetVersion.save_new(project, spec, owner)
+                    open_page(page, url, count)
+                    wanted = "ready" if with_rules else "none"
+                    page.wait_for_function(
+                        "() => document.getElementById('annotator-stage').dataset.rules"
+                        f" === {wanted!r}",
+                        timeout=180_000,
+                    )
+                    times = clicks_to_mask(page, image, args.clicks, 7 + round_)
+                    pooled[with_rules] += times
+                    what = "with the rules' worker loaded" if with_rules else "without rules"
+                    print(f"round {round_ + 1}, click to mask {what}: {summary(times)}")
+            for with_rules, what in ((True, "with the rules' worker"), (False, "without rules")):
+                print(f"click to mask {what}, all rounds: {summary(pooled[with_rules])}")
         finally:
             browser.close()
 
@@ -227,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--images", type=int, default=1000, help="images in the project check")
     parser.add_argument("--clicks", type=int, default=20, help="clicks with and without rules")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternating rounds of clicks with and without"
+    )
     args = parser.parse_args(argv)
 
     print(f"Machine: {machine()}")
