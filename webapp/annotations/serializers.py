@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from webapp.annotations.models import Annotation, AnnotationSource
-from webapp.core.fields import row_id_field
+from webapp.core.fields import api_datetime, row_id_field
 
 # The largest version an annotation can reach: its PositiveIntegerField holds 2**31 - 1
 # on every database. A larger one in a request is refused rather than looked up.
@@ -49,17 +49,8 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
         return annotation.last_editor.username if annotation.last_editor else None
 
 
-# Timestamps as AnnotationSerializer writes them (ISO 8601 in the current time zone, UTC
-# as "Z"); an unbound field formats any value.
-_DATETIME = serializers.DateTimeField(read_only=True)
-
-
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def _datetime(value: Any) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
 
 
 def annotation_body(annotation: Annotation) -> dict[str, Any]:
@@ -80,8 +71,8 @@ def annotation_body(annotation: Annotation) -> dict[str, Any]:
         "prompts": annotation.prompts,
         "author": author.username if author else None,
         "last_editor": editor.username if editor else None,
-        "created_at": _datetime(annotation.created_at),
-        "updated_at": _datetime(annotation.updated_at),
+        "created_at": api_datetime(annotation.created_at),
+        "updated_at": api_datetime(annotation.updated_at),
         "version": int(annotation.version),
         "source": str(annotation.source),
         "proposal_id": _optional_int(annotation.proposal_id),

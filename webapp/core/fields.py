@@ -36,3 +36,14 @@ def row_id_parameter(query_params: Mapping[str, str], name: str) -> int | None:
     raise serializers.ValidationError(
         {name: [f"{name} must be the id of a row (1 to {MAX_ROW_ID}), not {shown!r}"]}
     )
+
+
+# Timestamps as the serializers write them (ISO 8601 in the current time zone, UTC as
+# "Z"): an unbound field formats any value, and nothing about it is per request.
+_DATETIME = serializers.DateTimeField(read_only=True)
+
+
+def api_datetime(value: Any) -> str | None:
+    """``value`` (a datetime or None) as a DateTimeField of a serializer writes it, for
+    the bodies built without one (``annotation_body``, ``work_item_body``)."""
+    return None if value is None else _DATETIME.to_representation(value)

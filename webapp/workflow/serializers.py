@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from webapp.core.fields import api_datetime
 from webapp.workflow.models import Event, WorkItem, WorkState
 from webapp.workflow.rules import ACTIONS
 
@@ -43,17 +44,8 @@ class WorkItemSerializer(serializers.ModelSerializer[WorkItem]):
         return item.describe()
 
 
-# The timestamps as WorkItemSerializer writes them (ISO 8601 in the current time zone,
-# UTC as "Z"): an unbound field formats any value, and nothing about it is per request.
-_DATETIME = serializers.DateTimeField(read_only=True)
-
-
 def _username(user: Any) -> str | None:
     return None if user is None else str(user.username)
-
-
-def _datetime(value: Any) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
 
 
 def work_item_body(item: WorkItem) -> dict[str, Any]:
@@ -71,9 +63,9 @@ def work_item_body(item: WorkItem) -> dict[str, Any]:
         "reviewer": _username(item.reviewer),
         "assignee": _username(item.assignee),
         "review_assignee": _username(item.review_assignee),
-        "lease_expires_at": _datetime(item.lease_expires_at),
+        "lease_expires_at": api_datetime(item.lease_expires_at),
         "reason": str(item.reason),
-        "changed_at": _datetime(item.changed_at),
+        "changed_at": api_datetime(item.changed_at),
         "version": int(item.version),
         "description": item.describe(),
     }
