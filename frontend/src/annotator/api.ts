@@ -1,5 +1,6 @@
 /** The server's JSON API, as the annotator uses it. Failed saves are retried. */
 
+import type { PixelBox } from "../lib/mask-ops";
 import { HttpError } from "./cache";
 import type { AnnotationPayload } from "./history";
 
@@ -11,6 +12,14 @@ export interface Annotation extends AnnotationPayload {
   /** Who made it, and who changed it last (when the server records that). */
   readonly author?: string | null;
   readonly last_editor?: string | null;
+}
+
+/** ``annotation``'s box (image pixels) from the bbox the server gave, or null when it gave
+ * none or an empty one (then the mask has to be read for it). */
+export function annotationBox(annotation: Annotation): PixelBox | null {
+  const [x, y, width, height] = annotation.bbox ?? [];
+  if (x === undefined || y === undefined || width === undefined || height === undefined) return null;
+  return width > 0 && height > 0 ? { x, y, width, height } : null;
 }
 
 export interface LabelClass {

@@ -24,7 +24,7 @@ import { maskBounds } from "../lib/mask";
 import { type Rle, compressCounts, decodeRle, decompressCounts, encodeRle } from "../lib/rle";
 import { patchRuns, runsArea, unionBox } from "../lib/rle-patch";
 import type { Point, Size } from "../lib/transform";
-import type { Annotation } from "./api";
+import { type Annotation, annotationBox } from "./api";
 import { HttpError } from "./cache";
 import type { EditAction, EditChange } from "./edit-changes";
 import { EditLayer } from "./edit-layer";
@@ -483,11 +483,7 @@ export class EditTools {
       const mask = maskOf(target).slice();
       const [height, width] = target.rle.size;
       const size = { height, width };
-      const [bx, by, bw, bh] = target.bbox ?? [];
-      const box =
-        bx !== undefined && by !== undefined && bw !== undefined && bh !== undefined
-          ? { x: bx, y: by, width: bw, height: bh }
-          : maskBounds(mask, size);
+      const box = annotationBox(target) ?? maskBounds(mask, size);
       const painted = new EditLayer(mask, size, this.page.colorOf(target.label_class), box);
       w = { id: target.id, mask, rle: target.rle, basis: target, painted };
     }

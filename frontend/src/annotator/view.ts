@@ -12,7 +12,7 @@ import type { Prompt } from "../lib/prompts";
 import { decodeRle, decompressCounts } from "../lib/rle";
 import { decodeRleInBox } from "../lib/mask-ops"; // mask editing (#16)
 import type { Point, Size } from "../lib/transform";
-import type { Annotation } from "./api";
+import { type Annotation, annotationBox } from "./api";
 import type { Box, Viewport } from "./input";
 import type { Pin } from "./issues";
 import { type CropBox, drawCropOutline } from "./crop-outline"; // crop detail (#16)
@@ -549,12 +549,11 @@ export function paintAnnotation(annotation: Annotation, color: string): PaintedM
   const [height, width] = annotation.rle.size;
   // Mask editing (#16, 500 masks): decoded within its box when the server gave one, so
   // that each saved mask costs its own size, not the image's.
-  const [bx, by, bw, bh] = annotation.bbox ?? [];
+  const box = annotationBox(annotation);
   let layer: PaintedMask;
-  if (bx !== undefined && by !== undefined && bw !== undefined && bh !== undefined && bw > 0 && bh > 0) {
-    const box = { x: bx, y: by, width: bw, height: bh };
+  if (box) {
     const crop = decodeRleInBox(decompressCounts(annotation.rle.counts), height, box);
-    layer = paintMask(crop, { height: bh, width: bw }, color, box);
+    layer = paintMask(crop, { height: box.height, width: box.width }, color, box);
   } else layer = paintMask(decodeRle(annotation.rle), { height, width }, color);
   painted.set(annotation, layer);
   return layer;
