@@ -125,12 +125,14 @@ def test_a_real_worker_generating_longer_than_the_stuck_period_keeps_its_run(
         )
         assert response.status_code == 201
         image_id = response.json()["results"][0]["id"]
-        # A 16 x 16 grid: 256 points, about 13 s on a quiet 2-core machine (1,024 points
-        # took 44-56 s there), over three stuck periods with room for a faster one.
+        # A 24 x 24 grid: 576 points. The generation must outlast three stuck periods
+        # (6 s) for the test to prove anything: 1,024 points took 31-37 s on a quiet 2-core
+        # EPYC and 44-56 s on a 2-core Xeon, so about 18-30 s here, with room for a
+        # machine three times faster (16 x 16 took about 8 s on that EPYC: too close).
         start_worker(
             redis_server.url,
             media_root,
-            SAMLABEL_PROPOSAL_PARAMS='{"points_per_side": 16}',
+            SAMLABEL_PROPOSAL_PARAMS='{"points_per_side": 24}',
             SAMLABEL_STUCK_AFTER_SECONDS=str(STUCK_AFTER),
         )
         wait_for(
