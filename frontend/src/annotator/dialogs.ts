@@ -25,6 +25,17 @@ function answer<T>(dialog: HTMLDialogElement, focus: HTMLElement, result: () => 
   dialog.showModal();
   focus.focus();
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(result()), { once: true });
+    dialog.addEventListener(
+      "close",
+      () => {
+        // Focus leaves the closed dialog at once: the browser moves it off the hidden input
+        // only at its next rendering update, and a key pressed before that (Ctrl+Enter
+        // right after Esc) would still be the dialog's, which the page's keys ignore.
+        const focused = document.activeElement;
+        if (focused instanceof HTMLElement && dialog.contains(focused)) focused.blur();
+        resolve(result());
+      },
+      { once: true },
+    );
   });
 }
