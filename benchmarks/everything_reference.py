@@ -118,7 +118,7 @@ def reference_generator(sa: Any, model: str, params: EverythingParams) -> Any:
     return sa.SamAutomaticMaskGenerator(
         sam,
         points_per_side=params.points_per_side,
-        points_per_batch=params.points_per_batch,
+        points_per_batch=params.points_per_batch or 64,
         pred_iou_thresh=params.pred_iou_thresh,
         stability_score_thresh=params.stability_score_thresh,
         stability_score_offset=params.stability_score_offset,

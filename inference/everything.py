@@ -50,6 +50,7 @@ import torch
 from PIL import Image
 
 from inference import rle as rle_codec
+from inference.allocator import keep_freed_memory
 from inference.batched_decoder import (
     ImageSide,
     point_tokens,
@@ -70,9 +71,16 @@ from inference.transforms import IMAGE_SIZE, LOW_RES_MASK_SIZE, ResizeTransform
 # candidate goes on to the exact check when its low-res stability is within this margin
 # of the threshold.
 LOW_RES_STABILITY_MARGIN = 0.05
-# How many candidates are upsampled to full resolution at once (bounds the memory for
-# large images: each is an (H, W) float32 map).
-UPSCALE_CHUNK = 8
+# How many points' candidates are upscaled to 256×256 together, and how many candidates
+# are upsampled to full resolution at once: few, so that the intermediate tensors stay
+# in the CPU's cache (and, at full resolution, to bound the memory for large images:
+# each candidate is an (H, W) float32 map).
+UPSCALE_CHUNK = 2
+# Points decoded together when ``points_per_batch`` is 0: on a CPU, 8 points keep each
+# of a batch's (points, 4096, 128) float32 tensors at 16 MiB (a 32×32 grid took 17 s on
+# a 2-core EPYC this way, 33 s with SAM's 64); a GPU wants large batches.
+POINTS_PER_BATCH_CPU = 8
+POINTS_PER_BATCH_GPU = 64
 # A mask from a crop whose box comes this close (pixels) to a crop edge that is not an
 # image edge is cut by the crop, and is dropped: another crop sees the object whole.
 CROP_EDGE_TOLERANCE = 20.0
@@ -83,7 +91,9 @@ class EverythingParams:
     """The settings of one generation; SAM's automatic mask generator's defaults."""
 
     points_per_side: int = 32  # the grid has points_per_side² points per crop
-    points_per_batch: int = 64  # points decoded together
+    # Points decoded together; 0: chosen for the device (POINTS_PER_BATCH_CPU on a CPU,
+    # where a batch's tensors then stay in the cache, POINTS_PER_BATCH_GPU elsewhere).
+    points_per_batch: int = 0
     pred_iou_thresh: float = 0.88  # keep candidates whose predicted IoU is above this
     stability_score_thresh: float = 0.95  # ... and whose stability is at least this
     stability_score_offset: float = 1.0  # the logit shift that stability compares
@@ -98,12 +108,12 @@ class EverythingParams:
     skip_covered_points: bool = False
 
     def __post_init__(self) -> None:
-        positive = ("points_per_side", "points_per_batch", "crop_n_points_downscale_factor")
+        positive = ("points_per_side", "crop_n_points_downscale_factor")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
-        for name in ("min_mask_region_area", "crop_n_layers"):
+        for name in ("points_per_batch", "min_mask_region_area", "crop_n_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a whole number, 0 or more, not {value!r}")
@@ -448,10 +458,13 @@ def _crop_candidates(
     points = point_grid(points_per_side) * np.array([crop_w, crop_h], dtype=np.float64)
     model_points = torch.as_tensor(transform.to_model(points), device=sam.device)
     side = ImageSide(sam.mask_decoder, sam.prompt_encoder, embedding)
+    per_batch = params.points_per_batch or (
+        POINTS_PER_BATCH_CPU if embedding.device.type == "cpu" else POINTS_PER_BATCH_GPU
+    )
     found = _Candidates.empty()
     if not params.skip_covered_points:
-        for start in range(0, len(points), params.points_per_batch):
-            batch = np.arange(start, min(start + params.points_per_batch, len(points)))
+        for start in range(0, len(points), per_batch):
+            batch = np.arange(start, min(start + per_batch, len(points)))
             found.extend(
                 _decode_batch(sam, side, batch, model_points, points, crop_box, image_size, params)[
                     0
@@ -466,8 +479,8 @@ def _crop_candidates(
                 inside = covered[pixels[pending, 1], pixels[pending, 0]].numpy()
                 pending = pending[~inside]
                 batch, pending = (
-                    pending[: params.points_per_batch],
-                    pending[params.points_per_batch :],
+                    pending[:per_batch],
+                    pending[per_batch:],
                 )
                 if not len(batch):
                     break
@@ -592,6 +605,7 @@ def generate(
     only when ``params.crop_n_layers > 0``: each crop is encoded anew.
     """
     params = params or EverythingParams()
+    keep_freed_memory()
     sam = load_sam(model) if isinstance(model, str) else model
     height, width = image_size
     crops = crop_boxes(image_size, params.crop_n_layers, params.crop_overlap_ratio)

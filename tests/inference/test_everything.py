@@ -250,6 +250,23 @@ def test_settings_round_trip_and_refuse_unknown_names_and_bad_values() -> None:
         EverythingParams(pred_iou_thresh=1.5)
     with pytest.raises(ValueError, match="points_per_side"):
         EverythingParams(points_per_side=0)
+    with pytest.raises(ValueError, match="points_per_batch"):
+        EverythingParams(points_per_batch=-1)
+
+
+def test_the_batch_size_does_not_change_the_masks(
+    mobile_sam: Sam,
+    encode_photo: Callable[[str], EncodedPhoto],
+    coffee_proposals: list[MaskProposal],
+) -> None:
+    """The default batch (0: chosen for the device) and an odd one give the same masks."""
+    photo = encode_photo("coffee")
+    params = EverythingParams(points_per_side=GRID, points_per_batch=5)
+    odd = generate(photo.embedding, photo.size, params, mobile_sam)
+    assert [p.rle for p in odd] == [p.rle for p in coffee_proposals]
+    assert [p.predicted_iou for p in odd] == pytest.approx(
+        [p.predicted_iou for p in coffee_proposals], abs=1e-5
+    )
 
 
 # ---- the command ---------------------------------------------------------------------
