@@ -59,9 +59,10 @@ def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
 @dataclass
 class LowRankImage:
     """B prompts' image tokens (B, N, C), held as
-    ``scale[b, n] · shared[n] + coef[b, n] @ basis[b] + offset``.
+    ``scale[b, 0, n] · shared[n] + coef[b, :, n] @ basis[b] + offset``.
 
-    scale (B, N, 1); shared (N, C), the same for every prompt; coef (B, N, r);
+    scale (B, 1, N); shared (N, C), the same for every prompt; coef (B, r, N), the image
+    along the last axis, so that the per-pixel sums over r run along rows of N on a CPU;
     basis (B, r, C); offset (C,).
     """
 
@@ -72,15 +73,27 @@ class LowRankImage:
     offset: torch.Tensor
 
     def project(
-        self, weight: torch.Tensor, bias: torch.Tensor | None, shared_projected: torch.Tensor
+        self,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        shared_projected: torch.Tensor,
+        shared_extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``tokens @ weight.T + bias`` (B, N, K) for weight (K, C), given
-        ``shared_projected = shared @ weight.T`` (N, K), computed once per image."""
+        """``tokens @ weight.T + bias (+ shared_extra)`` (B, N, K) for weight (K, C),
+        given ``shared_projected = shared @ weight.T`` (N, K), computed once per image;
+        ``shared_extra`` (N, K), the same for every prompt (the positional encoding's
+        projection), joins the sum without a pass of its own."""
         constant = self.offset @ weight.transpose(0, 1)
         if bias is not None:
             constant = constant + bias
-        out = torch.addcmul(constant, self.scale, shared_projected)
-        return out.baddbmm_(self.coef, self.basis @ weight.transpose(0, 1))
+        if shared_extra is not None:
+            constant = shared_extra + constant
+        b, _, n = self.scale.shape
+        # Written into a tensor of its own: out of place, addcmul over these broadcast
+        # shapes ran at a third of the speed on a CPU.
+        out = torch.empty((b, n, weight.shape[0]), dtype=self.scale.dtype, device=self.scale.device)
+        torch.addcmul(constant, self.scale.transpose(1, 2), shared_projected, out=out)
+        return out.baddbmm_(self.coef.transpose(1, 2), self.basis @ weight.transpose(0, 1))
 
     def rows(self, index: torch.Tensor) -> LowRankImage:
         """The prompts ``index`` (R,) only."""
@@ -132,9 +145,10 @@ def _attend_tokens(
 
 @dataclass
 class _ImageUpdate:
-    """What ``attn`` from the image to the tokens adds to the image tokens: ``weights @
-    basis + bias``, weights (B, N, h·T), basis (B, h·T, C); values (B, h, T, d) the tokens'
-    values before the output projection (``basis[h·T + t] = values[h, t] @ W_o,hᵀ``)."""
+    """What ``attn`` from the image to the tokens adds to the image tokens: ``weightsᵀ @
+    basis + bias``, weights (B, h·T, N), basis (B, h·T, C); values (B, h, T, d) the
+    tokens' values before the output projection (``basis[h·T + t] = values[h, t] @
+    W_o,hᵀ``)."""
 
     weights: torch.Tensor
     basis: torch.Tensor
@@ -153,45 +167,49 @@ def _attend_image(
     v = _split_heads(_linear(values, attn.v_proj), heads)
     d = k.shape[-1]
     q = _split_heads(image_queries, heads)  # (h, N, d) or (B, h, N, d)
+    k = k * (1.0 / math.sqrt(d))
+    # Scores with the image along the last axis, (B, h, T, N): the softmax over the 7
+    # tokens is then elementwise over long rows (over a last axis of 7 it was among the
+    # slowest steps of the decoder on a CPU), and the weights come out in the layout of
+    # LowRankImage.coef.
     if q.dim() == 3:
-        k_all = k.permute(1, 3, 0, 2).reshape(heads, d, b * t)
-        scores = (q @ k_all).reshape(heads, -1, b, t).permute(2, 1, 0, 3)  # (B, N, h, T)
+        k_all = k.transpose(0, 1).reshape(heads, b * t, d)
+        scores = (k_all @ q.transpose(1, 2)).reshape(heads, b, t, -1).transpose(0, 1)
     else:
-        scores = (q @ k.transpose(-1, -2)).permute(0, 2, 1, 3)  # (B, N, h, T)
-    # softmax over the 7 tokens, written out: torch.softmax over so short an axis was
-    # among the slowest steps of the decoder on a CPU.
-    scores = scores * (1.0 / math.sqrt(d))
-    scores = (scores - scores.amax(dim=-1, keepdim=True)).exp_()
-    weights = (scores / scores.sum(dim=-1, keepdim=True)).reshape(b, -1, heads * t)
+        scores = k @ q.transpose(-1, -2)
+    scores = (scores - scores.amax(dim=2, keepdim=True)).exp_()
+    scores = scores.div_(scores.sum(dim=2, keepdim=True))
+    weights = scores.reshape(b, heads * t, -1)  # (B, h·T, N)
     w_out = attn.out_proj.weight.reshape(c, heads, d)  # (C, h, d)
     basis = torch.einsum("bhtd,chd->bhtc", v, w_out).reshape(b, heads * t, c)
     return _ImageUpdate(weights, basis, v, attn.out_proj.bias)
 
 
 def _cross(shared_through_out: torch.Tensor, update: _ImageUpdate) -> torch.Tensor:
-    """``S[n] · g ⊙ update.basis[b, j]`` (B, N, h·T) for every prompt's basis rows, from
+    """``S[n] · g ⊙ update.basis[b, j]`` (B, h·T, N) for every prompt's basis rows, from
     ``shared_through_out = (S ⊙ g) @ W_o`` (N, I), W_o the update's output projection."""
     heads = update.values.shape[1]
     s = _split_heads(shared_through_out, heads)  # (h, N, d)
     b, _, t, d = update.values.shape
-    v_all = update.values.permute(1, 3, 0, 2).reshape(heads, d, b * t)
-    return (s @ v_all).reshape(heads, -1, b, t).permute(2, 1, 0, 3).reshape(b, -1, heads * t)
+    v_all = update.values.transpose(0, 1).reshape(heads, b * t, d)
+    product = v_all @ s.transpose(1, 2)  # (h, B·T, N)
+    return product.reshape(heads, b, t, -1).transpose(0, 1).reshape(b, heads * t, -1)
 
 
 def _layer_norm(
     image: LowRankImage, cross: torch.Tensor, shared_square: torch.Tensor, norm: nn.LayerNorm
 ) -> LowRankImage:
     """``norm(tokens)`` of a LowRankImage whose offset is 0 and whose shared part is
-    centred over the channels, given ``cross = shared[n] · basis[b, j]`` (B, N, r) and
+    centred over the channels, given ``cross = shared[n] · basis[b, j]`` (B, r, N) and
     ``shared_square = |shared[n]|²`` (N,)."""
     c = image.shared.shape[-1]
     basis = _centred(image.basis)  # the shared part is centred: only the basis moves the mean
     gram = basis @ basis.transpose(1, 2)  # (B, r, r)
-    quadratic = ((image.coef @ gram) * image.coef).sum(-1, keepdim=True)
-    linear = (image.coef * cross).sum(-1, keepdim=True)
+    quadratic = ((gram @ image.coef).mul_(image.coef)).sum(1, keepdim=True)  # (B, 1, N)
+    linear = (image.coef * cross).sum(1, keepdim=True)
     scale = image.scale
-    variance = (scale * scale * shared_square[:, None] + 2 * scale * linear + quadratic) / c
-    inverse = torch.rsqrt(variance.clamp(min=0) + norm.eps)  # (B, N, 1)
+    variance = (scale * scale * shared_square + 2 * scale * linear + quadratic) / c
+    inverse = torch.rsqrt(variance.clamp(min=0) + norm.eps)  # (B, 1, N)
     return LowRankImage(
         scale=scale * inverse,
         shared=image.shared * norm.weight,
@@ -248,11 +266,11 @@ def run_transformer(
     # x + update, centred over the channels, the update's bias as one more basis row.
     s1 = side.get("s1", lambda: _centred(x))
     n = s1.shape[0]
-    ones = torch.ones((b, n, 1), dtype=x.dtype, device=x.device)
+    ones = torch.ones((b, 1, n), dtype=x.dtype, device=x.device)
     pre_norm = LowRankImage(
         scale=ones,
         shared=s1,
-        coef=torch.cat([update_1.weights, ones], dim=2),
+        coef=torch.cat([update_1.weights, ones], dim=1),
         basis=torch.cat([update_1.basis, update_1.bias.expand(b, 1, -1)], dim=1),
         offset=torch.zeros_like(update_1.bias),
     )
@@ -260,9 +278,9 @@ def run_transformer(
     cross = torch.cat(
         [
             _cross(side.get("s1_wo1", lambda: s1 @ wo_1), update_1),
-            side.get("s1_bo1", lambda: s1 @ update_1.bias)[None, :, None].expand(b, -1, 1),
+            side.get("s1_bo1", lambda: s1 @ update_1.bias).expand(b, 1, -1),
         ],
-        dim=2,
+        dim=1,
     )
     square_1 = side.get("s1_sq", lambda: (s1 * s1).sum(-1))
     keys = _layer_norm(pre_norm, cross, square_1, first.norm4)
@@ -273,8 +291,8 @@ def run_transformer(
     t2i = second.cross_attn_token_to_image
     s2 = keys.shared  # centred(x) · γ of the first layer's norm4
     w = t2i.k_proj.weight
-    keys_2 = keys.project(w, t2i.k_proj.bias, side.get("s2_k", lambda: s2 @ w.T)) + side.get(
-        "pe_k2", lambda: pe @ w.T
+    keys_2 = keys.project(
+        w, t2i.k_proj.bias, side.get("s2_k", lambda: s2 @ w.T), side.get("pe_k2", lambda: pe @ w.T)
     )
     w = t2i.v_proj.weight
     values_2 = keys.project(w, t2i.v_proj.bias, side.get("s2_v", lambda: s2 @ w.T))
@@ -282,8 +300,8 @@ def run_transformer(
     queries = second.norm3(queries + second.mlp(queries))
     i2t = second.cross_attn_image_to_token
     w = i2t.q_proj.weight
-    image_q = keys.project(w, i2t.q_proj.bias, side.get("s2_q", lambda: s2 @ w.T)) + side.get(
-        "pe_q2", lambda: pe @ w.T
+    image_q = keys.project(
+        w, i2t.q_proj.bias, side.get("s2_q", lambda: s2 @ w.T), side.get("pe_q2", lambda: pe @ w.T)
     )
     update_2 = _attend_image(i2t, image_q, queries + query_pe, queries)
     # keys + update: its shared part centred; the rest joins the basis.
@@ -292,7 +310,7 @@ def run_transformer(
     pre_norm = LowRankImage(
         scale=keys.scale,
         shared=s2c,
-        coef=torch.cat([keys.coef, update_2.weights, ones], dim=2),
+        coef=torch.cat([keys.coef, update_2.weights, ones], dim=1),
         basis=torch.cat([keys.basis, update_2.basis, offset.expand(b, 1, -1)], dim=1),
         offset=torch.zeros_like(offset),
     )
@@ -303,20 +321,18 @@ def run_transformer(
     sg = side.get("s2c_g", lambda: s2c * gamma)
     through_1 = _cross(side.get("s2cg_wo1", lambda: sg @ wo_1), update_1)
     # (sg · centred(u)) = (sg · u) - mean(u) · Σ sg
-    through_1 = (
-        through_1
-        - update_1.basis.mean(-1)[:, None, :]
-        * side.get("s2cg_sum", lambda: sg.sum(-1))[None, :, None]
+    through_1 = through_1 - update_1.basis.mean(-1)[:, :, None] * side.get(
+        "s2cg_sum", lambda: sg.sum(-1)
     )
     wo_2 = i2t.out_proj.weight
     cross = torch.cat(
         [
             through_1,
-            side.get("s2c_b1", lambda: sg @ bias_row)[None, :, None].expand(b, -1, 1),
+            side.get("s2c_b1", lambda: sg @ bias_row).expand(b, 1, -1),
             _cross(side.get("s2c_wo2", lambda: s2c @ wo_2), update_2),
-            (s2c @ offset)[None, :, None].expand(b, -1, 1),
+            (s2c @ offset).expand(b, 1, -1),
         ],
-        dim=2,
+        dim=1,
     )
     square_2 = side.get("s2c_sq", lambda: (s2c * s2c).sum(-1))
     keys = _layer_norm(pre_norm, cross, square_2, second.norm4)
@@ -324,8 +340,11 @@ def run_transformer(
     # ---- the tokens' last attention to the image.
     s3 = keys.shared
     w = final.k_proj.weight
-    keys_3 = keys.project(w, final.k_proj.bias, side.get("s3_k", lambda: s3 @ w.T)) + side.get(
-        "pe_k3", lambda: pe @ w.T
+    keys_3 = keys.project(
+        w,
+        final.k_proj.bias,
+        side.get("s3_k", lambda: s3 @ w.T),
+        side.get("pe_k3", lambda: pe @ w.T),
     )
     w = final.v_proj.weight
     values_3 = keys.project(w, final.v_proj.bias, side.get("s3_v", lambda: s3 @ w.T))
