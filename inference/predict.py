@@ -30,9 +30,25 @@ class Prediction:
 
 
 def upscale_masks(logits: torch.Tensor, transform: ResizeTransform) -> torch.Tensor:
-    """Low-res logits (B, K, 256, 256) -> logits (B, K, H, W) in the original frame."""
+    """Low-res logits (B, K, 256, 256) -> logits (B, K, H, W) in the original frame.
+
+    SAM's post-processing: bilinear to the model's 1024 × 1024 input, the padding cut
+    off, bilinear to the original size. The first step interpolates only the low-res
+    rows and columns the kept part reads (each output pixel reads the two nearest
+    source pixels, at the same 1/4 scale), which gives the same values without the
+    padding's share of the work.
+    """
     rh, rw = transform.resized
-    x = F.interpolate(logits, (IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)
+    factor = IMAGE_SIZE // logits.shape[-1]
+    need_h = min(logits.shape[-2], -(-rh // factor) + 1)
+    need_w = min(logits.shape[-1], -(-rw // factor) + 1)
+    x = F.interpolate(
+        logits[..., :need_h, :need_w],
+        scale_factor=float(factor),
+        mode="bilinear",
+        align_corners=False,
+        recompute_scale_factor=False,
+    )
     x = x[..., :rh, :rw]
     return F.interpolate(
         x, (transform.orig_height, transform.orig_width), mode="bilinear", align_corners=False
