@@ -358,14 +358,23 @@ def predicted_ious(decoder: MaskDecoder, tokens: torch.Tensor) -> torch.Tensor:
     return decoder.iou_prediction_head(tokens[:, 0, :])[:, 1:]
 
 
+def hypernetworks(decoder: MaskDecoder, tokens: torch.Tensor) -> torch.Tensor:
+    """The three multimask candidates' hypernetwork outputs (R, 3, c) from the tokens
+    (R, T, C): what each candidate's mask is the product of the upscaled image with."""
+    mlps = decoder.output_hypernetworks_mlps
+    return torch.stack([mlps[i](tokens[:, 1 + i, :]) for i in range(1, 4)], dim=1)
+
+
 def upscale_candidates(
     decoder: MaskDecoder,
     side: ImageSide,
     decoded: DecodedPoints,
     rows: torch.Tensor,
+    hyper: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The three multimask candidates' low-res logits (R, 3, 256, 256) of the prompts
-    ``rows`` (R,): the decoder's output upscaling and hypernetworks.
+    ``rows`` (R,): the decoder's output upscaling and hypernetworks. ``hyper`` (R, 3, c),
+    the rows' :func:`hypernetworks`, when the caller has them.
 
     Both transposed convolutions (kernel 2, stride 2) are a linear map per input pixel,
     so they run as matrix products on channels-last pixels: the first on the low-rank
@@ -379,10 +388,13 @@ def upscale_candidates(
     c_in, c_mid = up_1.weight.shape[:2]
     c_out = up_2.weight.shape[1]
     # (C_in, C_out, 2, 2) -> (2·2·C_out, C_in): output rows in (i, j, channel) order.
-    weight_1 = up_1.weight.permute(2, 3, 1, 0).reshape(4 * c_mid, c_in)
-    bias_1 = None if up_1.bias is None else up_1.bias.repeat(4)
-    weight_2 = up_2.weight.permute(0, 2, 3, 1).reshape(c_mid, 4 * c_out)
-    bias_2 = None if up_2.bias is None else up_2.bias.repeat(4)
+    weight_1 = side.get("up_w1", lambda: up_1.weight.permute(2, 3, 1, 0).reshape(4 * c_mid, c_in))
+    bias_1 = None if up_1.bias is None else side.get("up_b1", lambda: up_1.bias.repeat(4))
+    # (C_in, C_out, 2, 2) -> (2·2·C_out, C_in) for F.linear: output (i, j, channel).
+    weight_2 = side.get(
+        "up_w2", lambda: up_2.weight.permute(2, 3, 1, 0).reshape(4 * c_out, c_mid).contiguous()
+    )
+    bias_2 = None if up_2.bias is None else side.get("up_b2", lambda: up_2.bias.repeat(4))
     shared = side.get("s3_up", lambda: decoded.image.shared @ weight_1.T)
     image = decoded.image.rows(rows)
     r = len(rows)
@@ -390,10 +402,9 @@ def upscale_candidates(
     flat = image.project(weight_1, bias_1, shared)  # (R, N, 2·2·C_mid)
     y = F.layer_norm(flat.reshape(r, -1, c_mid), (c_mid,), norm.weight, norm.bias, norm.eps)
     y = act_1(y)  # (R, N·4, C_mid): pixels (y, x, i1, j1)
-    z = act_2(F.linear(y, weight_2.T, bias_2))  # (R, N·4, 2·2·C_out): (i2, j2, channel)
-    mlps = decoder.output_hypernetworks_mlps
-    tokens = decoded.tokens[rows]
-    hyper = torch.stack([mlps[i](tokens[:, 1 + i, :]) for i in range(1, 4)], dim=1)  # (R, 3, c)
+    z = act_2(F.linear(y, weight_2, bias_2))  # (R, N·4, 2·2·C_out): (i2, j2, channel)
+    if hyper is None:
+        hyper = hypernetworks(decoder, decoded.tokens[rows])
     logits = z.reshape(r, -1, c_out) @ hyper.transpose(1, 2)  # (R, N·16, 3)
     logits = logits.reshape(r, h, w, 2, 2, 2, 2, 3).permute(0, 7, 1, 3, 5, 2, 4, 6)
     return logits.reshape(r, 3, 4 * h, 4 * w)

@@ -53,6 +53,7 @@ from inference import rle as rle_codec
 from inference.allocator import keep_freed_memory
 from inference.batched_decoder import (
     ImageSide,
+    hypernetworks,
     point_tokens,
     predicted_ious,
     run_transformer,
@@ -414,9 +415,12 @@ def decode_points(
     if len(rows) == 0:
         empty = torch.zeros((0, LOW_RES_MASK_SIZE, LOW_RES_MASK_SIZE))
         return empty, torch.zeros(0), torch.zeros(0, dtype=torch.int64)
+    hyper = hypernetworks(decoder, decoded.tokens[rows])  # (R, 3, c), in one pass
     logits = torch.cat(
         [
-            upscale_candidates(decoder, side, decoded, rows[i : i + UPSCALE_CHUNK])
+            upscale_candidates(
+                decoder, side, decoded, rows[i : i + UPSCALE_CHUNK], hyper[i : i + UPSCALE_CHUNK]
+            )
             for i in range(0, len(rows), UPSCALE_CHUNK)
         ]
     )
