@@ -389,12 +389,12 @@ def upscale_candidates(
     c_out = up_2.weight.shape[1]
     # (C_in, C_out, 2, 2) -> (2·2·C_out, C_in): output rows in (i, j, channel) order.
     weight_1 = side.get("up_w1", lambda: up_1.weight.permute(2, 3, 1, 0).reshape(4 * c_mid, c_in))
-    bias_1 = None if up_1.bias is None else side.get("up_b1", lambda: up_1.bias.repeat(4))
+    bias_1 = None if up_1.bias is None else up_1.bias.repeat(4)
     # (C_in, C_out, 2, 2) -> (2·2·C_out, C_in) for F.linear: output (i, j, channel).
     weight_2 = side.get(
         "up_w2", lambda: up_2.weight.permute(2, 3, 1, 0).reshape(4 * c_out, c_mid).contiguous()
     )
-    bias_2 = None if up_2.bias is None else side.get("up_b2", lambda: up_2.bias.repeat(4))
+    bias_2 = None if up_2.bias is None else up_2.bias.repeat(4)
     shared = side.get("s3_up", lambda: decoded.image.shared @ weight_1.T)
     image = decoded.image.rows(rows)
     r = len(rows)
