@@ -16,8 +16,12 @@ asks of the image tokens is a linear map or a row's mean and variance, and both 
 taken from that form: a projection is ``scale · (S W) + coef @ (basis W)`` with ``S W``
 computed once per image; a row's variance is ``scale² |S|² + 2 scale coef·(basis S) +
 coef (basis basisᵀ) coefᵀ``, where ``basis S`` runs through the 128-channel projection
-that made the basis (:func:`_cross`). The first layer's image side is shared outright.
-Only the masks' upscaling of a prompt worth keeping materialises anything of image size.
+that made the basis (:func:`_cross`). An attention never forms the projected keys,
+values or queries (N × 128 per prompt) either: its scores are ``scale · (q · S W) + (q ·
+basis W) @ coef`` and its weighted sums go the same way (:meth:`LowRankImage.scores`,
+:meth:`LowRankImage.attend`), about half the multiplications and none of the (B, N, 128)
+tensors. The first layer's image side is shared outright. Only the masks' upscaling of a
+prompt worth keeping materialises anything of image size.
 
 The figures equal the modules' up to float rounding (``tests/inference/test_everything.py``
 compares them with the model's own decoder on the real weights).
@@ -95,6 +99,71 @@ class LowRankImage:
         torch.addcmul(constant, self.scale.transpose(1, 2), shared_projected, out=out)
         return out.baddbmm_(self.coef.transpose(1, 2), self.basis @ weight.transpose(0, 1))
 
+    def scores(
+        self,
+        queries: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        shared_by_head: torch.Tensor,
+    ) -> torch.Tensor:
+        """Each head's products of a few queries with every projected image token,
+        ``Σ_d queries[b, h, t, d] · P[b, n, h·d' + d]`` (B, h·T, N), where P is
+        :meth:`project` with ``weight`` (h·d', C) and ``bias``; queries (B, h, T, d').
+
+        P is never formed: its shared part arrives as ``shared_by_head`` (h, d', N) or,
+        with a positional term that is the same for every prompt, (h, d', 2N) (``shared
+        @ weightᵀ`` then that term, each split by head), and its coefficients' part runs
+        through ``coef`` as (h·T × r) products per prompt.
+        """
+        b, heads, t, d = queries.shape
+        n = self.coef.shape[-1]
+        projected_basis = (self.basis @ weight.transpose(0, 1)).reshape(b, -1, heads, d)
+        through_basis = torch.einsum("bhtd,brhd->bhtr", queries, projected_basis)
+        out = through_basis.reshape(b, heads * t, -1) @ self.coef  # (B, h·T, N)
+        constant = self.offset @ weight.transpose(0, 1)
+        if bias is not None:
+            constant = constant + bias
+        through_constant = (queries * constant.reshape(heads, d)[:, None, :]).sum(-1)
+        shared = queries.transpose(0, 1).reshape(heads, b * t, d) @ shared_by_head
+        shared = shared.reshape(heads, b, t, -1).transpose(0, 1)  # (B, h, T, N or 2N)
+        view = out.view(b, heads, t, n)
+        view.addcmul_(shared[..., :n], self.scale[:, :, None, :])
+        if shared.shape[-1] > n:
+            view.add_(shared[..., n:])
+        view.add_(through_constant[..., None])
+        return out
+
+    def attend(
+        self,
+        weights: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        shared_by_head: torch.Tensor,
+    ) -> torch.Tensor:
+        """Each head's weighted sum of the projected image tokens, ``Σ_n weights[b, h·T
+        + t, n] · P[b, n, h·d:(h+1)·d]`` (B, h, T, d), for weights (B, h·T, N) whose rows
+        sum to 1 (a softmax over the image), P as in :meth:`scores`; ``shared_by_head``
+        (h, N, d) is ``shared @ weightᵀ`` split by head."""
+        heads, n, d = shared_by_head.shape
+        b = weights.shape[0]
+        t = weights.shape[1] // heads
+        scaled = torch.empty((heads, b, t, n), dtype=weights.dtype, device=weights.device)
+        torch.mul(
+            weights.view(b, heads, t, n).transpose(0, 1),
+            self.scale.view(b, 1, 1, n).transpose(0, 1),
+            out=scaled,
+        )
+        out = (scaled.view(heads, b * t, n) @ shared_by_head).view(heads, b, t, d)
+        through_coef = weights @ self.coef.transpose(1, 2)  # (B, h·T, r)
+        projected_basis = (self.basis @ weight.transpose(0, 1)).reshape(b, -1, heads, d)
+        out = out.transpose(0, 1) + torch.einsum(
+            "bhtr,brhd->bhtd", through_coef.view(b, heads, t, -1), projected_basis
+        )
+        constant = self.offset @ weight.transpose(0, 1)
+        if bias is not None:
+            constant = constant + bias
+        return out + constant.reshape(1, heads, 1, d)
+
     def rows(self, index: torch.Tensor) -> LowRankImage:
         """The prompts ``index`` (R,) only."""
         return LowRankImage(
@@ -125,22 +194,54 @@ class ImageSide:
 def _attend_tokens(
     attn: Attention, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
 ) -> torch.Tensor:
-    """``attn`` of few queries (B, T, C) over projected image keys and values, (N, I) for
-    every prompt alike or (B, N, I) -> (B, T, C)."""
+    """``attn`` of few queries (B, T, C) over image keys and values projected alike for
+    every prompt, (N, I) -> (B, T, C)."""
     heads = attn.num_heads
     b, t, _ = queries.shape
     q = _split_heads(_linear(queries, attn.q_proj), heads)  # (B, h, T, d)
     d = q.shape[-1]
-    if keys.dim() == 2:
-        # One image side for all: the B·T queries of a head share one product.
-        k, v = _split_heads(keys, heads), _split_heads(values, heads)  # (h, N, d)
-        q_all = q.transpose(0, 1).reshape(heads, b * t, d)
-        weights = torch.softmax((q_all @ k.transpose(1, 2)) * (1.0 / math.sqrt(d)), dim=-1)
-        out = (weights @ v).reshape(heads, b, t, d).transpose(0, 1)  # (B, h, T, d)
-    else:
-        k, v = _split_heads(keys, heads), _split_heads(values, heads)  # (B, h, N, d)
-        out = F.scaled_dot_product_attention(q, k, v)
+    # One image side for all: the B·T queries of a head share one product.
+    k, v = _split_heads(keys, heads), _split_heads(values, heads)  # (h, N, d)
+    q_all = q.transpose(0, 1).reshape(heads, b * t, d)
+    weights = torch.softmax((q_all @ k.transpose(1, 2)) * (1.0 / math.sqrt(d)), dim=-1)
+    out = (weights @ v).reshape(heads, b, t, d).transpose(0, 1)  # (B, h, T, d)
     return _linear(out.transpose(1, 2).reshape(b, t, heads * d), attn.out_proj)
+
+
+def _attend_low_rank(
+    attn: Attention,
+    queries: torch.Tensor,
+    image: LowRankImage,
+    keys_by_head: torch.Tensor,
+    values_by_head: torch.Tensor,
+) -> torch.Tensor:
+    """``attn`` of few queries (B, T, C) over each prompt's own image tokens ``image``,
+    whose keys and values are never formed (:meth:`LowRankImage.scores`,
+    :meth:`LowRankImage.attend`): ``keys_by_head`` (h, d, 2N), the shared part's and the
+    positional encoding's key projections; ``values_by_head`` (h, N, d) -> (B, T, C)."""
+    heads = attn.num_heads
+    b, t, _ = queries.shape
+    q = _split_heads(_linear(queries, attn.q_proj), heads)  # (B, h, T, d)
+    d = q.shape[-1]
+    scores = image.scores(
+        q * (1.0 / math.sqrt(d)), attn.k_proj.weight, attn.k_proj.bias, keys_by_head
+    )
+    weights = torch.softmax(scores, dim=-1)  # (B, h·T, N)
+    out = image.attend(weights, attn.v_proj.weight, attn.v_proj.bias, values_by_head)
+    return _linear(out.transpose(1, 2).reshape(b, t, heads * d), attn.out_proj)
+
+
+def _keys_by_head(projected: torch.Tensor, extra: torch.Tensor | None, heads: int) -> torch.Tensor:
+    """Projections (N, h·d) of the image, and optionally of its positional encoding,
+    laid out for products with each head's queries: (h, d, N), or (h, d, 2N) with the
+    positional part after the image's."""
+    parts = [projected] if extra is None else [projected, extra]
+    return torch.cat([p.reshape(p.shape[0], heads, -1).permute(1, 2, 0) for p in parts], dim=2)
+
+
+def _values_by_head(projected: torch.Tensor, heads: int) -> torch.Tensor:
+    """Projections (N, h·d) of the image as (h, N, d), contiguous."""
+    return _split_heads(projected, heads).contiguous()
 
 
 @dataclass
@@ -157,26 +258,33 @@ class _ImageUpdate:
 
 
 def _attend_image(
-    attn: Attention, image_queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    attn: Attention,
+    image_queries: torch.Tensor | tuple[LowRankImage, torch.Tensor],
+    keys: torch.Tensor,
+    values: torch.Tensor,
 ) -> _ImageUpdate:
-    """``attn`` of the image's projected queries ((N, I) for all prompts alike, or
-    (B, N, I)) over the tokens keys and values (B, T, C)."""
+    """``attn`` of the image's queries over the tokens keys and values (B, T, C): the
+    queries projected alike for all prompts (N, I), or each prompt's image tokens in
+    low-rank form with ``image_queries`` = (image, queries_by_head), queries_by_head (h,
+    d, 2N) as for :meth:`LowRankImage.scores`."""
     heads = attn.num_heads
     b, t, c = keys.shape
     k = _split_heads(_linear(keys, attn.k_proj), heads)  # (B, h, T, d)
     v = _split_heads(_linear(values, attn.v_proj), heads)
     d = k.shape[-1]
-    q = _split_heads(image_queries, heads)  # (h, N, d) or (B, h, N, d)
     k = k * (1.0 / math.sqrt(d))
     # Scores with the image along the last axis, (B, h, T, N): the softmax over the 7
     # tokens is then elementwise over long rows (over a last axis of 7 it was among the
     # slowest steps of the decoder on a CPU), and the weights come out in the layout of
     # LowRankImage.coef.
-    if q.dim() == 3:
+    if isinstance(image_queries, tuple):
+        image, by_head = image_queries
+        scores = image.scores(k, attn.q_proj.weight, attn.q_proj.bias, by_head)
+        scores = scores.view(b, heads, t, -1)
+    else:
+        q = _split_heads(image_queries, heads)  # (h, N, d)
         k_all = k.transpose(0, 1).reshape(heads, b * t, d)
         scores = (k_all @ q.transpose(1, 2)).reshape(heads, b, t, -1).transpose(0, 1)
-    else:
-        scores = k @ q.transpose(-1, -2)
     scores = (scores - scores.amax(dim=2, keepdim=True)).exp_()
     scores = scores.div_(scores.sum(dim=2, keepdim=True))
     weights = scores.reshape(b, heads * t, -1)  # (B, h·T, N)
@@ -290,20 +398,22 @@ def run_transformer(
     queries = second.norm1(queries + second.self_attn(q, q, queries))
     t2i = second.cross_attn_token_to_image
     s2 = keys.shared  # centred(x) · γ of the first layer's norm4
+    heads = t2i.num_heads
     w = t2i.k_proj.weight
-    keys_2 = keys.project(
-        w, t2i.k_proj.bias, side.get("s2_k", lambda: s2 @ w.T), side.get("pe_k2", lambda: pe @ w.T)
-    )
+    keys_2 = side.get("k2_heads", lambda: _keys_by_head(s2 @ w.T, pe @ w.T, heads))
     w = t2i.v_proj.weight
-    values_2 = keys.project(w, t2i.v_proj.bias, side.get("s2_v", lambda: s2 @ w.T))
-    queries = second.norm2(queries + _attend_tokens(t2i, queries + query_pe, keys_2, values_2))
+    values_2 = side.get("v2_heads", lambda: _values_by_head(s2 @ w.T, heads))
+    queries = second.norm2(
+        queries + _attend_low_rank(t2i, queries + query_pe, keys, keys_2, values_2)
+    )
     queries = second.norm3(queries + second.mlp(queries))
     i2t = second.cross_attn_image_to_token
     w = i2t.q_proj.weight
-    image_q = keys.project(
-        w, i2t.q_proj.bias, side.get("s2_q", lambda: s2 @ w.T), side.get("pe_q2", lambda: pe @ w.T)
+    image_q_2 = (
+        keys,
+        side.get("q2_heads", lambda: _keys_by_head(s2 @ w.T, pe @ w.T, i2t.num_heads)),
     )
-    update_2 = _attend_image(i2t, image_q, queries + query_pe, queries)
+    update_2 = _attend_image(i2t, image_q_2, queries + query_pe, queries)
     # keys + update: its shared part centred; the rest joins the basis.
     s2c = side.get("s2c", lambda: _centred(s2))
     offset = keys.offset + update_2.bias
@@ -339,16 +449,12 @@ def run_transformer(
 
     # ---- the tokens' last attention to the image.
     s3 = keys.shared
+    heads = final.num_heads
     w = final.k_proj.weight
-    keys_3 = keys.project(
-        w,
-        final.k_proj.bias,
-        side.get("s3_k", lambda: s3 @ w.T),
-        side.get("pe_k3", lambda: pe @ w.T),
-    )
+    keys_3 = side.get("k3_heads", lambda: _keys_by_head(s3 @ w.T, pe @ w.T, heads))
     w = final.v_proj.weight
-    values_3 = keys.project(w, final.v_proj.bias, side.get("s3_v", lambda: s3 @ w.T))
-    attended = _attend_tokens(final, queries + query_pe, keys_3, values_3)
+    values_3 = side.get("v3_heads", lambda: _values_by_head(s3 @ w.T, heads))
+    attended = _attend_low_rank(final, queries + query_pe, keys, keys_3, values_3)
     tokens = transformer.norm_final_attn(queries + attended)
     return DecodedPoints(tokens, keys)
 
