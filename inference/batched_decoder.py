@@ -484,9 +484,10 @@ def upscale_candidates(
 
     Both transposed convolutions (kernel 2, stride 2) are a linear map per input pixel,
     so they run as matrix products on channels-last pixels: the first on the low-rank
-    form (no (N, C) image tokens are formed), the second before the pixels are put back
-    in order, with the hypernetworks' products taken first, so only the (R, 3, 256, 256)
-    logits are ever laid out as an image.
+    form (no (N, C) image tokens are formed), the second on the mid-resolution pixels.
+    Each GELU writes its pixels in the order of the next resolution's rows, so the
+    hypernetworks' product, taken last, lays the (R, 3, 256, 256) logits out as an image
+    with no reordering pass of its own.
     """
     up_1, norm, act_1, up_2, act_2 = decoder.output_upscaling
     up_1, up_2 = cast(nn.ConvTranspose2d, up_1), cast(nn.ConvTranspose2d, up_2)
@@ -507,10 +508,22 @@ def upscale_candidates(
     h, w = side.grid
     flat = image.project(weight_1, bias_1, shared)  # (R, N, 2·2·C_mid)
     y = F.layer_norm(flat.reshape(r, -1, c_mid), (c_mid,), norm.weight, norm.bias, norm.eps)
-    y = act_1(y)  # (R, N·4, C_mid): pixels (y, x, i1, j1)
-    z = act_2(F.linear(y, weight_2, bias_2))  # (R, N·4, 2·2·C_out): (i2, j2, channel)
+    # (R, N·4, C_mid), pixels (y, x, i1, j1), through the GELU into (y, i1, x, j1) order:
+    # the 2h × 2w pixels row by row.
+    mid = y.new_empty((r, h, 2, w, 2 * c_mid))
+    _gelu_into(act_1, y.view(r, h, w, 2, 2 * c_mid).transpose(2, 3), mid)
+    z = F.linear(mid.view(r, -1, c_mid), weight_2, bias_2)  # (R, N·4, (i2, j2, channel))
+    # Through the GELU into (Y, i2, X, j2) order: the pixels of the 4h × 4w logits row by
+    # row, so that the hypernetworks' product lays the logits out as an image.
+    out = z.new_empty((r, 2 * h, 2, 2 * w, 2 * c_out))
+    _gelu_into(act_2, z.view(r, 2 * h, 2 * w, 2, 2 * c_out).transpose(2, 3), out)
     if hyper is None:
         hyper = hypernetworks(decoder, decoded.tokens[rows])
-    logits = z.reshape(r, -1, c_out) @ hyper.transpose(1, 2)  # (R, N·16, 3)
-    logits = logits.reshape(r, h, w, 2, 2, 2, 2, 3).permute(0, 7, 1, 3, 5, 2, 4, 6)
-    return logits.reshape(r, 3, 4 * h, 4 * w)
+    logits = hyper @ out.view(r, -1, c_out).transpose(1, 2)  # (R, 3, 16N)
+    return logits.view(r, 3, 4 * h, 4 * w)
+
+
+def _gelu_into(act: nn.Module, x: torch.Tensor, out: torch.Tensor) -> None:
+    """``act(x)`` (SAM's GELU) written into ``out``, contiguous, of x's shape."""
+    gelu = cast(nn.GELU, act)
+    torch.ops.aten.gelu.out(x, approximate=gelu.approximate, out=out)
