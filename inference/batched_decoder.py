@@ -313,10 +313,11 @@ def _layer_norm(
     c = image.shared.shape[-1]
     basis = _centred(image.basis)  # the shared part is centred: only the basis moves the mean
     gram = basis @ basis.transpose(1, 2)  # (B, r, r)
-    quadratic = ((gram @ image.coef).mul_(image.coef)).sum(1, keepdim=True)  # (B, 1, N)
-    linear = (image.coef * cross).sum(1, keepdim=True)
     scale = image.scale
-    variance = (scale * scale * shared_square + 2 * scale * linear + quadratic) / c
+    # The cross and quadratic terms of |row|², summed over r at once:
+    # Σ_j coef[j] · (2 · scale · cross[j] + (gram @ coef)[j])  (B, 1, N).
+    terms = (cross * (2 * scale)).baddbmm_(gram, image.coef).mul_(image.coef).sum(1, keepdim=True)
+    variance = (scale * scale * shared_square + terms) / c
     inverse = torch.rsqrt(variance.clamp(min=0) + norm.eps)  # (B, 1, N)
     return LowRankImage(
         scale=scale * inverse,
