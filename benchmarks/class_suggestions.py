@@ -354,6 +354,19 @@ def report(
         )
 
 
+def report_both(
+    title: str, features: np.ndarray, labels: list[str], images: list[int], draws: int
+) -> None:
+    """Prints the set's size and :func:`report` twice: with the examples drawn from any
+    image but the query itself, then from other images than the query's only."""
+    sizes = {name: labels.count(name) for name in sorted(set(labels))}
+    print(f"{title}: {len(labels)} in {len(set(images))} images, {len(sizes)} classes {sizes}")
+    print("examples from any image but the query itself:")
+    report(features, labels, draws)
+    print("examples from other images only:")
+    report(features, labels, draws, images)
+
+
 def vote_seconds(examples: int, classes: int = 20, repeats: int = 50) -> float:
     """Median seconds of one vote among ``examples`` random unit features."""
     rng = np.random.default_rng(1)
@@ -394,28 +407,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.digits is not None:
         cache = args.cache / "digits-embeddings" / args.model
         features, labels, images = digits_features(args.digits, cache, args.model, args.mosaics, 10)
-        sizes = {name: labels.count(name) for name in sorted(set(labels))}
-        print(
-            f"digits: {len(labels)} in {args.mosaics} images, {len(sizes)} classes {sizes}; "
-            f"{args.model}"
-        )
-        print("examples from any image but the query itself:")
-        report(features, labels, args.draws)
-        print("examples from other images only:")
-        report(features, labels, args.draws, images)
+        report_both(f"digits ({args.model})", features, labels, images, args.draws)
     if args.cifar is not None:
         cache = args.cache / "cifar-embeddings" / args.model
         by_mask = cifar_features(args.cifar, cache, args.model, args.cifar_images, 4)
         for kind, (features, labels, images) in by_mask.items():
-            sizes = {name: labels.count(name) for name in sorted(set(labels))}
-            print(
-                f"CIFAR-10 photos, {kind} masks: {len(labels)} in {args.cifar_images} images, "
-                f"{len(sizes)} classes {sizes}; {args.model}"
-            )
-            print("examples from any image but the query itself:")
-            report(features, labels, args.draws)
-            print("examples from other images only:")
-            report(features, labels, args.draws, images)
+            title = f"CIFAR-10 photos, {kind} masks ({args.model})"
+            report_both(title, features, labels, images, args.draws)
     for n in (1000, 5000, 20000):
         print(f"one vote among {n} stored features: {vote_seconds(n) * 1000:.1f} ms")
     print(f"load average after: {os.getloadavg()}")
