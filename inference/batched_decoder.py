@@ -76,6 +76,16 @@ class LowRankImage:
     basis: torch.Tensor
     offset: torch.Tensor
 
+    def _constant(self, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """What the offset becomes through ``weight`` (K, C) and ``bias``: (K,)."""
+        constant = self.offset @ weight.transpose(0, 1)
+        return constant if bias is None else constant + bias
+
+    def _projected_basis(self, weight: torch.Tensor, heads: int) -> torch.Tensor:
+        """The basis through ``weight`` (h·d, C), split by head: (B, r, h, d)."""
+        b, r, _ = self.basis.shape
+        return (self.basis @ weight.transpose(0, 1)).reshape(b, r, heads, -1)
+
     def project(
         self,
         weight: torch.Tensor,
@@ -87,9 +97,7 @@ class LowRankImage:
         given ``shared_projected = shared @ weight.T`` (N, K), computed once per image;
         ``shared_extra`` (N, K), the same for every prompt (the positional encoding's
         projection), joins the sum without a pass of its own."""
-        constant = self.offset @ weight.transpose(0, 1)
-        if bias is not None:
-            constant = constant + bias
+        constant = self._constant(weight, bias)
         if shared_extra is not None:
             constant = shared_extra + constant
         b, _, n = self.scale.shape
@@ -117,12 +125,10 @@ class LowRankImage:
         """
         b, heads, t, d = queries.shape
         n = self.coef.shape[-1]
-        projected_basis = (self.basis @ weight.transpose(0, 1)).reshape(b, -1, heads, d)
+        projected_basis = self._projected_basis(weight, heads)
         through_basis = torch.einsum("bhtd,brhd->bhtr", queries, projected_basis)
         out = through_basis.reshape(b, heads * t, -1) @ self.coef  # (B, h·T, N)
-        constant = self.offset @ weight.transpose(0, 1)
-        if bias is not None:
-            constant = constant + bias
+        constant = self._constant(weight, bias)
         through_constant = (queries * constant.reshape(heads, d)[:, None, :]).sum(-1)
         shared = queries.transpose(0, 1).reshape(heads, b * t, d) @ shared_by_head
         shared = shared.reshape(heads, b, t, -1).transpose(0, 1)  # (B, h, T, N or 2N)
@@ -155,14 +161,12 @@ class LowRankImage:
         )
         out = (scaled.view(heads, b * t, n) @ shared_by_head).view(heads, b, t, d)
         through_coef = weights @ self.coef.transpose(1, 2)  # (B, h·T, r)
-        projected_basis = (self.basis @ weight.transpose(0, 1)).reshape(b, -1, heads, d)
         out = out.transpose(0, 1) + torch.einsum(
-            "bhtr,brhd->bhtd", through_coef.view(b, heads, t, -1), projected_basis
+            "bhtr,brhd->bhtd",
+            through_coef.view(b, heads, t, -1),
+            self._projected_basis(weight, heads),
         )
-        constant = self.offset @ weight.transpose(0, 1)
-        if bias is not None:
-            constant = constant + bias
-        return out + constant.reshape(1, heads, 1, d)
+        return out + self._constant(weight, bias).reshape(1, heads, 1, d)
 
     def rows(self, index: torch.Tensor) -> LowRankImage:
         """The prompts ``index`` (R,) only."""
