@@ -91,15 +91,10 @@ class LowRankImage:
         weight: torch.Tensor,
         bias: torch.Tensor | None,
         shared_projected: torch.Tensor,
-        shared_extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``tokens @ weight.T + bias (+ shared_extra)`` (B, N, K) for weight (K, C),
-        given ``shared_projected = shared @ weight.T`` (N, K), computed once per image;
-        ``shared_extra`` (N, K), the same for every prompt (the positional encoding's
-        projection), joins the sum without a pass of its own."""
+        """``tokens @ weight.T + bias`` (B, N, K) for weight (K, C), given
+        ``shared_projected = shared @ weight.T`` (N, K), computed once per image."""
         constant = self._constant(weight, bias)
-        if shared_extra is not None:
-            constant = shared_extra + constant
         b, _, n = self.scale.shape
         # Written into a tensor of its own: out of place, addcmul over these broadcast
         # shapes ran at a third of the speed on a CPU.

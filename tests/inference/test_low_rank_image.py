@@ -39,7 +39,9 @@ def test_scores_are_the_queries_products_with_the_projected_tokens(with_position
 
     got = image.scores(queries, weight, bias, _keys_by_head(shared, extra, HEADS))
 
-    projected = image.project(weight, bias, shared, extra)  # (B, N, h·d)
+    projected = image.project(weight, bias, shared)  # (B, N, h·d)
+    if extra is not None:
+        projected = projected + extra  # the positional term, the same for every prompt
     by_head = projected.reshape(B, N, HEADS, D).permute(0, 2, 1, 3)  # (B, h, N, d)
     want = (queries @ by_head.transpose(-1, -2)).reshape(B, HEADS * T, N)
     torch.testing.assert_close(got, want)
