@@ -137,6 +137,22 @@ def _suggestions(
     return votes, len(queries), len(taking_part)
 
 
+def _top1(votes: list[tuple[int, list[tuple[int, float]]]]) -> float:
+    """The share of (query class, ranking) pairs whose first class is the query's."""
+    return sum(int(ranked[0][0] == truth) for truth, ranked in votes) / len(votes)
+
+
+def _preselected(
+    votes: list[tuple[int, list[tuple[int, float]]]], threshold: float
+) -> tuple[float, float]:
+    """The annotator's rule on the votes: the first class is pre-selected only when its
+    confidence is at least ``threshold``. (share of votes with a class pre-selected,
+    share of those where it is the query's class; NaN where none is)."""
+    shown = [(truth, ranked[0][0]) for truth, ranked in votes if ranked[0][1] >= threshold]
+    right = sum(int(truth == first) for truth, first in shown)
+    return len(shown) / len(votes), (right / len(shown) if shown else float("nan"))
+
+
 def top1_accuracy(
     features: np.ndarray,
     labels: list[str],
@@ -148,10 +164,7 @@ def top1_accuracy(
     """Leave-one-out top-1 accuracy with ``k`` examples per class (see the module's
     docstring): (accuracy, number of queries, number of classes taking part)."""
     votes, queries, classes = _suggestions(features, labels, k, draws, seed, images)
-    if not votes:
-        return float("nan"), 0, classes
-    right = sum(int(ranked[0][0] == truth) for truth, ranked in votes)
-    return right / len(votes), queries, classes
+    return (_top1(votes) if votes else float("nan")), queries, classes
 
 
 def preselection(
@@ -163,15 +176,10 @@ def preselection(
     seed: int = 0,
     images: list[int] | None = None,
 ) -> tuple[float, float]:
-    """What the annotator does with the same votes: it pre-selects the first class only
-    when its confidence is at least ``threshold``. (share of queries with a class
-    pre-selected, share of those where it is the query's class); NaN where none."""
+    """What the annotator does with the same votes as :func:`top1_accuracy`
+    (:func:`_preselected`); NaN, NaN where no class takes part."""
     votes, _, _ = _suggestions(features, labels, k, draws, seed, images)
-    shown = [(truth, ranked[0][0]) for truth, ranked in votes if ranked[0][1] >= threshold]
-    if not votes:
-        return float("nan"), float("nan")
-    right = sum(int(truth == first) for truth, first in shown)
-    return len(shown) / len(votes), (right / len(shown) if shown else float("nan"))
+    return _preselected(votes, threshold) if votes else (float("nan"), float("nan"))
 
 
 # digits.png: 50 rows x 100 columns of 20 x 20 digits; rows 5c..5c+4 hold digit c.
@@ -342,11 +350,13 @@ def report(
     """Prints top-1 accuracy for k = 1, 5, 20, and how often the annotator's rule
     (confidence at least ``PRESELECT_AT``) pre-selects a class and is right."""
     for k in (1, 5, 20):
-        accuracy, queries, classes = top1_accuracy(features, labels, k, draws, images=images)
-        if queries == 0:
+        # One leave-one-out run per k gives both figures.
+        votes, queries, classes = _suggestions(features, labels, k, draws, images=images)
+        if not votes:
             print(f"k={k:>2}: not measurable (fewer than 2 classes have {k + 1} objects)")
             continue
-        shown, right = preselection(features, labels, k, draws, PRESELECT_AT, images=images)
+        accuracy = _top1(votes)
+        shown, right = _preselected(votes, PRESELECT_AT)
         print(
             f"k={k:>2}: top-1 {accuracy:.1%} over {queries} queries x {draws} draws, "
             f"{classes} classes (chance {1 / classes:.0%}); pre-selected on {shown:.1%}, "
