@@ -41,7 +41,13 @@ The protocol: leave one out. Each object in turn is the query; from the other ob
 k examples of each class taking part are drawn at random (``--draws`` times); the
 suggestion is the first class of :func:`webapp.suggestions.voting.vote` (the product's
 rule: 10 nearest by cosine, weighted by similarity); top-1 accuracy is the share of
-(query, draw) pairs where it is the query's class. Features are the product's too:
+(query, draw) pairs where it is the query's class. Pre-selection is measured twice: with
+the annotator's old fixed bar (``PRESELECT_AT``, half the votes) and with the bar the
+product now measures on each project's own examples
+(:func:`webapp.suggestions.calibration.preselection_bar`, right ``PRESELECT_RIGHT`` of
+the time): for each (query, draw), the bar is measured on that draw's examples alone,
+as a project holding just them would, and the query's vote is pre-selected when it
+reaches it. Features are the product's too:
 MobileSAM's embedding (``inference.encode``) pooled under the mask
 (``inference.pooling.pool_under_mask``).
 """
@@ -49,6 +55,7 @@ MobileSAM's embedding (``inference.encode``) pooled under the mask
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from pathlib import Path
@@ -59,7 +66,15 @@ from benchmarks.grabcut import grabcut_photos
 from benchmarks.machine import cpu_name
 from inference.pooling import pool_under_mask
 from inference.registry import DEFAULT_MODEL
+from webapp.suggestions.calibration import FLOOR, preselection_bar
 from webapp.suggestions.voting import Examples, vote
+
+# The annotator's old rule pre-selected a suggested class from this confidence on (the
+# floor of the measured bar, webapp.suggestions.calibration.FLOOR) ...
+PRESELECT_AT = FLOOR
+# ... the measured bar is the lowest at which the project's own votes are right this
+# share of the time (the default of SAMLABEL_SUGGESTION_PRESELECT_PERCENT).
+PRESELECT_RIGHT = 0.8
 
 # Hand-given classes of the GrabCut objects (file stems).
 GRABCUT_CLASSES: dict[str, list[str]] = {
@@ -95,6 +110,9 @@ def grabcut_features(folder: Path, cache: Path, model: str) -> tuple[np.ndarray,
     return np.stack(features), labels
 
 
+Vote = tuple[int, list[tuple[int, float]], float | None]
+
+
 def _suggestions(
     features: np.ndarray,
     labels: list[str],
@@ -102,11 +120,13 @@ def _suggestions(
     draws: int,
     seed: int = 0,
     images: list[int] | None = None,
-) -> tuple[list[tuple[int, list[tuple[int, float]]]], int, int]:
+    calibrate: bool = False,
+) -> tuple[list[Vote], int, int]:
     """Leave one out with ``k`` examples per class (see the module's docstring): for
-    every (query, draw), the query's class id and the vote's ranking; the number of
-    queries and of classes taking part. With ``images`` (each object's image), examples
-    come only from other images than the query's."""
+    every (query, draw), the query's class id, the vote's ranking and (with
+    ``calibrate``, else NaN) the pre-selection bar measured on the draw's examples (None:
+    never); the number of queries and of classes taking part. With ``images`` (each
+    object's image), examples come only from other images than the query's."""
     rng = np.random.default_rng(seed)
     names = sorted(set(labels))
     label_ids = np.array([names.index(name) for name in labels])
@@ -122,7 +142,7 @@ def _suggestions(
     taking_part = [c for c in range(len(names)) if counts[c] >= k + 1]
     if len(taking_part) < 2:
         return [], 0, len(taking_part)
-    votes = []
+    votes: list[Vote] = []
     queries = [i for i in range(len(labels)) if label_ids[i] in taking_part]
     for query in queries:
         for _ in range(draws):
@@ -133,22 +153,26 @@ def _suggestions(
             examples = Examples(
                 features[chosen], label_ids[chosen], np.array(chosen, dtype=np.int64)
             )
-            votes.append((int(label_ids[query]), vote(examples, features[query])))
+            bar = preselection_bar(examples, PRESELECT_RIGHT).at if calibrate else math.nan
+            votes.append((int(label_ids[query]), vote(examples, features[query]), bar))
     return votes, len(queries), len(taking_part)
 
 
-def _top1(votes: list[tuple[int, list[tuple[int, float]]]]) -> float:
-    """The share of (query class, ranking) pairs whose first class is the query's."""
-    return sum(int(ranked[0][0] == truth) for truth, ranked in votes) / len(votes)
+def _top1(votes: list[Vote]) -> float:
+    """The share of votes whose first class is the query's."""
+    return sum(int(ranked[0][0] == truth) for truth, ranked, _ in votes) / len(votes)
 
 
-def _preselected(
-    votes: list[tuple[int, list[tuple[int, float]]]], threshold: float
-) -> tuple[float, float]:
+def _preselected(votes: list[Vote], threshold: float | None) -> tuple[float, float]:
     """The annotator's rule on the votes: the first class is pre-selected only when its
-    confidence is at least ``threshold``. (share of votes with a class pre-selected,
-    share of those where it is the query's class; NaN where none is)."""
-    shown = [(truth, ranked[0][0]) for truth, ranked in votes if ranked[0][1] >= threshold]
+    confidence is at least ``threshold`` (None: the vote's own measured bar, never where
+    that is None). (share of votes with a class pre-selected, share of those where it is
+    the query's class; NaN where none is)."""
+    shown = []
+    for truth, ranked, bar in votes:
+        at = bar if threshold is None else threshold
+        if at is not None and ranked[0][1] >= at:
+            shown.append((truth, ranked[0][0]))
     right = sum(int(truth == first) for truth, first in shown)
     return len(shown) / len(votes), (right / len(shown) if shown else float("nan"))
 
@@ -172,13 +196,16 @@ def preselection(
     labels: list[str],
     k: int,
     draws: int,
-    threshold: float,
+    threshold: float | None,
     seed: int = 0,
     images: list[int] | None = None,
 ) -> tuple[float, float]:
     """What the annotator does with the same votes as :func:`top1_accuracy`
-    (:func:`_preselected`); NaN, NaN where no class takes part."""
-    votes, _, _ = _suggestions(features, labels, k, draws, seed, images)
+    (:func:`_preselected`; ``threshold`` None: the bar measured on each draw's
+    examples); NaN, NaN where no class takes part."""
+    votes, _, _ = _suggestions(
+        features, labels, k, draws, seed, images, calibrate=threshold is None
+    )
     return _preselected(votes, threshold) if votes else (float("nan"), float("nan"))
 
 
@@ -263,9 +290,6 @@ CIFAR_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )  # fmt: skip
 CIFAR_SIDE = 32  # pixels per photo side
-# The annotator pre-selects a suggested class from this confidence on
-# (frontend/src/annotator/suggestions.ts, MIN_SUGGESTION_CONFIDENCE).
-PRESELECT_AT = 0.5
 
 
 def cifar_photos(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -347,20 +371,30 @@ def cifar_features(
 def report(
     features: np.ndarray, labels: list[str], draws: int, images: list[int] | None = None
 ) -> None:
-    """Prints top-1 accuracy for k = 1, 5, 20, and how often the annotator's rule
-    (confidence at least ``PRESELECT_AT``) pre-selects a class and is right."""
+    """Prints top-1 accuracy for k = 1, 5, 20, and how often the annotator pre-selects a
+    class and is right: with the old fixed bar (``PRESELECT_AT``) and with the bar
+    measured on the draw's examples (``PRESELECT_RIGHT``)."""
     for k in (1, 5, 20):
-        # One leave-one-out run per k gives both figures.
-        votes, queries, classes = _suggestions(features, labels, k, draws, images=images)
+        # One leave-one-out run per k gives every figure.
+        votes, queries, classes = _suggestions(
+            features, labels, k, draws, images=images, calibrate=True
+        )
         if not votes:
             print(f"k={k:>2}: not measurable (fewer than 2 classes have {k + 1} objects)")
             continue
         accuracy = _top1(votes)
         shown, right = _preselected(votes, PRESELECT_AT)
+        measured_shown, measured_right = _preselected(votes, None)
+        bars = [bar for _, _, bar in votes]
+        never = sum(bar is None for bar in bars) / len(bars)
+        set_bars = [bar for bar in bars if bar is not None]
+        median_bar = f"{np.median(set_bars):.2f}" if set_bars else "-"
         print(
             f"k={k:>2}: top-1 {accuracy:.1%} over {queries} queries x {draws} draws, "
-            f"{classes} classes (chance {1 / classes:.0%}); pre-selected on {shown:.1%}, "
-            f"right on {right:.1%} of those"
+            f"{classes} classes (chance {1 / classes:.0%}); bar {PRESELECT_AT:.0%}: "
+            f"pre-selected on {shown:.1%}, right on {right:.1%} of those; measured bar "
+            f"(median {median_bar}, none in {never:.0%} of draws): pre-selected on "
+            f"{measured_shown:.1%}, right on {measured_right:.1%} of those"
         )
 
 
@@ -389,6 +423,21 @@ def vote_seconds(examples: int, classes: int = 20, repeats: int = 50) -> float:
         start = time.perf_counter()
         parsed = np.frombuffer(stored, dtype="<f2").reshape(examples, 256).astype(np.float32)
         vote(Examples(parsed, labels, np.arange(examples)), vectors[0])
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def bar_seconds(examples: int, classes: int = 20, repeats: int = 5) -> float:
+    """Median seconds to measure a project's pre-selection bar on ``examples`` random
+    unit features (once per change of its examples: the product keeps it in a cache)."""
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((examples, 256)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    found = Examples(vectors, rng.integers(0, classes, examples), np.arange(examples))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        preselection_bar(found, PRESELECT_RIGHT, min_examples=3)
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
@@ -426,6 +475,7 @@ def main(argv: list[str] | None = None) -> None:
             report_both(title, features, labels, images, args.draws)
     for n in (1000, 5000, 20000):
         print(f"one vote among {n} stored features: {vote_seconds(n) * 1000:.1f} ms")
+        print(f"the bar measured on {n} stored features: {bar_seconds(n) * 1000:.0f} ms")
     print(f"load average after: {os.getloadavg()}")
 
 

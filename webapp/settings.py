@@ -620,6 +620,15 @@ if SAMLABEL_SUGGESTION_MIN_EXAMPLES < 1:
     raise ImproperlyConfigured(
         f"SAMLABEL_SUGGESTION_MIN_EXAMPLES={SAMLABEL_SUGGESTION_MIN_EXAMPLES}: use 1 or more"
     )
+# The annotator pre-selects a suggested class only from the confidence at which, on the
+# project's own labels, suggestions are right this percent of the time
+# (webapp.suggestions.calibration).
+SAMLABEL_SUGGESTION_PRESELECT_PERCENT = env_int("SAMLABEL_SUGGESTION_PRESELECT_PERCENT", 80)
+if not 1 <= SAMLABEL_SUGGESTION_PRESELECT_PERCENT <= 100:
+    raise ImproperlyConfigured(
+        f"SAMLABEL_SUGGESTION_PRESELECT_PERCENT={SAMLABEL_SUGGESTION_PRESELECT_PERCENT}: "
+        "use a whole number from 1 to 100"
+    )
 
 # ---- Crops ----
 # Crop embeddings (webapp.crops): SAM's embedding of the region of a large image a person

@@ -10,9 +10,9 @@ import {
 } from "../src/annotator/suggestions";
 import type { Rle } from "../src/lib/rle";
 
-const cat: ClassSuggestion = { label_class: 1, name: "cat", confidence: 0.82 };
-const dog: ClassSuggestion = { label_class: 2, name: "dog", confidence: 0.6 };
-const unsure: ClassSuggestion = { label_class: 3, name: "fox", confidence: 0.4 };
+const cat: ClassSuggestion = { label_class: 1, name: "cat", confidence: 0.82, preselect: true };
+const dog: ClassSuggestion = { label_class: 2, name: "dog", confidence: 0.6, preselect: true };
+const unsure: ClassSuggestion = { label_class: 3, name: "fox", confidence: 0.7, preselect: false };
 const rle: Rle = { size: [1, 1], counts: "01" };
 
 describe("the class to pre-select", () => {
@@ -22,9 +22,11 @@ describe("the class to pre-select", () => {
     expect(suggestionToPreselect([], false, new Set([1]))).toBeNull();
   });
 
-  it("is none when the neighbours barely agree", () => {
+  it("is none when the server did not find it confident enough for this project", () => {
     expect(suggestionToPreselect([unsure, cat], false, new Set([1, 3]))).toBeNull();
     expect(suggestionToPreselect([unsure], false, new Set([3]))).toBeNull();
+    const unmarked: ClassSuggestion = { label_class: 1, name: "cat", confidence: 0.99 };
+    expect(suggestionToPreselect([unmarked], false, new Set([1]))).toBeNull();
   });
 
   it("is none when the user chose a class for this object", () => {

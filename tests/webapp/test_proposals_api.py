@@ -364,14 +364,14 @@ def test_a_proposal_with_a_pooled_feature_carries_the_suggested_class(
 
     def rank(project: Any, feature: np.ndarray, **options: Any) -> list[dict[str, Any]]:
         seen.append(feature)
-        return [{"label_class": cat.pk, "name": "cat", "confidence": 0.8}]
+        return [{"label_class": cat.pk, "name": "cat", "confidence": 0.8, "preselect": True}]
 
     monkeypatch.setattr(webapp.suggestions, "rank", rank)
     monkeypatch.delattr(webapp.suggestions, "rank_many", raising=False)
 
     body = api_client(user_in(image.project, "annotator")).get(url(image)).json()
 
-    assert body[0]["suggestion"] == {"label_class": cat.pk, "confidence": 0.8}
+    assert body[0]["suggestion"] == {"label_class": cat.pk, "confidence": 0.8, "preselect": True}
     assert [p["suggestion"] for p in body[1:]] == [None, None]  # no feature: no suggestion
     assert len(seen) == 1 and seen[0].shape == (256,) and seen[0].dtype == np.float32
 
@@ -390,9 +390,9 @@ def test_the_suggestions_of_an_images_proposals_read_the_examples_once(
 
     def rank_many(project: Any, features: list[np.ndarray], **options: Any) -> list[Any]:
         calls.append(len(features))
-        return [[{"label_class": cat.pk, "name": "cat", "confidence": 0.6}], [], [
-            {"label_class": dog.pk, "name": "dog", "confidence": 0.9}
-        ]]  # fmt: skip
+        return [[{"label_class": cat.pk, "name": "cat", "confidence": 0.6, "preselect": False}],
+                [], [{"label_class": dog.pk, "name": "dog", "confidence": 0.9, "preselect": True}],
+        ]  # fmt: skip
 
     monkeypatch.setattr(webapp.suggestions, "rank_many", rank_many)
 
@@ -400,9 +400,9 @@ def test_the_suggestions_of_an_images_proposals_read_the_examples_once(
 
     assert calls == [3]
     assert [p["suggestion"] for p in body] == [
-        {"label_class": cat.pk, "confidence": 0.6},
+        {"label_class": cat.pk, "confidence": 0.6, "preselect": False},
         None,
-        {"label_class": dog.pk, "confidence": 0.9},
+        {"label_class": dog.pk, "confidence": 0.9, "preselect": True},
     ]
 
 

@@ -17,6 +17,7 @@ from pytest_django.fixtures import Settings
 
 from tests.webapp.factories_annotations import make_image, make_label_class
 from webapp.annotations import rle as rle_codec
+from webapp.annotations.models import Annotation
 from webapp.annotations.services import create_annotation, edit_annotation
 from webapp.images.models import ImageEmbedding
 from webapp.projects.models import LabelClass, Project
@@ -319,7 +320,85 @@ def test_the_api_answers_empty_with_too_few_examples_and_409_before_encoding(
     client = api_client(user_in(project, "annotator"))
     answer = client.post(suggest_url(project, image), {"rle": half_mask("left")}, format="json")
     assert answer.status_code == 200
-    assert answer.json() == {"suggestions": []}
+    assert answer.json() == {
+        "suggestions": [],
+        "preselect_at": 0.5,
+        "calibration": {"evaluated": 0, "right_when_preselected": None},
+    }
     pending = make_image(project, WIDTH, HEIGHT)
     answer = client.post(suggest_url(project, pending), {"rle": half_mask("left")}, format="json")
     assert answer.status_code == 409
+
+
+def test_preselection_follows_how_often_the_projects_own_labels_are_voted_right(
+    make_project: Any, user_in: Any, api_client: Any, settings: Settings
+) -> None:
+    settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES = 3
+    project = make_project()
+    image = encoded_image(project)
+    cat, dog = make_label_class(project, "cat"), make_label_class(project, "dog")
+    rng = np.random.default_rng(5)
+    # Twelve masks look like unit(3) (the left half's feature), twelve like unit(100),
+    # but their classes were given at random: the features cannot tell cat from dog.
+    looks = [LEFT] * 12 + [RIGHT] * 12
+    given = rng.permutation([cat] * 12 + [dog] * 12)
+    ids = [
+        labelled(project, image, label, look + 0.05 * rng.standard_normal(256))
+        for look, label in zip(looks, given, strict=True)
+    ]
+    client = api_client(user_in(project, "annotator"))
+    url = suggest_url(project, image)
+
+    answer = client.post(url, {"rle": half_mask("left")}, format="json").json()
+    assert answer["preselect_at"] is None
+    assert answer["calibration"] == {"evaluated": 24, "right_when_preselected": None}
+    assert answer["suggestions"] and not any(s["preselect"] for s in answer["suggestions"])
+
+    # Labelled consistently (the left look is a cat), the same masks are voted right.
+    for pk, look in zip(ids, looks, strict=True):
+        label = cat if look is LEFT else dog
+        Annotation.objects.filter(pk=pk).update(label_class=label)
+    answer = client.post(url, {"rle": half_mask("left")}, format="json").json()
+    assert answer["preselect_at"] == 0.5
+    assert answer["calibration"] == {"evaluated": 24, "right_when_preselected": 1.0}
+    assert [(s["name"], s["preselect"]) for s in answer["suggestions"]] == [("cat", True)]
+
+
+def test_a_large_projects_bar_serves_on_while_its_examples_barely_change(
+    make_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webapp.suggestions import neighbours
+    from webapp.suggestions.voting import Examples
+
+    project = make_project()
+    measured: list[int] = []
+    real = neighbours.preselection_bar
+
+    def counting(examples: Examples, target: float, **options: Any) -> Any:
+        measured.append(len(examples.classes))
+        return real(examples, target, **options)
+
+    monkeypatch.setattr(neighbours, "preselection_bar", counting)
+    monkeypatch.setattr(neighbours, "REUSE_FROM", 40)
+    clock = [1000.0]
+    monkeypatch.setattr(neighbours.time, "time", lambda: clock[0])
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((50, 256)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def first(n: int) -> Examples:
+        return Examples(vectors[:n], np.arange(n) % 2, np.arange(n) + 1)
+
+    def bar(examples: Examples) -> Any:
+        return neighbours.project_bar(project, examples, k=10, min_examples=3)
+
+    bar(first(30))
+    bar(first(30))  # the same examples: the cached bar
+    bar(first(31))  # 30 is below REUSE_FROM: measured again
+    assert measured == [30, 31]
+    bar(first(40))
+    bar(first(42))  # 5 % more of 40: serves on
+    clock[0] += neighbours.REUSE_SECONDS + 1
+    bar(first(42))  # ... until it is too old
+    bar(first(50))  # 25 % more: measured at once
+    assert measured == [30, 31, 40, 42, 50]

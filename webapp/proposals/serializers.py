@@ -14,6 +14,7 @@ from webapp.proposals.models import Proposal, ProposalRun
 class SuggestionSerializer(serializers.Serializer[Any]):
     label_class = serializers.IntegerField()
     confidence = serializers.FloatField()
+    preselect = serializers.BooleanField()  # confident enough, in this project, to pre-select
 
 
 class ProposalSerializer(serializers.ModelSerializer[Proposal]):

@@ -126,10 +126,11 @@ def _share_covered(mask: np.ndarray, covered: np.ndarray) -> float:
 
 
 def suggestions_for(project: Any, proposals: list[Proposal]) -> dict[int, dict[str, Any]]:
-    """{proposal id: ``{"label_class": id, "confidence": float}``}: the most likely label
-    class of each proposal that has a pooled feature and a suggestion, from
-    ``webapp.suggestions`` (``rank_many``: the project's examples read once; ``rank`` per
-    proposal otherwise) when that app is installed; empty otherwise."""
+    """{proposal id: ``{"label_class": id, "confidence": float, "preselect": bool}``}:
+    the most likely label class of each proposal that has a pooled feature and a
+    suggestion (``preselect``: the annotator pre-selects it), from
+    ``webapp.suggestions`` (``rank_many``: the project's examples read once; ``rank``
+    per proposal otherwise) when that app is installed; empty otherwise."""
     try:
         import webapp.suggestions as suggestions
     except ImportError:
@@ -147,6 +148,7 @@ def suggestions_for(project: Any, proposals: list[Proposal]) -> dict[int, dict[s
         proposal.pk: {
             "label_class": ranked[0]["label_class"],
             "confidence": ranked[0]["confidence"],
+            "preselect": ranked[0]["preselect"],
         }
         for proposal, ranked in zip(pooled, rankings, strict=True)
         if ranked

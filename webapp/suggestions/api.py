@@ -19,7 +19,7 @@ from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action
 from webapp.suggestions.features import feature_for_mask, load_embedding
-from webapp.suggestions.neighbours import rank
+from webapp.suggestions.neighbours import rank_with_bar
 
 
 class SuggestClassRequest(serializers.Serializer[Any]):
@@ -45,8 +45,17 @@ SUGGESTIONS_RESPONSE = inline_serializer(
                 "label_class": serializers.IntegerField(),
                 "name": serializers.CharField(),
                 "confidence": serializers.FloatField(),
+                "preselect": serializers.BooleanField(),
             },
-        )
+        ),
+        "preselect_at": serializers.FloatField(allow_null=True),
+        "calibration": inline_serializer(
+            name="SuggestionCalibration",
+            fields={
+                "evaluated": serializers.IntegerField(),
+                "right_when_preselected": serializers.FloatField(allow_null=True),
+            },
+        ),
     },
 )
 
@@ -54,7 +63,12 @@ SUGGESTIONS_RESPONSE = inline_serializer(
 class SuggestClass(APIView):
     """``POST`` a mask of one image: the label classes it most likely has, best first,
     by its nearest labelled neighbours in the project (an empty list until a class has
-    enough labelled examples). Anyone who may annotate there."""
+    enough labelled examples). The first is marked ``preselect`` when its confidence
+    reaches ``preselect_at``, the project's bar (null: suggestions are not right often
+    enough there to pre-select any), measured by a vote for each of ``evaluated`` of the
+    project's labelled annotations (``right_when_preselected``: how often those votes
+    that reach the bar are right; null before there are enough to measure). Anyone who
+    may annotate there."""
 
     permission_classes = [IsAuthenticated, ProjectRole]
     write_action = Action.ANNOTATE
@@ -85,4 +99,14 @@ class SuggestClass(APIView):
             raise ValidationError({"rle": [str(exc)]}) from None
         if feature is None:
             raise ValidationError({"rle": ["the mask is empty: it must cover at least one pixel"]})
-        return Response({"suggestions": rank(image.project, feature, exclude_annotations=exclude)})
+        ranked, bar = rank_with_bar(image.project, [feature], exclude_annotations=exclude)
+        return Response(
+            {
+                "suggestions": ranked[0],
+                "preselect_at": None if bar.at is None else round(bar.at, 4),
+                "calibration": {
+                    "evaluated": bar.evaluated,
+                    "right_when_preselected": (None if bar.right is None else round(bar.right, 4)),
+                },
+            }
+        )

@@ -11,30 +11,48 @@ The rule, in full:
   nearest counts most, and one much farther than the nearest counts for little.
 - A class's confidence is its share of the votes, in [0, 1]; the classes that got
   votes come best first.
+- The first class is marked ``preselect`` when its confidence reaches the project's
+  bar, measured on the project's own examples (:mod:`webapp.suggestions.calibration`):
+  the annotator pre-selects only such a class.
 
 The examples are read from the database on each call (one indexed query: 53 ms at
 best, 116 ms median, for 5,000 annotations on a loaded 2-core CPU; see
 docs/benchmarks.md), so a new feature or a class changed on an annotation counts at
-once, with no cache to keep right.
+once, with no cache to keep right. Only the bar, which costs a vote per example, is kept in
+Django's cache (:func:`project_bar`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 
 from webapp.projects.models import LabelClass, Project
+from webapp.suggestions.calibration import PreselectionBar, preselection_bar
 from webapp.suggestions.models import FEATURE_DIM, FEATURE_DTYPE, AnnotationFeature
 from webapp.suggestions.voting import NEIGHBOURS, Examples, vote
+
+# How long a measured bar is kept in the cache.
+BAR_CACHE_SECONDS = 24 * 3600
+# A bar measured on this many examples or more serves on, for a while, while their
+# number changes by at most this share (see project_bar).
+REUSE_FROM = 500
+REUSE_SHARE = 0.05
+REUSE_SECONDS = 600
 
 
 class Suggestion(TypedDict):
     label_class: int
     name: str
     confidence: float
+    preselect: bool  # the annotator pre-selects it (only ever the first)
 
 
 def project_examples(project: Project) -> Examples:
@@ -66,7 +84,8 @@ def rank(
 ) -> list[Suggestion]:
     """The label classes suggested for a mask whose pooled feature is ``feature``
     ((256,) float, as :func:`webapp.suggestions.feature_for_mask` returns), best first:
-    ``[{"label_class": id, "name": str, "confidence": 0..1}, ...]``; empty when no class
+    ``[{"label_class": id, "name": str, "confidence": 0..1, "preselect": bool}, ...]``
+    (``preselect`` as in this module's docstring); empty when no class
     has ``min_examples`` examples yet. ``exclude_annotations``: annotations that must not
     vote (the one being asked about)."""
     return rank_many(
@@ -84,9 +103,24 @@ def rank_many(
 ) -> list[list[Suggestion]]:
     """:func:`rank` for each of ``features`` (an image's proposals, say), reading the
     project's examples once."""
+    return rank_with_bar(
+        project, features, k=k, min_examples=min_examples, exclude_annotations=exclude_annotations
+    )[0]
+
+
+def rank_with_bar(
+    project: Project,
+    features: Sequence[np.ndarray],
+    *,
+    k: int = NEIGHBOURS,
+    min_examples: int | None = None,
+    exclude_annotations: Iterable[int] = (),
+) -> tuple[list[list[Suggestion]], PreselectionBar]:
+    """:func:`rank_many`, and the project's pre-selection bar it marked them by."""
     if min_examples is None:
         min_examples = settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES
     examples = project_examples(project)
+    bar = project_bar(project, examples, k=k, min_examples=min_examples)
     excluded = list(exclude_annotations)
     if excluded:
         keep = ~np.isin(examples.annotations, excluded)
@@ -99,11 +133,60 @@ def rank_many(
             project=project, pk__in=set(examples.classes.tolist())
         ).values_list("pk", "name")
     )
-    return [
-        [
-            {"label_class": label, "name": names[label], "confidence": round(confidence, 4)}
-            for label, confidence in ranked
-            if label in names
-        ]
-        for ranked in votes
-    ]
+    ranked: list[list[Suggestion]] = []
+    for classes in votes:
+        known = [(label, confidence) for label, confidence in classes if label in names]
+        ranked.append(
+            [
+                {
+                    "label_class": label,
+                    "name": names[label],
+                    "confidence": round(confidence, 4),
+                    "preselect": i == 0 and bar.preselects(confidence),
+                }
+                for i, (label, confidence) in enumerate(known)
+            ]
+        )
+    return ranked, bar
+
+
+def project_bar(
+    project: Project, examples: Examples, *, k: int, min_examples: int
+) -> PreselectionBar:
+    """The confidence from which the project's suggestions are pre-selected, measured on
+    ``examples`` (its own, as :func:`project_examples` reads them).
+
+    Measured once and kept in the cache with a digest of the examples. A bar measured
+    on at least :data:`REUSE_FROM` examples serves on for :data:`REUSE_SECONDS` while
+    their number changes by at most :data:`REUSE_SHARE`: a few more labels barely move
+    it, and measuring it costs a vote per example (about half a second at 20,000)."""
+    target = settings.SAMLABEL_SUGGESTION_PRESELECT_PERCENT / 100
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (examples.annotations, examples.classes, examples.vectors):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    key = f"suggestion-bar:{project.pk}:{project.model}:{k}:{min_examples}:{target}"
+    count = len(examples.classes)
+    found = cache.get(key)
+    if isinstance(found, MeasuredBar) and (
+        found.digest == digest.hexdigest()
+        or (
+            found.count >= REUSE_FROM
+            and abs(count - found.count) <= REUSE_SHARE * found.count
+            and time.time() - found.measured_at < REUSE_SECONDS
+        )
+    ):
+        return found.bar
+    bar = preselection_bar(examples, target, k=k, min_examples=min_examples)
+    cache.set(key, MeasuredBar(bar, digest.hexdigest(), count, time.time()), BAR_CACHE_SECONDS)
+    return bar
+
+
+@dataclass(frozen=True)
+class MeasuredBar:
+    """A bar in the cache, with what it was measured on: a digest of the examples, their
+    number, and when (seconds since the epoch)."""
+
+    bar: PreselectionBar
+    digest: str
+    count: int
+    measured_at: float

@@ -12,10 +12,15 @@ export interface ClassSuggestion {
   readonly label_class: number;
   readonly name?: string;
   readonly confidence: number;
+  /** Confident enough to pre-select: the server measures, on the project's own labels,
+   * the confidence from which its suggestions are right often enough (80 % by default),
+   * and marks the first suggestion when it reaches it. */
+  readonly preselect?: boolean;
 }
 
 /** The suggestion to pre-select, from the server's ranking (best first): the first of a
- * class the page knows, unless the user chose a class for this object themselves. */
+ * class the page knows, when the server marked it confident enough for this project,
+ * unless the user chose a class for this object themselves. */
 export function suggestionToPreselect(
   ranked: readonly ClassSuggestion[],
   chosenByUser: boolean,
@@ -23,14 +28,10 @@ export function suggestionToPreselect(
 ): ClassSuggestion | null {
   if (chosenByUser) return null;
   const best = ranked.find((s) => knownClasses.has(s.label_class));
-  // A guess the neighbours barely agree on would make the user undo it more often than
-  // it saves a key press (top-1 accuracy is 33-44 % on our benchmark): shown only when
-  // at least half the votes agree.
-  return best && best.confidence >= MIN_SUGGESTION_CONFIDENCE ? best : null;
+  // Where the project's labels show the neighbours often wrong, a pre-selected guess
+  // would make the user undo it more often than it saves a key press.
+  return best?.preselect === true ? best : null;
 }
-
-/** The least confidence (share of the neighbours' votes) at which a class is pre-selected. */
-export const MIN_SUGGESTION_CONFIDENCE = 0.5;
 
 /** "suggested: cat 82%". */
 export function describeSuggestion(name: string, confidence: number): string {
