@@ -230,6 +230,9 @@ def test_a_new_mask_gets_the_class_its_labelled_neighbours_suggest(scene, signed
     with page.expect_response("**/suggest-class/") as answer:
         held.pop().continue_()
     assert answer.value.ok and answer.value.json()["suggestions"][0]["label_class"] == cup.pk
+    # Six labelled annotations are too few to measure the project's bar: half the votes.
+    assert answer.value.json()["preselect_at"] == 0.5
+    assert answer.value.json()["suggestions"][0]["preselect"] is True
     # ...is theirs for this object: the answer, a cup, was dealt with and replaced nothing.
     wait_for_stage(page, "suggestion-answers", "1")
     assert stage(page, "suggested") == ""
