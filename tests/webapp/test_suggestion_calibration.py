@@ -132,6 +132,15 @@ def test_too_few_votes_keep_the_half_vote_bar_unmeasured() -> None:
                                      examples.annotations[:0]), 0.8).evaluated == 0  # fmt: skip
 
 
+def test_a_young_project_whose_votes_rarely_reach_half_keeps_the_half_vote_bar() -> None:
+    # Five examples of each of ten classes: enough votes, but few reach half.
+    examples = clustered([5] * 10, spread=50.0)
+    _, _, confidence = leave_one_out_votes(examples)
+    assert len(confidence) >= MIN_EVALUATED and (confidence >= FLOOR).sum() < MIN_SUPPORT
+    bar = preselection_bar(examples, 0.8)
+    assert (bar.at, bar.evaluated, bar.right) == (FLOOR, 50, None)
+
+
 def test_a_large_project_is_measured_on_evenly_spread_examples() -> None:
     examples = clustered([400, 400], spread=0.3)
     truth, _, _ = leave_one_out_votes(examples, max_queries=100)

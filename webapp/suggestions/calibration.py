@@ -18,8 +18,11 @@ project's bar is measured on its labelled examples:
   a vote had (to :data:`FLOOR` when none had one above it), where nothing was seen to
   be wrong. A project where no confidence does that gets no bar: suggestions are never
   pre-selected there.
-- With fewer than :data:`MIN_EVALUATED` votes there is too little to judge, and the bar
-  is :data:`FLOOR`, the rule before any measure: a class with half the votes.
+- With fewer than :data:`MIN_EVALUATED` votes, or fewer than :data:`MIN_SUPPORT` of
+  them reaching :data:`FLOOR`, there is too little to judge, and the bar is
+  :data:`FLOOR`, the rule before any measure: a class with half the votes. (A young
+  project's votes rarely reach half: with 5 examples of each of 10 classes, one in 20
+  does.)
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from webapp.suggestions.voting import NEIGHBOURS, TEMPERATURE, Examples
 
 # The least confidence ever pre-selected: below it the neighbours do not even agree by half.
 FLOOR = 0.5
-# A bar is trusted when at least this many of the project's votes reach it ...
+# A bar is trusted when at least this many of the project's votes reach it, and
+# measured at all once this many reach FLOOR ...
 MIN_SUPPORT = 10
-# ... and measured at all once this many votes can be taken.
+# ... and this many votes can be taken.
 MIN_EVALUATED = 20
 # The examples voted for, at most (evenly spread over the project's): enough to tell
 # 80 % from 70 %, and a bounded cost (a (MAX_QUERIES, N) similarity matrix).
@@ -141,6 +145,8 @@ def preselection_bar(
     # the last of equal confidences is a place to stop.
     last_of_tie = np.append(ranked_confidence[1:] != ranked_confidence[:-1], True)
     precision = right / reached
+    if (ranked_confidence >= FLOOR).sum() < MIN_SUPPORT:
+        return PreselectionBar(FLOOR, len(truth), None)
     usable = (
         last_of_tie
         & (reached >= MIN_SUPPORT)
