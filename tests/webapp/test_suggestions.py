@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from pytest_django.fixtures import Settings
 
@@ -57,6 +58,7 @@ def half_mask(side: str) -> dict[str, Any]:
 def media(settings: Settings, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    cache.clear()  # no pre-selection bar measured by another test
 
 
 def encoded_image(project: Project) -> Any:

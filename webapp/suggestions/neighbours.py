@@ -18,8 +18,8 @@ The rule, in full:
 The examples are read from the database on each call (one indexed query: 53 ms at
 best, 116 ms median, for 5,000 annotations on a loaded 2-core CPU; see
 docs/benchmarks.md), so a new feature or a class changed on an annotation counts at
-once, with no cache to keep right. Only the bar, which costs a vote per example, is kept in
-Django's cache (:func:`project_bar`).
+once, with no cache to keep right. Only the bar, which costs a vote per example, is
+kept in Django's cache (:func:`project_bar`).
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ def rank_with_bar(
     min_examples: int | None = None,
     exclude_annotations: Iterable[int] = (),
 ) -> tuple[list[list[Suggestion]], PreselectionBar]:
-    """:func:`rank_many`, and the project's pre-selection bar it marked them by."""
+    """:func:`rank_many`, and the project's pre-selection bar it marked them by (measured
+    on all the project's examples, ``exclude_annotations`` included)."""
     if min_examples is None:
         min_examples = settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES
     examples = project_examples(project)
