@@ -340,3 +340,42 @@ def test_an_invitation_by_email_is_accepted_through_its_link(
         stranger.close()
     assert Invitation.objects.get().accepted_by.username == "bea"
     assert Membership.objects.get(project=project, user__username="bea").role == "reviewer"
+
+
+def test_the_label_classes_say_how_class_suggestions_are_preselected_here(
+    project_page: Any,
+) -> None:
+    from webapp.suggestions.models import AnnotationFeature, feature_bytes
+
+    page, project = project_page("annotator")
+    line = page.locator("#suggestion-calibration")
+    assert line.count() == 0  # no label classes yet: nothing to suggest
+    cup = LabelClass.objects.create(project=project, name="cup", color="#ff8800")
+    plate = LabelClass.objects.create(project=project, name="plate", color="#0088ff")
+    page.reload()
+    page.wait_for_function(
+        "() => document.getElementById('suggestion-calibration').dataset.state === 'unmeasured'"
+    )
+    assert "until there are enough labels" in line.inner_text()
+    assert "0 labelled annotations so far" in line.inner_text()
+
+    # Twelve cups and twelve plates whose features tell them apart: every vote is right.
+    image = image_row(project, "shelf.png")
+    rng = np.random.default_rng(0)
+    for label, axis in [(cup, 0), (plate, 1)] * 12:
+        vector = np.eye(256, dtype=np.float32)[axis] + 0.05 * rng.standard_normal(256)
+        AnnotationFeature.objects.create(
+            annotation=annotate(image, label),
+            project=project,
+            model=project.model,
+            vector=feature_bytes((vector / np.linalg.norm(vector)).astype(np.float32)),
+            mask_sha1="-",
+        )
+    page.reload()
+    page.wait_for_function(
+        "() => document.getElementById('suggestion-calibration').dataset.state === 'measured'"
+    )
+    text = line.inner_text()
+    assert "pre-selected from 50 % of the neighbours' votes" in text
+    assert "got the right class 100 % of the time (24 votes measured; the aim is 80 %)" in text
+    screenshot(page, "suggestion-calibration")

@@ -404,3 +404,31 @@ def test_a_large_projects_bar_serves_on_while_its_examples_barely_change(
     bar(first(42))  # ... until it is too old
     bar(first(50))  # 25 % more: measured at once
     assert measured == [30, 31, 40, 42, 50]
+
+
+def test_any_member_reads_how_suggestions_are_preselected_and_an_outsider_nothing(
+    make_project: Any, user_in: Any, api_client: Any, settings: Settings
+) -> None:
+    settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES = 3
+    settings.SAMLABEL_SUGGESTION_PRESELECT_PERCENT = 90
+    project = make_project()
+    image = make_image(project, WIDTH, HEIGHT)
+    url = f"/api/projects/{project.pk}/suggestion-calibration/"
+    viewer = api_client(user_in(project, "viewer"))
+    assert viewer.get(url).json() == {
+        "preselect_at": 0.5,
+        "calibration": {"evaluated": 0, "right_when_preselected": None},
+        "target_right": 0.9,
+    }
+    # Classes given at random to two looks: no confidence is right 90 % of the time.
+    cat, dog = make_label_class(project, "cat"), make_label_class(project, "dog")
+    rng = np.random.default_rng(5)
+    for look, label in zip([LEFT, RIGHT] * 12, rng.permutation([cat, dog] * 12), strict=True):
+        labelled(project, image, label, look + 0.05 * rng.standard_normal(256))
+    answer = viewer.get(url)
+    assert answer.status_code == 200
+    assert answer.json()["preselect_at"] is None
+    assert answer.json()["calibration"]["evaluated"] == 24
+    assert api_client(user_in(project, "outsider")).get(url).status_code == 404
+    assert api_client(None).get(url).status_code in (401, 403)
+    assert viewer.post(url, {}, format="json").status_code in (403, 405)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from webapp.projects import services
@@ -84,6 +86,12 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "new_label_color": next_label_color({c.color for c in label_classes}),
         "annotation_total": sum(c.annotation_count for c in label_classes),
         "grantable_roles": grantable_roles,
+        # The page asks, once loaded, how class suggestions are pre-selected here.
+        "suggestion_calibration_url": (
+            reverse("suggestion-calibration", args=[project.pk])
+            if apps.is_installed("webapp.suggestions")
+            else None
+        ),
     }
     return render(request, "projects/detail.html", context)
 

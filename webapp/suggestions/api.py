@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -18,8 +19,9 @@ from webapp.annotations.models import Annotation
 from webapp.images.models import Image
 from webapp.projects.access import ProjectRole
 from webapp.projects.models import Action
+from webapp.suggestions.calibration import PreselectionBar
 from webapp.suggestions.features import feature_for_mask, load_embedding
-from webapp.suggestions.neighbours import rank_with_bar
+from webapp.suggestions.neighbours import current_bar, rank_with_bar
 
 
 class SuggestClassRequest(serializers.Serializer[Any]):
@@ -35,6 +37,30 @@ class SuggestClassRequest(serializers.Serializer[Any]):
         return attrs
 
 
+CALIBRATION_FIELDS = {
+    "preselect_at": serializers.FloatField(allow_null=True),
+    "calibration": inline_serializer(
+        name="SuggestionCalibration",
+        fields={
+            "evaluated": serializers.IntegerField(),
+            "right_when_preselected": serializers.FloatField(allow_null=True),
+        },
+    ),
+}
+
+
+def calibration_json(bar: PreselectionBar) -> dict[str, Any]:
+    """``{"preselect_at", "calibration": {"evaluated", "right_when_preselected"}}`` of a
+    project's bar (see :class:`SuggestClass`)."""
+    return {
+        "preselect_at": None if bar.at is None else round(bar.at, 4),
+        "calibration": {
+            "evaluated": bar.evaluated,
+            "right_when_preselected": None if bar.right is None else round(bar.right, 4),
+        },
+    }
+
+
 SUGGESTIONS_RESPONSE = inline_serializer(
     name="ClassSuggestions",
     fields={
@@ -48,14 +74,7 @@ SUGGESTIONS_RESPONSE = inline_serializer(
                 "preselect": serializers.BooleanField(),
             },
         ),
-        "preselect_at": serializers.FloatField(allow_null=True),
-        "calibration": inline_serializer(
-            name="SuggestionCalibration",
-            fields={
-                "evaluated": serializers.IntegerField(),
-                "right_when_preselected": serializers.FloatField(allow_null=True),
-            },
-        ),
+        **CALIBRATION_FIELDS,
     },
 )
 
@@ -100,13 +119,25 @@ class SuggestClass(APIView):
         if feature is None:
             raise ValidationError({"rle": ["the mask is empty: it must cover at least one pixel"]})
         ranked, bar = rank_with_bar(image.project, [feature], exclude_annotations=exclude)
-        return Response(
-            {
-                "suggestions": ranked[0],
-                "preselect_at": None if bar.at is None else round(bar.at, 4),
-                "calibration": {
-                    "evaluated": bar.evaluated,
-                    "right_when_preselected": (None if bar.right is None else round(bar.right, 4)),
-                },
-            }
-        )
+        return Response({"suggestions": ranked[0], **calibration_json(bar)})
+
+
+class SuggestionCalibration(APIView):
+    """``GET``: how sure a class suggestion must be before the annotator pre-selects it
+    in this project, as :class:`SuggestClass` reports it, and ``target_right``, the
+    share of right pre-selections the bar is set for. Any member."""
+
+    permission_classes = [IsAuthenticated, ProjectRole]
+    project: Any  # set by ProjectRole
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                name="SuggestionCalibrationState",
+                fields={**CALIBRATION_FIELDS, "target_right": serializers.FloatField()},
+            )
+        }
+    )
+    def get(self, request: Request, project_pk: int) -> Response:
+        target = settings.SAMLABEL_SUGGESTION_PRESELECT_PERCENT / 100
+        return Response({**calibration_json(current_bar(self.project)), "target_right": target})

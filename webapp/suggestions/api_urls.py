@@ -12,4 +12,9 @@ urlpatterns = [
         api.SuggestClass.as_view(),
         name="suggest-class",
     ),
+    path(
+        "projects/<int:project_pk>/suggestion-calibration/",
+        api.SuggestionCalibration.as_view(),
+        name="suggestion-calibration",
+    ),
 ]

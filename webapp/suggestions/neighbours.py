@@ -151,6 +151,16 @@ def rank_with_bar(
     return ranked, bar
 
 
+def current_bar(project: Project) -> PreselectionBar:
+    """The project's pre-selection bar with the settings' rule (as :func:`rank` uses)."""
+    return project_bar(
+        project,
+        project_examples(project),
+        k=NEIGHBOURS,
+        min_examples=settings.SAMLABEL_SUGGESTION_MIN_EXAMPLES,
+    )
+
+
 def project_bar(
     project: Project, examples: Examples, *, k: int, min_examples: int
 ) -> PreselectionBar:

@@ -468,6 +468,47 @@
     document.getElementById("reopen-selected").addEventListener("click", () => movePicked("reopen"));
   }
 
+  // --- Class suggestions: how sure one must be before the annotator pre-selects it,
+  // as the server measured it on this project's labelled annotations. ---
+  const calibration = document.getElementById("suggestion-calibration");
+  if (calibration) void describeCalibration(calibration);
+
+  function percent(share) {
+    return Math.round(share * 100) + " %";
+  }
+
+  async function describeCalibration(line) {
+    let state;
+    try {
+      const response = await fetch(line.dataset.url, { credentials: "same-origin" });
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      state = await response.json();
+    } catch (error) {
+      line.textContent = "Class suggestions: their pre-selection could not be read (" + error.message + ").";
+      return;
+    }
+    const measured = state.calibration.evaluated;
+    const target = percent(state.target_right);
+    if (state.preselect_at === null) {
+      line.textContent =
+        "Class suggestions are not pre-selected here: voted for by the others, the project's " +
+        plural(measured, "labelled annotation") + " got the right class less than " + target +
+        " of the time at any confidence. Choose each class yourself.";
+    } else if (state.calibration.right_when_preselected === null) {
+      line.textContent =
+        "Class suggestions are pre-selected when at least half the nearest labelled annotations agree, " +
+        "until there are enough labels to measure how often that is right (" +
+        plural(measured, "labelled annotation") + " so far).";
+    } else {
+      line.textContent =
+        "Class suggestions are pre-selected from " + percent(state.preselect_at) +
+        " of the neighbours' votes: voted for by the others, the project's labelled annotations " +
+        "that reach it got the right class " + percent(state.calibration.right_when_preselected) +
+        " of the time (" + plural(measured, "vote") + " measured; the aim is " + target + ").";
+    }
+    line.dataset.state = state.preselect_at === null ? "never" : state.calibration.right_when_preselected === null ? "unmeasured" : "measured";
+  }
+
   // --- Upload: files go in batches, so that one request stays small and a failure
   // costs little; the bar follows the bytes sent across all batches. ---
   const uploadForm = document.getElementById("upload-form");
