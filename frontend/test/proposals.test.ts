@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { coveredBy, cropMask, intersectionArea, maskRuns, pixelSet } from "../src/lib/overlap";
 import { decodeRle, encodeRle } from "../src/lib/rle";
@@ -6,9 +6,12 @@ import type { Annotation } from "../src/annotator/api";
 import { type EditPort, replayEdit } from "../src/annotator/edit-changes";
 import {
   type Proposal,
+  type AcceptedAll,
+  acceptAllProposals,
   acceptAllStep,
   acceptUrl,
   coveredProposals,
+  describeAcceptAll,
   proposalAt,
   proposalClick,
   withRuns,
@@ -171,5 +174,40 @@ describe("an accept-all as one undo step", () => {
     expect(lone.what).toBe("accept-all of 1 proposal");
     const change = lone.changes[0];
     expect(change?.kind === "create" && "proposal_id" in change.payload).toBe(false);
+  });
+});
+
+describe("an accept-all", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("sends one class, or asks for the suggested classes", async () => {
+    const bodies: unknown[] = [];
+    vi.stubGlobal("document", { cookie: "" });
+    vi.stubGlobal("fetch", async (_url: string, init: RequestInit) => {
+      bodies.push(JSON.parse(String(init.body)));
+      const made: AcceptedAll = { created: 0, skipped_covered: 0, skipped_unsure: 2, annotations: [] };
+      return new Response(JSON.stringify(made), { status: 201 });
+    });
+    await acceptAllProposals("/accept-all/", 7, 0.9);
+    const answer = await acceptAllProposals("/accept-all/", "suggested", 0.8);
+    expect(bodies).toEqual([
+      { label_class: 7, min_iou: 0.9 },
+      { suggested: true, min_iou: 0.8 },
+    ]);
+    expect(answer.skipped_unsure).toBe(2);
+  });
+
+  it("says what it made, and what it left open", () => {
+    const annotation = { id: 1 } as unknown as Annotation;
+    const two = { created: 2, skipped_covered: 0, skipped_unsure: 0, annotations: [annotation, annotation] };
+    expect(describeAcceptAll(two, "cup")).toBe("2 proposals accepted as cup; Ctrl+Z deletes them.");
+    const one = { created: 1, skipped_covered: 0, skipped_unsure: 3, annotations: [annotation] };
+    expect(describeAcceptAll(one, null)).toBe(
+      "1 proposal accepted with its suggested class, 3 left open (no confident suggestion); Ctrl+Z deletes it.",
+    );
+    const none = { created: 0, skipped_covered: 0, skipped_unsure: 1, annotations: [] };
+    expect(describeAcceptAll(none, null)).toBe(
+      "0 proposals accepted with their suggested classes, 1 left open (no confident suggestion).",
+    );
   });
 });

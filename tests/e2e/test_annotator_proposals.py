@@ -179,6 +179,57 @@ def test_one_undo_deletes_every_annotation_an_accept_all_made(scene, signed_in):
     assert not Annotation.objects.filter(image=image).exists()
 
 
+def test_accept_all_with_suggested_classes_labels_only_the_confident_proposals(
+    scene, signed_in, django_user_model
+):
+    from tests.e2e.conftest import PASSWORD
+    from webapp.projects.models import Membership
+    from webapp.suggestions import feature_for_mask
+    from webapp.suggestions.models import feature_bytes
+
+    s = scene("coffee")
+    image = s.images["coffee"]
+    cup = LabelClass.objects.create(project=s.project, name="cup", color="#ff8800", shortcut="c")
+    # Three labelled cups and three labelled background patches (pooled on saving).
+    for x, y in [(290, 150), (300, 160), (280, 140)]:
+        mask = reference_mask(image, [[x, y]], [1])
+        create_annotation(image, author=s.owner, label_class=cup.pk, rle=rle.encode(mask))
+    for x0 in (0, 120, 480):
+        mask = rectangle(image, x0, 330, x0 + 100, 400)
+        create_annotation(image, author=s.owner, label_class=s.label.pk, rle=rle.encode(mask))
+    # Two new proposals of background; the second without a pooled feature, so with no
+    # suggestion at all.
+    patch, bare = store_proposals(
+        image,
+        [(rectangle(image, 300, 330, 400, 400), 0.95), (rectangle(image, 40, 40, 140, 100), 0.93)],
+    )
+    feature = feature_for_mask(image, patch.rle)
+    assert feature is not None
+    Proposal.objects.filter(pk=patch.pk).update(feature=feature_bytes(feature))
+
+    annotator = django_user_model.objects.create_user("ann", password=PASSWORD)
+    Membership.objects.create(project=s.project, user=annotator, role="annotator")
+    page = signed_in(s.url, "ann")
+    open_annotator(page, s.url, s.project, image)
+    wait_for_stage(page, "proposals-shown", "2")
+    page.fill("#annotator-accept-min-iou", "0.9")
+    page.click("#annotator-accept-suggested")
+    wait_for_rows(page, 7)
+    status_is(
+        page,
+        "1 proposal accepted with its suggested class, 1 left open (no confident suggestion);"
+        " Ctrl+Z deletes it.",
+    )
+    made = Annotation.objects.get(image=image, proposal_id=patch.pk)
+    assert (made.label_class, made.source) == (s.label, "proposal")
+    assert not Annotation.objects.filter(proposal_id=bare.pk).exists()
+    wait_for_stage(page, "proposals-shown", "1")
+
+    page.keyboard.press("Control+z")
+    wait_for_rows(page, 6)
+    assert not Annotation.objects.filter(proposal_id=patch.pk).exists()
+
+
 def test_a_selected_proposal_is_refined_by_further_clicks(scene, signed_in):
     s = scene("coffee")
     image = s.images["coffee"]

@@ -230,10 +230,25 @@ def test_accept_all_leaves_out_proposals_already_drawn_by_hand(
     again = client.post(
         url(image, "accept-all/"), {"label_class": dog.pk, "min_iou": 0.5}, format="json"
     )
-    assert again.json() == {"created": 0, "skipped_covered": 1, "annotations": []}
+    assert again.json() == {
+        "created": 0,
+        "skipped_covered": 1,
+        "skipped_unsure": 0,
+        "annotations": [],
+    }
 
 
-@pytest.mark.parametrize("body", [{}, {"label_class": "x"}, {"label_class": 1, "min_iou": 2}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"label_class": "x"},
+        {"label_class": 1, "min_iou": 2},
+        {"label_class": 1, "suggested": True},
+        {"suggested": False},
+        {"suggested": "sometimes"},
+    ],
+)
 def test_accept_all_refuses_a_bad_request(
     body: dict[str, Any], image: Image, user_in: Any, api_client: Any
 ) -> None:
@@ -241,6 +256,46 @@ def test_accept_all_refuses_a_bad_request(
         url(image, "accept-all/"), body, format="json"
     )
     assert answer.status_code == 400
+
+
+def test_accept_all_with_the_suggested_classes_takes_only_the_confident_ones(
+    image: Image, user_in: Any, api_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    import webapp.suggestions
+
+    cat, dog = make_label_class(image.project, "cat"), make_label_class(image.project, "dog")
+    Proposal.objects.filter(image=image).update(feature=np.ones(256, dtype="<f2").tobytes())
+    confident, unsure, low = Proposal.objects.of_image(image)  # most confident first
+
+    def rank_many(project: Any, features: list[np.ndarray], **options: Any) -> list[Any]:
+        assert len(features) == 2  # the proposals above min_iou only
+        return [
+            [{"label_class": dog.pk, "name": "dog", "confidence": 0.9, "preselect": True}],
+            [{"label_class": cat.pk, "name": "cat", "confidence": 0.6, "preselect": False}],
+        ]
+
+    monkeypatch.setattr(webapp.suggestions, "rank_many", rank_many)
+    client = api_client(user_in(image.project, "annotator"))
+
+    answer = client.post(url(image, "accept-all/"), {"suggested": True}, format="json")
+
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    assert (body["created"], body["skipped_covered"], body["skipped_unsure"]) == (1, 0, 1)
+    made = Annotation.objects.get(image=image)
+    assert (made.proposal_id, made.label_class_id, made.source) == (
+        confident.pk,
+        dog.pk,
+        "proposal",
+    )
+    assert [a["id"] for a in body["annotations"]] == [made.pk]
+    # The unsure one (and the one below min_iou) stay open for a person.
+    assert {p["id"] for p in client.get(url(image)).json()} == {unsure.pk, low.pk}
+    viewer = api_client(user_in(image.project, "viewer"))
+    refused = viewer.post(url(image, "accept-all/"), {"suggested": True}, format="json")
+    assert refused.status_code == 403
 
 
 def test_the_status_says_how_many_proposals_the_last_run_made(

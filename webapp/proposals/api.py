@@ -137,9 +137,11 @@ class ProposalAcceptAll(ProposalAccess):
     """POST ``{"label_class": id, "min_iou": 0.9}``: make annotations of that class from
     every open proposal of the image whose predicted IoU is at least ``min_iou``
     (annotator and up), leaving out those mostly covered by its annotations: 201 with
-    ``{"created": n, "skipped_covered": m, "annotations": [...]}``, the annotations it
-    made (as the annotations API gives them), so that a client can list them and undo
-    the accept-all by deleting exactly those."""
+    ``{"created": n, "skipped_covered": m, "skipped_unsure": 0, "annotations": [...]}``,
+    the annotations it made (as the annotations API gives them), so that a client can
+    list them and undo the accept-all by deleting exactly those. With ``{"suggested":
+    true}`` instead of a class, each proposal gets its suggested class where the
+    annotator would pre-select it; ``skipped_unsure`` counts those left open without."""
 
     @extend_schema(
         request=AcceptAllSerializer,
@@ -149,6 +151,7 @@ class ProposalAcceptAll(ProposalAccess):
                 {
                     "created": serializers.IntegerField(),
                     "skipped_covered": serializers.IntegerField(),
+                    "skipped_unsure": serializers.IntegerField(),
                     "annotations": AnnotationSerializer(many=True),
                 },
             )
@@ -166,6 +169,7 @@ class ProposalAcceptAll(ProposalAccess):
         body = {
             "created": len(accepted.annotations),
             "skipped_covered": accepted.skipped_covered,
+            "skipped_unsure": accepted.skipped_unsure,
             "annotations": AnnotationSerializer(accepted.annotations, many=True).data,
         }
         return Response(body, status=status.HTTP_201_CREATED)

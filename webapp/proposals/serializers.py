@@ -71,10 +71,24 @@ class AcceptSerializer(serializers.Serializer[Any]):
 
 
 class AcceptAllSerializer(serializers.Serializer[Any]):
-    label_class = row_id_field()
+    """Exactly one of ``label_class`` (every proposal gets it) or ``suggested: true``."""
+
+    label_class = row_id_field(required=False)
+    suggested = serializers.BooleanField(
+        default=False,
+        help_text="Each proposal gets its suggested class, where the annotator would "
+        "pre-select it; the others are left open.",
+    )
     min_iou = serializers.FloatField(
         min_value=0.0, max_value=1.0, default=0.9, help_text="Least predicted IoU accepted."
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("label_class" in attrs) == attrs["suggested"]:
+            raise serializers.ValidationError(
+                {"label_class": ["send either a label class or suggested: true"]}
+            )
+        return attrs
 
 
 class GenerateSerializer(serializers.Serializer[Any]):

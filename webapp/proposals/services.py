@@ -71,29 +71,46 @@ def accept_proposal(
 @dataclass(frozen=True)
 class AcceptedAll:
     """What one accept-all did: the annotations it made (most confident proposal
-    first), and how many proposals it left out as mostly covered already."""
+    first), how many proposals it left out as mostly covered already, and (accepting
+    with the suggested classes) how many it left for lack of a confident suggestion."""
 
     annotations: list[Annotation]
     skipped_covered: int
+    skipped_unsure: int = 0
 
 
 def accept_all(
-    image: Image, *, label_class: object, min_iou: float, user: AbstractBaseUser | None
+    image: Image,
+    *,
+    label_class: object = None,
+    suggested: bool = False,
+    min_iou: float,
+    user: AbstractBaseUser | None,
 ) -> AcceptedAll:
-    """Make annotations of ``label_class`` from every open proposal of ``image`` whose
-    predicted IoU is at least ``min_iou``, leaving out those mostly covered by the image's
-    annotations (and by those made here before them), in one transaction. Raises
-    AnnotationRejected for a bad class (then nothing is made)."""
-    label_class_of(image, label_class)
+    """Make annotations from every open proposal of ``image`` whose predicted IoU is at
+    least ``min_iou``, leaving out those mostly covered by the image's annotations (and
+    by those made here before them), in one transaction: all of ``label_class``, or with
+    ``suggested`` each of its suggested class where the annotator would pre-select it
+    (the others are left open). Raises AnnotationRejected for a bad class (then nothing
+    is made)."""
+    if not suggested:
+        label_class_of(image, label_class)
     created: list[Annotation] = []
-    skipped = 0
+    skipped = unsure = 0
     with transaction.atomic():
         # Locked (PostgreSQL) so that a second accept-all at once waits and finds them taken.
         candidates = list(
             open_proposals(image).filter(predicted_iou__gte=min_iou).select_for_update()
         )
+        classes: dict[int, object] = {p.pk: label_class for p in candidates}
+        if suggested:
+            found = suggestions_for(image.project, candidates)
+            classes = {pk: s["label_class"] for pk, s in found.items() if s["preselect"]}
         covered = _covered_pixels(image)
         for proposal in candidates:
+            if proposal.pk not in classes:
+                unsure += 1
+                continue
             mask = rle_codec.decode(proposal.rle)
             if covered is not None and _share_covered(mask, covered) > COVERED_SHARE:
                 skipped += 1
@@ -101,14 +118,14 @@ def accept_all(
             annotation = create_annotation(
                 image,
                 author=user,
-                label_class=label_class,
+                label_class=classes[proposal.pk],
                 rle=proposal.rle,
                 source=AnnotationSource.PROPOSAL,
                 proposal_id=proposal.pk,
             )
             covered = mask if covered is None else covered | mask
             created.append(annotation)
-    return AcceptedAll(created, skipped)
+    return AcceptedAll(created, skipped, unsure)
 
 
 def _covered_pixels(image: Image) -> np.ndarray | None:

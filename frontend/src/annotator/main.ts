@@ -425,6 +425,7 @@ const proposalTools = new ProposalTools(
     count: element("annotator-proposals-count"),
     minIou: element("annotator-accept-min-iou") as HTMLInputElement,
     acceptAll: element("annotator-accept-all") as HTMLButtonElement,
+    acceptSuggested: element("annotator-accept-suggested") as HTMLButtonElement,
   },
 );
 

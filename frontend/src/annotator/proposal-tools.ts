@@ -4,7 +4,8 @@
  * selects it; then Enter (or a class's key) accepts it as an annotation at once, Esc lets
  * it go, and further clicks refine it with SAM (its point the first click). Shift+click is
  * always a SAM point. The side panel accepts all proposals above a predicted IoU with
- * one class. With proposals hidden, clicks work exactly as without them.
+ * one class, or each with its suggested class where the server is confident of it. With
+ * proposals hidden, clicks work exactly as without them.
  */
 
 import type { Point } from "../lib/transform";
@@ -17,6 +18,7 @@ import {
   acceptAllStep,
   acceptProposal,
   acceptUrl,
+  describeAcceptAll,
   proposalClick,
 } from "./proposals";
 import type { ImageSession, WriteGuard } from "./session";
@@ -42,6 +44,8 @@ export interface ProposalPanel {
   readonly count: HTMLElement;
   readonly minIou: HTMLInputElement;
   readonly acceptAll: HTMLButtonElement;
+  /** Accepts all with their suggested classes; shown where the server suggests classes. */
+  readonly acceptSuggested: HTMLButtonElement;
 }
 
 export class ProposalTools {
@@ -52,11 +56,16 @@ export class ProposalTools {
     private readonly port: ProposalToolsPort,
     private readonly panel: ProposalPanel,
   ) {
-    panel.acceptAll.addEventListener("mousedown", (event) => event.preventDefault()); // keeps the keys on the image
-    panel.acceptAll.addEventListener("click", () => {
-      panel.minIou.blur(); // the keys act on the image again
-      void this.acceptAll();
-    });
+    for (const [button, suggested] of [
+      [panel.acceptAll, false],
+      [panel.acceptSuggested, true],
+    ] as const) {
+      button.addEventListener("mousedown", (event) => event.preventDefault()); // keeps the keys on the image
+      button.addEventListener("click", () => {
+        panel.minIou.blur(); // the keys act on the image again
+        void this.acceptAll(suggested);
+      });
+    }
     panel.minIou.addEventListener("change", () => panel.minIou.blur());
   }
 
@@ -182,10 +191,12 @@ export class ProposalTools {
     return true;
   }
 
-  /** The panel's button: every open proposal at or above the IoU given, with the current
-   * class; then the image's annotations are listed again, and the annotations made are
-   * one step of the image's undo history (Ctrl+Z deletes them all). */
-  async acceptAll(): Promise<void> {
+  /** The panel's buttons: every open proposal at or above the IoU given, with the
+   * current class (or, ``suggested``, each with its suggested class where the server is
+   * confident enough to pre-select it); then the image's annotations are listed again,
+   * and the annotations made are one step of the image's undo history (Ctrl+Z deletes
+   * them all). */
+  async acceptAll(suggested = false): Promise<void> {
     const session = this.port.session();
     const url = session?.image.proposalsAcceptAllUrl;
     const label = this.port.currentClass();
@@ -196,13 +207,11 @@ export class ProposalTools {
     this.deselect();
     await this.port.writes.run(async () => {
       try {
-        const { annotations } = await acceptAllProposals(url, label.id, minIou);
+        const accepted = await acceptAllProposals(url, suggested ? "suggested" : label.id, minIou);
         await session.loadAnnotations();
         if (session.isClosed) return;
-        const count = annotations.length;
-        if (count > 0) session.recordEdit(acceptAllStep(annotations));
-        const undo = count === 0 ? "" : `; Ctrl+Z deletes ${count === 1 ? "it" : "them"}`;
-        this.port.say(`${count} proposal${count === 1 ? "" : "s"} accepted as ${label.name}${undo}.`);
+        if (accepted.annotations.length > 0) session.recordEdit(acceptAllStep(accepted.annotations));
+        this.port.say(describeAcceptAll(accepted, suggested ? null : label.name));
       } catch (error) {
         if (!session.isClosed) this.port.say(`Not accepted: ${describe(error)}`, true);
       }
@@ -212,7 +221,9 @@ export class ProposalTools {
   private layerChanged(): void {
     const layer = this.layer;
     const count = layer?.count ?? 0;
-    this.panel.section.hidden = count === 0 || !this.port.session()?.image.proposalsAcceptAllUrl;
+    const image = this.port.session()?.image;
+    this.panel.section.hidden = count === 0 || !image?.proposalsAcceptAllUrl;
+    this.panel.acceptSuggested.hidden = !image?.suggestClassUrl;
     this.panel.count.textContent = layer
       ? `${layer.openCount} of ${count} not yet labelled${this.shown ? "" : " (hidden: P shows them)"}`
       : "";

@@ -119,22 +119,45 @@ export async function acceptProposal(url: string, labelClass: number): Promise<A
   return (await response.json()) as Annotation;
 }
 
-/** What an accept-all made: the annotations (most confident proposal first), and how
- * many proposals it left out as mostly covered already. */
+/** What an accept-all made: the annotations (most confident proposal first), how many
+ * proposals it left out as mostly covered already, and (with the suggested classes) how
+ * many it left open for lack of a confident suggestion. */
 export interface AcceptedAll {
   readonly created: number;
   readonly skipped_covered: number;
+  readonly skipped_unsure: number;
   readonly annotations: readonly Annotation[];
 }
 
 /** Accepts every proposal of the image whose predicted IoU is at least ``minIou`` (and
- * that no annotation covers, as the server decides). */
-export async function acceptAllProposals(url: string, labelClass: number, minIou: number): Promise<AcceptedAll> {
+ * that no annotation covers, as the server decides): all as ``labelClass``, or with
+ * "suggested" each as its suggested class where the server is confident enough to
+ * pre-select it (the others stay open). */
+export async function acceptAllProposals(
+  url: string,
+  labelClass: number | "suggested",
+  minIou: number,
+): Promise<AcceptedAll> {
+  const choice = labelClass === "suggested" ? { suggested: true } : { label_class: labelClass };
   const response = await request(url, {
     method: "POST",
-    body: JSON.stringify({ label_class: labelClass, min_iou: minIou }),
+    body: JSON.stringify({ ...choice, min_iou: minIou }),
   });
   return (await response.json()) as AcceptedAll;
+}
+
+/** The status line after an accept-all: "2 proposals accepted as cup; Ctrl+Z deletes
+ * them.", or with the suggested classes "3 proposals accepted with their suggested
+ * classes, 1 left open (no confident suggestion); Ctrl+Z deletes them." */
+export function describeAcceptAll(accepted: AcceptedAll, className: string | null): string {
+  const count = accepted.annotations.length;
+  const made = `${count} proposal${count === 1 ? "" : "s"} accepted`;
+  const how =
+    className === null ? ` with ${count === 1 ? "its" : "their"} suggested class${count === 1 ? "" : "es"}` : ` as ${className}`;
+  const unsure = accepted.skipped_unsure;
+  const open = unsure > 0 ? `, ${unsure} left open (no confident suggestion)` : "";
+  const undo = count === 0 ? "" : `; Ctrl+Z deletes ${count === 1 ? "it" : "them"}`;
+  return `${made}${how}${open}${undo}.`;
 }
 
 /** An accept-all as one undoable step of creations: undo deletes exactly the
