@@ -55,7 +55,6 @@ MobileSAM's embedding (``inference.encode``) pooled under the mask
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from pathlib import Path
@@ -66,8 +65,8 @@ from benchmarks.grabcut import grabcut_photos
 from benchmarks.machine import cpu_name
 from inference.pooling import pool_under_mask
 from inference.registry import DEFAULT_MODEL
-from webapp.suggestions.calibration import FLOOR, preselection_bar
-from webapp.suggestions.voting import Examples, vote
+from webapp.suggestions.calibration import FLOOR, PreselectionBar, preselection_bar
+from webapp.suggestions.voting import Examples, nearest_similarity, vote
 
 # The annotator's old rule pre-selected a suggested class from this confidence on (the
 # floor of the measured bar, webapp.suggestions.calibration.FLOOR) ...
@@ -110,7 +109,9 @@ def grabcut_features(folder: Path, cache: Path, model: str) -> tuple[np.ndarray,
     return np.stack(features), labels
 
 
-Vote = tuple[int, list[tuple[int, float]], float | None]
+# (query's class, the vote's ranking, the bar measured on the draw's examples (None
+# when not measured), whether that bar pre-selects the vote's first class)
+Vote = tuple[int, list[tuple[int, float]], PreselectionBar | None, bool]
 
 
 def _suggestions(
@@ -123,10 +124,11 @@ def _suggestions(
     calibrate: bool = False,
 ) -> tuple[list[Vote], int, int]:
     """Leave one out with ``k`` examples per class (see the module's docstring): for
-    every (query, draw), the query's class id, the vote's ranking and (with
-    ``calibrate``, else NaN) the pre-selection bar measured on the draw's examples (None:
-    never); the number of queries and of classes taking part. With ``images`` (each
-    object's image), examples come only from other images than the query's."""
+    every (query, draw), a :data:`Vote` (with ``calibrate``, the pre-selection bar
+    measured on the draw's examples, and whether it pre-selects the query's vote, as
+    the product decides: confidence and nearest similarity); the number of queries and
+    of classes taking part. With ``images`` (each object's image), examples come only
+    from other images than the query's."""
     rng = np.random.default_rng(seed)
     names = sorted(set(labels))
     label_ids = np.array([names.index(name) for name in labels])
@@ -153,25 +155,28 @@ def _suggestions(
             examples = Examples(
                 features[chosen], label_ids[chosen], np.array(chosen, dtype=np.int64)
             )
-            bar = preselection_bar(examples, PRESELECT_RIGHT).at if calibrate else math.nan
-            votes.append((int(label_ids[query]), vote(examples, features[query]), bar))
+            ranked = vote(examples, features[query])
+            bar = preselection_bar(examples, PRESELECT_RIGHT) if calibrate else None
+            chosen_by_bar = bar is not None and bar.preselects(
+                ranked[0][1], nearest_similarity(examples, features[query])
+            )
+            votes.append((int(label_ids[query]), ranked, bar, chosen_by_bar))
     return votes, len(queries), len(taking_part)
 
 
 def _top1(votes: list[Vote]) -> float:
     """The share of votes whose first class is the query's."""
-    return sum(int(ranked[0][0] == truth) for truth, ranked, _ in votes) / len(votes)
+    return sum(int(ranked[0][0] == truth) for truth, ranked, _, _ in votes) / len(votes)
 
 
 def _preselected(votes: list[Vote], threshold: float | None) -> tuple[float, float]:
     """The annotator's rule on the votes: the first class is pre-selected only when its
-    confidence is at least ``threshold`` (None: the vote's own measured bar, never where
-    that is None). (share of votes with a class pre-selected, share of those where it is
-    the query's class; NaN where none is)."""
+    confidence is at least ``threshold`` (None: as the vote's own measured bar decided).
+    (share of votes with a class pre-selected, share of those where it is the query's
+    class; NaN where none is)."""
     shown = []
-    for truth, ranked, bar in votes:
-        at = bar if threshold is None else threshold
-        if at is not None and ranked[0][1] >= at:
+    for truth, ranked, _, chosen_by_bar in votes:
+        if chosen_by_bar if threshold is None else ranked[0][1] >= threshold:
             shown.append((truth, ranked[0][0]))
     right = sum(int(truth == first) for truth, first in shown)
     return len(shown) / len(votes), (right / len(shown) if shown else float("nan"))
@@ -385,7 +390,7 @@ def report(
         accuracy = _top1(votes)
         shown, right = _preselected(votes, PRESELECT_AT)
         measured_shown, measured_right = _preselected(votes, None)
-        bars = [bar for _, _, bar in votes]
+        bars = [None if bar is None else bar.at for _, _, bar, _ in votes]
         never = sum(bar is None for bar in bars) / len(bars)
         set_bars = [bar for bar in bars if bar is not None]
         median_bar = f"{np.median(set_bars):.2f}" if set_bars else "-"

@@ -137,7 +137,9 @@ def test_a_file_that_is_not_the_test_batch_is_refused(tmp_path: Path) -> None:
 def test_the_measured_bar_preselects_separate_classes_and_holds_back_on_noise() -> None:
     # k = 7 of 3 classes: 21 examples per draw, enough for the bar to be measured.
     features, labels = clusters(8, 0.01)
-    assert preselection(features, labels, k=7, draws=2, threshold=None) == (1.0, 1.0)
+    shown, right = preselection(features, labels, k=7, draws=2, threshold=None)
+    # All but the few queries less like their class than 95 % of its examples are.
+    assert 0.85 <= shown < 1.0 and right == 1.0
     noise, labels = clusters(8, 100.0)
     fixed, _ = preselection(noise, labels, k=7, draws=5, threshold=0.5)
     measured, _ = preselection(noise, labels, k=7, draws=5, threshold=None)

@@ -14,7 +14,7 @@ from webapp.suggestions.calibration import (
     leave_one_out_votes,
     preselection_bar,
 )
-from webapp.suggestions.voting import Examples, vote
+from webapp.suggestions.voting import Examples, nearest_similarity, vote
 
 
 def unit_rows(rows: np.ndarray) -> np.ndarray:
@@ -50,10 +50,12 @@ def test_each_examples_vote_is_the_products_vote_without_it(
     per_class: list[int], k: int, min_examples: int
 ) -> None:
     examples = clustered(per_class, spread=1.2)
-    truth, first, confidence = leave_one_out_votes(examples, k=k, min_examples=min_examples)
+    truth, first, confidence, nearest = leave_one_out_votes(
+        examples, k=k, min_examples=min_examples
+    )
     counts = dict(zip(*np.unique(examples.classes, return_counts=True), strict=True))
     eligible = [c for c, n in counts.items() if n >= min_examples]
-    expected = []
+    expected, nearest_expected = [], []
     for i in range(len(examples.classes)):
         others = np.arange(len(examples.classes)) != i
         # The classes taking part are those of the whole project, the example included.
@@ -66,10 +68,19 @@ def test_each_examples_vote_is_the_products_vote_without_it(
             k=k,
         )
         expected.append((examples.classes[i], ranked[0][0], ranked[0][1]))
+        nearest_expected.append(
+            nearest_similarity(
+                Examples(
+                    examples.vectors[voters], examples.classes[voters], examples.annotations[voters]
+                ),
+                examples.vectors[i],
+            )
+        )
     assert len(truth) == len(expected) == sum(per_class)
     assert truth.tolist() == [t for t, _, _ in expected]
     assert first.tolist() == [f for _, f, _ in expected]
     np.testing.assert_allclose(confidence, [c for _, _, c in expected], rtol=1e-5)
+    np.testing.assert_allclose(nearest, nearest_expected, rtol=1e-5)
     # An example of a class too small to take part can never be voted right.
     small = ~np.isin(truth, eligible)
     assert not (first[small] == truth[small]).any()
@@ -104,7 +115,7 @@ def test_the_bar_is_the_lowest_confidence_right_often_enough() -> None:
     )
     target = 0.8
     bar = preselection_bar(examples, target)
-    truth, first, confidence = leave_one_out_votes(examples)
+    truth, first, confidence, _ = leave_one_out_votes(examples)
     assert bar.at is not None and bar.at > FLOOR
     reached = confidence >= bar.at
     assert reached.sum() >= MIN_SUPPORT
@@ -135,7 +146,7 @@ def test_too_few_votes_keep_the_half_vote_bar_unmeasured() -> None:
 def test_a_young_project_whose_votes_rarely_reach_half_keeps_the_half_vote_bar() -> None:
     # Five examples of each of ten classes: enough votes, but few reach half.
     examples = clustered([5] * 10, spread=50.0)
-    _, _, confidence = leave_one_out_votes(examples)
+    _, _, confidence, _ = leave_one_out_votes(examples)
     assert len(confidence) >= MIN_EVALUATED and (confidence >= FLOOR).sum() < MIN_SUPPORT
     bar = preselection_bar(examples, 0.8)
     assert (bar.at, bar.evaluated, bar.right) == (FLOOR, 50, None)
@@ -143,7 +154,23 @@ def test_a_young_project_whose_votes_rarely_reach_half_keeps_the_half_vote_bar()
 
 def test_a_large_project_is_measured_on_evenly_spread_examples() -> None:
     examples = clustered([400, 400], spread=0.3)
-    truth, _, _ = leave_one_out_votes(examples, max_queries=100)
+    truth, _, _, _ = leave_one_out_votes(examples, max_queries=100)
     assert len(truth) == 100
     assert set(truth.tolist()) == {10, 20}
     assert preselection_bar(examples, 0.8, max_queries=100).evaluated == 100
+
+
+def test_a_mask_unlike_every_labelled_example_is_never_preselected() -> None:
+    examples = clustered([15, 15], spread=0.3)
+    bar = preselection_bar(examples, 0.8)
+    assert bar.at == FLOOR and bar.familiar_from is not None
+    _, _, _, nearest = leave_one_out_votes(examples)
+    assert bar.familiar_from == pytest.approx(np.quantile(nearest, 0.05))
+    # Like the first class's examples: pre-selected.
+    like = examples.vectors[examples.classes == 10][0]
+    assert bar.preselects(1.0, nearest_similarity(examples, like))
+    # Orthogonal to all of them: the vote may be unanimous, the mask is like nothing.
+    stranger = np.zeros(256, dtype=np.float32)
+    stranger[np.argmin(np.abs(examples.vectors).sum(axis=0))] = 1.0
+    assert nearest_similarity(examples, stranger) < bar.familiar_from
+    assert not bar.preselects(1.0, nearest_similarity(examples, stranger))

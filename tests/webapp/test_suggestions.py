@@ -325,7 +325,7 @@ def test_the_api_answers_empty_with_too_few_examples_and_409_before_encoding(
     assert answer.json() == {
         "suggestions": [],
         "preselect_at": 0.5,
-        "calibration": {"evaluated": 0, "right_when_preselected": None},
+        "calibration": {"evaluated": 0, "right_when_preselected": None, "familiar_from": None},
     }
     pending = make_image(project, WIDTH, HEIGHT)
     answer = client.post(suggest_url(project, pending), {"rle": half_mask("left")}, format="json")
@@ -353,7 +353,8 @@ def test_preselection_follows_how_often_the_projects_own_labels_are_voted_right(
 
     answer = client.post(url, {"rle": half_mask("left")}, format="json").json()
     assert answer["preselect_at"] is None
-    assert answer["calibration"] == {"evaluated": 24, "right_when_preselected": None}
+    assert answer["calibration"]["evaluated"] == 24
+    assert answer["calibration"]["right_when_preselected"] is None
     assert answer["suggestions"] and not any(s["preselect"] for s in answer["suggestions"])
 
     # Labelled consistently (the left look is a cat), the same masks are voted right.
@@ -362,7 +363,9 @@ def test_preselection_follows_how_often_the_projects_own_labels_are_voted_right(
         Annotation.objects.filter(pk=pk).update(label_class=label)
     answer = client.post(url, {"rle": half_mask("left")}, format="json").json()
     assert answer["preselect_at"] == 0.5
-    assert answer["calibration"] == {"evaluated": 24, "right_when_preselected": 1.0}
+    assert answer["calibration"]["evaluated"] == 24
+    assert answer["calibration"]["right_when_preselected"] == 1.0
+    assert 0.0 < answer["calibration"]["familiar_from"] < 1.0
     assert [(s["name"], s["preselect"]) for s in answer["suggestions"]] == [("cat", True)]
 
 
@@ -417,7 +420,7 @@ def test_any_member_reads_how_suggestions_are_preselected_and_an_outsider_nothin
     viewer = api_client(user_in(project, "viewer"))
     assert viewer.get(url).json() == {
         "preselect_at": 0.5,
-        "calibration": {"evaluated": 0, "right_when_preselected": None},
+        "calibration": {"evaluated": 0, "right_when_preselected": None, "familiar_from": None},
         "target_right": 0.9,
     }
     # Classes given at random to two looks: no confidence is right 90 % of the time.

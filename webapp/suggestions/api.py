@@ -44,6 +44,7 @@ CALIBRATION_FIELDS = {
         fields={
             "evaluated": serializers.IntegerField(),
             "right_when_preselected": serializers.FloatField(allow_null=True),
+            "familiar_from": serializers.FloatField(allow_null=True),
         },
     ),
 }
@@ -57,6 +58,7 @@ def calibration_json(bar: PreselectionBar) -> dict[str, Any]:
         "calibration": {
             "evaluated": bar.evaluated,
             "right_when_preselected": None if bar.right is None else round(bar.right, 4),
+            "familiar_from": None if bar.familiar_from is None else round(bar.familiar_from, 4),
         },
     }
 
@@ -86,8 +88,9 @@ class SuggestClass(APIView):
     reaches ``preselect_at``, the project's bar (null: suggestions are not right often
     enough there to pre-select any), measured by a vote for each of ``evaluated`` of the
     project's labelled annotations (``right_when_preselected``: how often those votes
-    that reach the bar are right; null before there are enough to measure). Anyone who
-    may annotate there."""
+    that reach the bar are right; null before there are enough to measure), and only
+    for a mask whose nearest labelled annotation has a cosine similarity of at least
+    ``familiar_from`` (null: no such check yet). Anyone who may annotate there."""
 
     permission_classes = [IsAuthenticated, ProjectRole]
     write_action = Action.ANNOTATE

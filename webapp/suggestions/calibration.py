@@ -18,6 +18,11 @@ project's bar is measured on its labelled examples:
   a vote had (to :data:`FLOOR` when none had one above it), where nothing was seen to
   be wrong. A project where no confidence does that gets no bar: suggestions are never
   pre-selected there.
+- Whatever its confidence, a mask is pre-selected only if its nearest labelled example
+  is as similar as that of 95 % of the labelled examples (:data:`FAMILIAR_QUANTILE`):
+  the vote is a share among the nearest examples, however far they are, so a mask
+  unlike anything labelled (the background, an object of no labelled class) would
+  otherwise get a confident vote.
 - With fewer than :data:`MIN_EVALUATED` votes, or fewer than :data:`MIN_SUPPORT` of
   them reaching :data:`FLOOR`, there is too little to judge, and the bar is
   :data:`FLOOR`, the rule before any measure: a class with half the votes. (A young
@@ -45,6 +50,11 @@ MIN_EVALUATED = 20
 # The examples voted for, at most (evenly spread over the project's): enough to tell
 # 80 % from 70 %, and a bounded cost (a (MAX_QUERIES, N) similarity matrix).
 MAX_QUERIES = 1000
+# A mask counts as like the project's labels when its nearest labelled example is at
+# least as similar as this share of the labelled examples' nearest others are: a
+# proposal of the background, or of a kind of object nobody labelled, gets a confident
+# vote all the same (the vote is a share among the nearest, however far they are).
+FAMILIAR_QUANTILE = 0.05
 # Queries voted for together: (BLOCK, N) float32 similarities at a time.
 BLOCK = 256
 
@@ -53,14 +63,21 @@ BLOCK = 256
 class PreselectionBar:
     """``at``: the least confidence pre-selected (None: never); ``evaluated``: the votes
     it was measured on; ``right``: the share of those reaching ``at`` that were right
-    (None when not measured)."""
+    (None when not measured); ``familiar_from``: the least cosine similarity to the
+    nearest labelled example at which a mask counts as like the project's labels (None:
+    not measured, no such check)."""
 
     at: float | None
     evaluated: int
     right: float | None
+    familiar_from: float | None = None
 
-    def preselects(self, confidence: float) -> bool:
-        return self.at is not None and confidence >= self.at
+    def preselects(self, confidence: float, nearest_similarity: float) -> bool:
+        """Whether a vote of ``confidence`` for a mask whose nearest labelled example has
+        cosine similarity ``nearest_similarity`` is pre-selected."""
+        if self.at is None or confidence < self.at:
+            return False
+        return self.familiar_from is None or nearest_similarity >= self.familiar_from
 
 
 def leave_one_out_votes(
@@ -70,20 +87,21 @@ def leave_one_out_votes(
     min_examples: int = 1,
     temperature: float = TEMPERATURE,
     max_queries: int = MAX_QUERIES,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each example (up to ``max_queries``, evenly spread) voted for by the others.
 
     Returns, per example voted for: its class (Q,) int64, the vote's first class (Q,)
-    int64 and that class's confidence (Q,) float64, as
+    int64, that class's confidence (Q,) float64, as
     :func:`~webapp.suggestions.voting.vote` gives them for the example's feature among
-    the other examples of the classes with ``min_examples`` examples in all. Examples
-    whose vote has no neighbour at all are left out."""
+    the other examples of the classes with ``min_examples`` examples in all, and the
+    cosine similarity to its nearest such example (Q,) float64. Examples whose vote has
+    no neighbour at all are left out."""
     classes, counts = np.unique(examples.classes, return_counts=True)
     eligible = classes[counts >= min_examples]
     n = len(examples.classes)
     none = np.zeros(0, dtype=np.int64)
     if eligible.size == 0 or n == 0:
-        return none, none, np.zeros(0)
+        return none, none, np.zeros(0), np.zeros(0)
     voters = np.flatnonzero(np.isin(examples.classes, eligible))  # columns
     voter_class = np.searchsorted(eligible, examples.classes[voters])  # (V,) into eligible
     vectors = np.asarray(examples.vectors, dtype=np.float32)
@@ -91,7 +109,7 @@ def leave_one_out_votes(
     queries = np.unique(np.linspace(0, n - 1, min(n, max_queries)).round().astype(np.int64))
     column_of = np.full(n, -1, dtype=np.int64)
     column_of[voters] = np.arange(len(voters))
-    truths, firsts, confidences = [], [], []
+    truths, firsts, confidences, nearests = [], [], [], []
     for start in range(0, len(queries), BLOCK):
         block = queries[start : start + BLOCK]
         similarity = vectors[block] @ voter_vectors_t  # (B, V)
@@ -116,10 +134,12 @@ def leave_one_out_votes(
         truths.append(examples.classes[block][has_vote])
         firsts.append(eligible[first][has_vote])
         confidences.append(np.minimum(1.0, best / np.where(total > 0, total, 1.0))[has_vote])
+        nearests.append(near.max(axis=1)[has_vote].astype(np.float64))
     return (
         np.concatenate(truths).astype(np.int64),
         np.concatenate(firsts).astype(np.int64),
         np.concatenate(confidences),
+        np.concatenate(nearests),
     )
 
 
@@ -134,11 +154,12 @@ def preselection_bar(
 ) -> PreselectionBar:
     """The project's bar by the rule in this module's docstring: pre-selected votes are
     right at least ``target`` (0..1] of the time on the project's own examples."""
-    truth, first, confidence = leave_one_out_votes(
+    truth, first, confidence, nearest = leave_one_out_votes(
         examples, k=k, min_examples=min_examples, temperature=temperature, max_queries=max_queries
     )
     if len(truth) < MIN_EVALUATED:
         return PreselectionBar(FLOOR, len(truth), None)
+    familiar = float(np.quantile(nearest, FAMILIAR_QUANTILE))
     order = np.argsort(-confidence, kind="stable")
     ranked_confidence = confidence[order]
     right = np.cumsum(first[order] == truth[order])
@@ -148,7 +169,7 @@ def preselection_bar(
     last_of_tie = np.append(ranked_confidence[1:] != ranked_confidence[:-1], True)
     precision = right / reached
     if (ranked_confidence >= FLOOR).sum() < MIN_SUPPORT:
-        return PreselectionBar(FLOOR, len(truth), None)
+        return PreselectionBar(FLOOR, len(truth), None, familiar)
     usable = (
         last_of_tie
         & (reached >= MIN_SUPPORT)
@@ -156,10 +177,10 @@ def preselection_bar(
         & (precision >= target)
     )
     if not usable.any():
-        return PreselectionBar(None, len(truth), None)
+        return PreselectionBar(None, len(truth), None, familiar)
     lowest = int(np.flatnonzero(usable)[-1])
     # No vote fell between this confidence and the next lower one: the bar goes halfway
     # down to it, or to the floor when that one is below the floor.
     below = ranked_confidence[lowest + 1 :] if lowest + 1 < len(order) else ranked_confidence[:0]
     at = FLOOR if not len(below) or below[0] < FLOOR else (below[0] + ranked_confidence[lowest]) / 2
-    return PreselectionBar(float(at), len(truth), float(precision[lowest]))
+    return PreselectionBar(float(at), len(truth), float(precision[lowest]), familiar)

@@ -12,8 +12,9 @@ The rule, in full:
 - A class's confidence is its share of the votes, in [0, 1]; the classes that got
   votes come best first.
 - The first class is marked ``preselect`` when its confidence reaches the project's
-  bar, measured on the project's own examples (:mod:`webapp.suggestions.calibration`):
-  the annotator pre-selects only such a class.
+  bar, measured on the project's own examples, and the mask is like them (its nearest
+  example close enough; :mod:`webapp.suggestions.calibration`): the annotator
+  pre-selects only such a class.
 
 The examples are read from the database on each call (one indexed query: 53 ms at
 best, 116 ms median, for 5,000 annotations on a loaded 2-core CPU; see
@@ -37,7 +38,7 @@ from django.core.cache import cache
 from webapp.projects.models import LabelClass, Project
 from webapp.suggestions.calibration import PreselectionBar, preselection_bar
 from webapp.suggestions.models import FEATURE_DIM, FEATURE_DTYPE, AnnotationFeature
-from webapp.suggestions.voting import NEIGHBOURS, Examples, vote
+from webapp.suggestions.voting import NEIGHBOURS, Examples, nearest_similarity, vote
 
 # How long a measured bar is kept in the cache.
 BAR_CACHE_SECONDS = 24 * 3600
@@ -129,13 +130,14 @@ def rank_with_bar(
             examples.vectors[keep], examples.classes[keep], examples.annotations[keep]
         )
     votes = [vote(examples, feature, k=k, min_examples=min_examples) for feature in features]
+    nearest = [nearest_similarity(examples, f, min_examples=min_examples) for f in features]
     names = dict(
         LabelClass.objects.filter(
             project=project, pk__in=set(examples.classes.tolist())
         ).values_list("pk", "name")
     )
     ranked: list[list[Suggestion]] = []
-    for classes in votes:
+    for classes, similarity in zip(votes, nearest, strict=True):
         known = [(label, confidence) for label, confidence in classes if label in names]
         ranked.append(
             [
@@ -143,7 +145,7 @@ def rank_with_bar(
                     "label_class": label,
                     "name": names[label],
                     "confidence": round(confidence, 4),
-                    "preselect": i == 0 and bar.preselects(confidence),
+                    "preselect": i == 0 and bar.preselects(confidence, similarity),
                 }
                 for i, (label, confidence) in enumerate(known)
             ]

@@ -22,6 +22,22 @@ class Examples:
     annotations: np.ndarray
 
 
+def taking_part(examples: Examples, min_examples: int) -> np.ndarray:
+    """(N,) bool: the examples of the classes with at least ``min_examples`` examples."""
+    classes, counts = np.unique(examples.classes, return_counts=True)
+    return np.isin(examples.classes, classes[counts >= min_examples])
+
+
+def nearest_similarity(examples: Examples, feature: np.ndarray, *, min_examples: int = 1) -> float:
+    """The cosine similarity of ``feature`` (256,) to its nearest example among the
+    classes taking part (as :func:`vote` counts them); -inf when there is none."""
+    keep = taking_part(examples, min_examples)
+    if not keep.any():
+        return -np.inf
+    query = np.asarray(feature, dtype=np.float32).reshape(FEATURE_DIM)
+    return float((examples.vectors[keep] @ query).max())
+
+
 def vote(
     examples: Examples,
     feature: np.ndarray,
@@ -32,11 +48,9 @@ def vote(
 ) -> list[tuple[int, float]]:
     """(class id, confidence) by the rule in this module's docstring, best first.
     ``feature``: (256,) float, unit length (as pooled)."""
-    classes, counts = np.unique(examples.classes, return_counts=True)
-    eligible = classes[counts >= min_examples]
-    if eligible.size == 0:
+    keep = taking_part(examples, min_examples)
+    if not keep.any():
         return []
-    keep = np.isin(examples.classes, eligible)
     vectors, labels = examples.vectors[keep], examples.classes[keep]
     similarity = vectors @ np.asarray(feature, dtype=np.float32).reshape(FEATURE_DIM)  # (N,)
     k = min(k, similarity.size)
