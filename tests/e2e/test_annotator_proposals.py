@@ -47,6 +47,19 @@ def rectangle(image: Any, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
     return mask
 
 
+def label_cups_and_background(s: Any, image: Any) -> LabelClass:
+    """Three labelled cups (class "cup", made here) and three labelled background patches
+    (the scene's class), pooled on saving: enough for class suggestions. The cup class."""
+    cup = LabelClass.objects.create(project=s.project, name="cup", color="#ff8800", shortcut="c")
+    for x, y in [(290, 150), (300, 160), (280, 140)]:
+        mask = reference_mask(image, [[x, y]], [1])
+        create_annotation(image, author=s.owner, label_class=cup.pk, rle=rle.encode(mask))
+    for x0 in (0, 120, 480):
+        mask = rectangle(image, x0, 330, x0 + 100, 400)
+        create_annotation(image, author=s.owner, label_class=s.label.pk, rle=rle.encode(mask))
+    return cup
+
+
 def store_proposals(image: Any, masks: list[tuple[np.ndarray, float]]) -> list[Proposal]:
     """Proposals of ``image`` as a finished run of the worker stores them."""
 
@@ -189,14 +202,7 @@ def test_accept_all_with_suggested_classes_labels_only_the_confident_proposals(
 
     s = scene("coffee")
     image = s.images["coffee"]
-    cup = LabelClass.objects.create(project=s.project, name="cup", color="#ff8800", shortcut="c")
-    # Three labelled cups and three labelled background patches (pooled on saving).
-    for x, y in [(290, 150), (300, 160), (280, 140)]:
-        mask = reference_mask(image, [[x, y]], [1])
-        create_annotation(image, author=s.owner, label_class=cup.pk, rle=rle.encode(mask))
-    for x0 in (0, 120, 480):
-        mask = rectangle(image, x0, 330, x0 + 100, 400)
-        create_annotation(image, author=s.owner, label_class=s.label.pk, rle=rle.encode(mask))
+    label_cups_and_background(s, image)
     # Two new proposals of background; the second without a pooled feature, so with no
     # suggestion at all.
     patch, bare = store_proposals(
@@ -261,14 +267,7 @@ def test_a_selected_proposal_is_refined_by_further_clicks(scene, signed_in):
 def test_a_new_mask_gets_the_class_its_labelled_neighbours_suggest(scene, signed_in):
     s = scene("coffee")
     image = s.images["coffee"]
-    cup = LabelClass.objects.create(project=s.project, name="cup", color="#ff8800", shortcut="c")
-    # Three labelled cups and three labelled background patches: enough for suggestions.
-    for x, y in [(290, 150), (300, 160), (280, 140)]:
-        mask = reference_mask(image, [[x, y]], [1])
-        create_annotation(image, author=s.owner, label_class=cup.pk, rle=rle.encode(mask))
-    for x0 in (0, 120, 480):
-        mask = rectangle(image, x0, 330, x0 + 100, 400)
-        create_annotation(image, author=s.owner, label_class=s.label.pk, rle=rle.encode(mask))
+    cup = label_cups_and_background(s, image)
 
     page = signed_in(s.url, "owner")
     open_annotator(page, s.url, s.project, image)
