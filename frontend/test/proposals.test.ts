@@ -185,7 +185,13 @@ describe("an accept-all", () => {
     vi.stubGlobal("document", { cookie: "" });
     vi.stubGlobal("fetch", async (_url: string, init: RequestInit) => {
       bodies.push(JSON.parse(String(init.body)));
-      const made: AcceptedAll = { created: 0, skipped_covered: 0, skipped_unsure: 2, annotations: [] };
+      const made: AcceptedAll = {
+        created: 0,
+        skipped_covered: 0,
+        skipped_unsure: 2,
+        skipped_whole_image: 0,
+        annotations: [],
+      };
       return new Response(JSON.stringify(made), { status: 201 });
     });
     await acceptAllProposals("/accept-all/", 7, 0.9);
@@ -199,15 +205,25 @@ describe("an accept-all", () => {
 
   it("says what it made, and what it left open", () => {
     const annotation = { id: 1 } as unknown as Annotation;
-    const two = { created: 2, skipped_covered: 0, skipped_unsure: 0, annotations: [annotation, annotation] };
+    const two = {
+      created: 2,
+      skipped_covered: 0,
+      skipped_unsure: 0,
+      skipped_whole_image: 0,
+      annotations: [annotation, annotation],
+    };
     expect(describeAcceptAll(two, "cup")).toBe("2 proposals accepted as cup; Ctrl+Z deletes them.");
-    const one = { created: 1, skipped_covered: 0, skipped_unsure: 3, annotations: [annotation] };
+    const one = { created: 1, skipped_covered: 0, skipped_unsure: 3, skipped_whole_image: 0, annotations: [annotation] };
     expect(describeAcceptAll(one, null)).toBe(
       "1 proposal accepted with its suggested class, 3 left open (no confident suggestion); Ctrl+Z deletes it.",
     );
-    const none = { created: 0, skipped_covered: 0, skipped_unsure: 1, annotations: [] };
+    const none = { created: 0, skipped_covered: 0, skipped_unsure: 1, skipped_whole_image: 0, annotations: [] };
     expect(describeAcceptAll(none, null)).toBe(
       "0 proposals accepted with their suggested classes, 1 left open (no confident suggestion).",
+    );
+    const frame = { created: 1, skipped_covered: 0, skipped_unsure: 0, skipped_whole_image: 1, annotations: [annotation] };
+    expect(describeAcceptAll(frame, "cup")).toBe(
+      "1 proposal accepted as cup, 1 of the whole image left open (a click accepts it); Ctrl+Z deletes it.",
     );
   });
 });

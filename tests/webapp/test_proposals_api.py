@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.webapp.factories_annotations import make_label_class
@@ -234,6 +235,7 @@ def test_accept_all_leaves_out_proposals_already_drawn_by_hand(
         "created": 0,
         "skipped_covered": 1,
         "skipped_unsure": 0,
+        "skipped_whole_image": 0,
         "annotations": [],
     }
 
@@ -256,6 +258,30 @@ def test_accept_all_refuses_a_bad_request(
         url(image, "accept-all/"), body, format="json"
     )
     assert answer.status_code == 400
+
+
+def test_accept_all_leaves_out_a_proposal_of_the_whole_image(
+    make_project: Any, media_root: Path, user_in: Any, api_client: Any
+) -> None:
+    image = encoded_image(make_project())
+    frame = np.ones((48, 64), dtype=bool)
+    frame[0, :3] = False  # 99 % of the frame, and the most confident
+    store_proposals(image, [fake_mask(frame, 0.99), fake_mask(square(2, 3, 10), 0.95)])
+    dog = make_label_class(image.project, "dog")
+    client = api_client(user_in(image.project, "annotator"))
+
+    answer = client.post(url(image, "accept-all/"), {"label_class": dog.pk}, format="json")
+
+    body = answer.json()
+    assert (body["created"], body["skipped_whole_image"], body["skipped_covered"]) == (1, 1, 0)
+    assert [a.area for a in Annotation.objects.filter(image=image)] == [100]
+    # A click still accepts it, as any proposal.
+    frame_proposal = Proposal.objects.of_image(image).first()
+    assert frame_proposal is not None and frame_proposal.area == 48 * 64 - 3
+    taken = client.post(
+        url(image, f"{frame_proposal.pk}/accept/"), {"label_class": dog.pk}, format="json"
+    )
+    assert taken.status_code == 201
 
 
 def test_accept_all_with_the_suggested_classes_takes_only_the_confident_ones(

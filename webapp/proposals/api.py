@@ -137,11 +137,13 @@ class ProposalAcceptAll(ProposalAccess):
     """POST ``{"label_class": id, "min_iou": 0.9}``: make annotations of that class from
     every open proposal of the image whose predicted IoU is at least ``min_iou``
     (annotator and up), leaving out those mostly covered by its annotations: 201 with
-    ``{"created": n, "skipped_covered": m, "skipped_unsure": 0, "annotations": [...]}``,
-    the annotations it made (as the annotations API gives them), so that a client can
-    list them and undo the accept-all by deleting exactly those. With ``{"suggested":
-    true}`` instead of a class, each proposal gets its suggested class where the
-    annotator would pre-select it; ``skipped_unsure`` counts those left open without."""
+    ``{"created": n, "skipped_covered": m, "skipped_unsure": 0, "skipped_whole_image": w,
+    "annotations": [...]}``, the annotations it made (as the annotations API gives
+    them), so that a client can list them and undo the accept-all by deleting exactly
+    those; a proposal covering nearly the whole image is left out too (``w``). With
+    ``{"suggested": true}`` instead of a class, each proposal gets its suggested class
+    where the annotator would pre-select it; ``skipped_unsure`` counts those left open
+    without."""
 
     @extend_schema(
         request=AcceptAllSerializer,
@@ -152,6 +154,7 @@ class ProposalAcceptAll(ProposalAccess):
                     "created": serializers.IntegerField(),
                     "skipped_covered": serializers.IntegerField(),
                     "skipped_unsure": serializers.IntegerField(),
+                    "skipped_whole_image": serializers.IntegerField(),
                     "annotations": AnnotationSerializer(many=True),
                 },
             )
@@ -170,6 +173,7 @@ class ProposalAcceptAll(ProposalAccess):
             "created": len(accepted.annotations),
             "skipped_covered": accepted.skipped_covered,
             "skipped_unsure": accepted.skipped_unsure,
+            "skipped_whole_image": accepted.skipped_whole_image,
             "annotations": AnnotationSerializer(accepted.annotations, many=True).data,
         }
         return Response(body, status=status.HTTP_201_CREATED)

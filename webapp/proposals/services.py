@@ -27,6 +27,10 @@ from webapp.proposals.models import Proposal, ProposalQuerySet
 # accept-all leaves out a proposal when more than this share of its pixels is already
 # covered by the image's annotations: it would be a second mask of the same object.
 COVERED_SHARE = 0.5
+# Accept-all leaves out a proposal covering at least this share of the image: the whole
+# frame is no object, and accepted first (it is often the most confident) it would
+# count every proposal after it as covered. A click still accepts it.
+WHOLE_IMAGE_SHARE = 0.95
 
 
 class AlreadyAccepted(Exception):
@@ -71,12 +75,14 @@ def accept_proposal(
 @dataclass(frozen=True)
 class AcceptedAll:
     """What one accept-all did: the annotations it made (most confident proposal
-    first), how many proposals it left out as mostly covered already, and (accepting
-    with the suggested classes) how many it left for lack of a confident suggestion."""
+    first), how many proposals it left out as mostly covered already, (accepting with
+    the suggested classes) how many it left for lack of a confident suggestion, and how
+    many as covering nearly the whole image."""
 
     annotations: list[Annotation]
     skipped_covered: int
     skipped_unsure: int = 0
+    skipped_whole_image: int = 0
 
 
 def accept_all(
@@ -89,14 +95,15 @@ def accept_all(
 ) -> AcceptedAll:
     """Make annotations from every open proposal of ``image`` whose predicted IoU is at
     least ``min_iou``, leaving out those mostly covered by the image's annotations (and
-    by those made here before them), in one transaction: all of ``label_class``, or with
+    by those made here before them) and those covering nearly the whole image
+    (:data:`WHOLE_IMAGE_SHARE`), in one transaction: all of ``label_class``, or with
     ``suggested`` each of its suggested class where the annotator would pre-select it
     (the others are left open). Raises AnnotationRejected for a bad class (then nothing
     is made)."""
     if not suggested:
         label_class_of(image, label_class)
     created: list[Annotation] = []
-    skipped = unsure = 0
+    skipped = unsure = whole = 0
     with transaction.atomic():
         # Locked (PostgreSQL) so that a second accept-all at once waits and finds them taken.
         candidates = list(
@@ -112,6 +119,9 @@ def accept_all(
                 unsure += 1
                 continue
             mask = rle_codec.decode(proposal.rle)
+            if mask.sum() >= WHOLE_IMAGE_SHARE * mask.size:
+                whole += 1
+                continue
             if covered is not None and _share_covered(mask, covered) > COVERED_SHARE:
                 skipped += 1
                 continue
@@ -125,7 +135,7 @@ def accept_all(
             )
             covered = mask if covered is None else covered | mask
             created.append(annotation)
-    return AcceptedAll(created, skipped, unsure)
+    return AcceptedAll(created, skipped, unsure, whole)
 
 
 def _covered_pixels(image: Image) -> np.ndarray | None:

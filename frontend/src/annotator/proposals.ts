@@ -120,12 +120,14 @@ export async function acceptProposal(url: string, labelClass: number): Promise<A
 }
 
 /** What an accept-all made: the annotations (most confident proposal first), how many
- * proposals it left out as mostly covered already, and (with the suggested classes) how
- * many it left open for lack of a confident suggestion. */
+ * proposals it left out as mostly covered already, (with the suggested classes) how
+ * many it left open for lack of a confident suggestion, and how many as covering nearly
+ * the whole image. */
 export interface AcceptedAll {
   readonly created: number;
   readonly skipped_covered: number;
   readonly skipped_unsure: number;
+  readonly skipped_whole_image: number;
   readonly annotations: readonly Annotation[];
 }
 
@@ -156,8 +158,10 @@ export function describeAcceptAll(accepted: AcceptedAll, className: string | nul
     className === null ? ` with ${count === 1 ? "its" : "their"} suggested class${count === 1 ? "" : "es"}` : ` as ${className}`;
   const unsure = accepted.skipped_unsure;
   const open = unsure > 0 ? `, ${unsure} left open (no confident suggestion)` : "";
+  const whole = accepted.skipped_whole_image;
+  const frame = whole > 0 ? `, ${whole} of the whole image left open (a click accepts ${whole === 1 ? "it" : "one"})` : "";
   const undo = count === 0 ? "" : `; Ctrl+Z deletes ${count === 1 ? "it" : "them"}`;
-  return `${made}${how}${open}${undo}.`;
+  return `${made}${how}${open}${frame}${undo}.`;
 }
 
 /** An accept-all as one undoable step of creations: undo deletes exactly the
