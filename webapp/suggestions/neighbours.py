@@ -172,7 +172,8 @@ def project_bar(
     Measured once and kept in the cache with a digest of the examples. A bar measured
     on at least :data:`REUSE_FROM` examples serves on for :data:`REUSE_SECONDS` while
     their number changes by at most :data:`REUSE_SHARE`: a few more labels barely move
-    it, and measuring it costs a vote per example (about half a second at 20,000)."""
+    it, and measuring it costs a vote per example (155 ms at 20,000 on a 2-core CPU,
+    docs/benchmarks.md)."""
     target = settings.SAMLABEL_SUGGESTION_PRESELECT_PERCENT / 100
     digest = hashlib.blake2b(digest_size=16)
     for part in (examples.annotations, examples.classes, examples.vectors):
