@@ -5,7 +5,9 @@ import {
   type ClassSuggestion,
   ClassSuggester,
   SUGGEST_AFTER_MS,
+  describeHint,
   describeSuggestion,
+  suggestionToHint,
   suggestionToPreselect,
 } from "../src/annotator/suggestions";
 import type { Rle } from "../src/lib/rle";
@@ -38,13 +40,35 @@ describe("the class to pre-select", () => {
   });
 });
 
+describe("the class shown as a hint only", () => {
+  it("is the best suggestion of a known class when the server found it not confident enough", () => {
+    expect(suggestionToHint([unsure, cat], false, new Set([1, 3]))).toBe(unsure);
+    expect(suggestionToHint([unsure, cat], false, new Set([1]))).toBeNull(); // cat would be pre-selected
+    expect(suggestionToHint([cat], false, new Set([1]))).toBeNull();
+    expect(suggestionToHint([], false, new Set([1]))).toBeNull();
+  });
+
+  it("is none when the user chose a class for this object", () => {
+    expect(suggestionToHint([unsure], true, new Set([3]))).toBeNull();
+  });
+
+  it("is shown with its confidence and the key that takes it", () => {
+    expect(describeHint("fox", 0.414, "f")).toBe("maybe: fox 41% (key f)");
+    expect(describeHint("fox", 0.414, "")).toBe("maybe: fox 41%");
+  });
+});
+
 function suggester(answer: () => Promise<ClassSuggestion[]>) {
   const shown: (number | null)[] = [];
+  const hinted: (number | null)[] = [];
   const s = new ClassSuggester(
-    { knownClasses: () => new Set([1, 2]), suggest: (id) => shown.push(id) },
+    {
+      knownClasses: () => new Set([1, 2, 3]),
+      suggest: (id, _confidence, preselect) => (preselect ? shown : hinted).push(id),
+    },
     async () => answer(),
   );
-  return { s, shown };
+  return { s, shown, hinted };
 }
 
 describe("the suggester", () => {
@@ -127,6 +151,15 @@ describe("the suggester", () => {
     expect(shown).toEqual([null]);
   });
 
+  it("shows a suggestion not confident enough as a hint, not pre-selected", async () => {
+    vi.useFakeTimers();
+    const { s, shown, hinted } = suggester(async () => [unsure, cat]);
+    s.maskShown("/suggest/", {}, () => rle);
+    await vi.advanceTimersByTimeAsync(SUGGEST_AFTER_MS + 1);
+    expect(shown).toEqual([]);
+    expect(hinted).toEqual([3]);
+  });
+
   it("uses a proposal's listed suggestion without asking", () => {
     const { s, shown } = suggester(() => Promise.reject(new Error("not asked")));
     s.proposalShown("/suggest/", rle, dog);
@@ -150,5 +183,31 @@ describe("a suggested class", () => {
     classes.choose(person); // the user's choice ends the suggestion
     expect(classes.current).toBe(person);
     expect(classes.suggestion).toBeNull();
+  });
+
+  it("shown as a hint leaves the current class alone until the user takes it", async () => {
+    const person = { id: 1, name: "person", color: "#ff0000", shortcut: "p" };
+    const cup = { id: 2, name: "cup", color: "#00ff00", shortcut: "c" };
+    let changes = 0;
+    const classes = new LabelClasses(async () => [person, cup], storedClassMemory(null, "k"), () => changes++);
+    await classes.ready;
+    classes.choose(person);
+    classes.suggest(2, 0.4, false);
+    expect(classes.current).toBe(person);
+    expect(classes.hint).toEqual({ label: cup, confidence: 0.4 });
+    expect(classes.suggestion).toBeNull();
+    const before = changes;
+    classes.suggest(2, 0.4, false); // the same hint again: nothing to redraw
+    expect(changes).toBe(before);
+    classes.suggest(2, 0.9, true); // a pre-selection replaces the hint
+    expect(classes.hint).toBeNull();
+    expect(classes.current).toBe(cup);
+    classes.suggest(2, 0.4, false);
+    classes.choose(cup); // the user takes it: it is their choice now
+    expect(classes.hint).toBeNull();
+    expect(classes.current).toBe(cup);
+    classes.suggest(1, 0.3, false);
+    classes.suggest(null); // the object ended
+    expect(classes.hint).toBeNull();
   });
 });

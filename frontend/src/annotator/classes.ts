@@ -59,6 +59,9 @@ export class LabelClasses implements ClassChoice {
   /** Pre-selected for the object being labelled only: the user's own choice comes back
    * once it is saved or cleared. */
   private suggested: SuggestedClass | null = null;
+  /** Shown for the object being labelled, not pre-selected: the user takes it with its
+   * key, or not. */
+  private hinted: SuggestedClass | null = null;
   readonly ready: Promise<void>;
 
   /** ``load`` fetches the project's classes; ``onChange`` runs once they are loaded and
@@ -89,21 +92,31 @@ export class LabelClasses implements ClassChoice {
     return this.suggested;
   }
 
-  /** The user's choice: it ends any suggestion, and is remembered. */
+  /** The suggestion shown as a hint only, if any. */
+  get hint(): SuggestedClass | null {
+    return this.hinted;
+  }
+
+  /** The user's choice: it ends any suggestion or hint, and is remembered. */
   choose(label: LabelClass): void {
     this.chosen = label;
     this.suggested = null;
+    this.hinted = null;
     this.memory.keep(label.id);
     this.onChange();
   }
 
   /** Pre-selects ``id`` (if a class of the project) for the object being labelled, not
-   * remembered; null ends the suggestion. */
-  suggest(id: number | null, confidence = 0): void {
+   * remembered, or with ``preselect`` false only shows it as a hint; null ends the
+   * suggestion and the hint. */
+  suggest(id: number | null, confidence = 0, preselect = true): void {
     const label = id === null ? undefined : this.find(id);
     const next = label ? { label, confidence } : null;
-    if (next?.label === this.suggested?.label && next?.confidence === this.suggested?.confidence) return;
-    this.suggested = next;
+    const suggested = preselect ? next : null;
+    const hinted = preselect ? null : next;
+    if (same(suggested, this.suggested) && same(hinted, this.hinted)) return;
+    this.suggested = suggested;
+    this.hinted = hinted;
     this.onChange();
   }
 
@@ -119,4 +132,8 @@ export class LabelClasses implements ClassChoice {
   colorOf(id: number): string {
     return this.find(id)?.color ?? FALLBACK_COLOR;
   }
+}
+
+function same(a: SuggestedClass | null, b: SuggestedClass | null): boolean {
+  return a?.label === b?.label && a?.confidence === b?.confidence;
 }

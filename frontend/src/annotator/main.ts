@@ -52,7 +52,7 @@ import { EditOverlay } from "./edit-overlay"; // mask editing (#16)
 import { unpaintedLayer } from "./edit-layer"; // mask editing (#16)
 import { EditTools } from "./edit-tools"; // mask editing (#16)
 import { ProposalTools } from "./proposal-tools";
-import { ClassSuggester, describeSuggestion } from "./suggestions";
+import { ClassSuggester, describeHint, describeSuggestion } from "./suggestions";
 import { View, paintAnnotation, paintLive } from "./view";
 import { WorkflowApi } from "./workflow-api";
 import { CropDetail, visibleWindow } from "./crop-detail"; // crop detail (#16)
@@ -131,8 +131,15 @@ const classes = new LabelClasses(
   () => {
     renderClasses(labelList, classes, chooseClass);
     const suggested = classes.suggestion;
-    suggestionLine.textContent = suggested ? describeSuggestion(suggested.label.name, suggested.confidence) : "";
+    const hint = classes.hint;
+    suggestionLine.textContent = suggested
+      ? describeSuggestion(suggested.label.name, suggested.confidence)
+      : hint
+        ? describeHint(hint.label.name, hint.confidence, hint.label.shortcut)
+        : "";
+    suggestionLine.dataset["kind"] = hint ? "hint" : "suggestion";
     mark("suggested", suggested?.label.id ?? "");
+    mark("hinted", hint?.label.id ?? "");
     renderSaved();
     drawLive();
   },
@@ -150,7 +157,7 @@ function chooseClass(label: LabelClass): void {
 
 const suggester = new ClassSuggester({
   knownClasses: () => new Set(classes.all.map((label) => label.id)),
-  suggest: (id, confidence) => classes.suggest(id, confidence),
+  suggest: (id, confidence, preselect) => classes.suggest(id, confidence, preselect),
   answered: () => bump("suggestionAnswers"),
 });
 /** Whether an object is under way (a prompt, or a selected proposal), to tell when it

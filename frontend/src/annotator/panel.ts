@@ -30,6 +30,7 @@ export function renderClasses(list: HTMLElement, classes: LabelClasses, choose: 
       item.setAttribute("aria-pressed", String(label.id === current?.id));
       item.style.borderLeftColor = label.color;
       if (classes.suggestion?.label.id === label.id) item.dataset["suggested"] = "1";
+      if (classes.hint?.label.id === label.id) item.dataset["hinted"] = "1";
       return item;
     }),
   );

@@ -1,8 +1,10 @@
 /**
  * Class suggestions: the server ranks the project's classes for a mask by its nearest
  * labelled neighbours (pooled SAM features). The page pre-selects the first for the
- * object being labelled and shows its confidence; the user confirms with Enter or a key.
- * A class the user chose for this object is never replaced by a suggestion.
+ * object being labelled when the server finds it confident enough for the project, and
+ * shows its confidence; the user confirms with Enter or a key. A first class that is not
+ * confident enough is only shown, as a hint the user takes with the class's key. A class
+ * the user chose for this object is never replaced by a suggestion.
  */
 
 import type { Rle } from "../lib/rle";
@@ -33,9 +35,27 @@ export function suggestionToPreselect(
   return best?.preselect === true ? best : null;
 }
 
+/** The suggestion to show as a hint only, not pre-selected: the first of a class the
+ * page knows, when the server did not find it confident enough for this project. */
+export function suggestionToHint(
+  ranked: readonly ClassSuggestion[],
+  chosenByUser: boolean,
+  knownClasses: ReadonlySet<number>,
+): ClassSuggestion | null {
+  if (chosenByUser) return null;
+  const best = ranked.find((s) => knownClasses.has(s.label_class));
+  return best && best.preselect !== true ? best : null;
+}
+
 /** "suggested: cat 82%". */
 export function describeSuggestion(name: string, confidence: number): string {
   return `suggested: ${name} ${Math.round(confidence * 100)}%`;
+}
+
+/** "maybe: cat 41% (key c)": a hint, with the key that takes it when the class has one. */
+export function describeHint(name: string, confidence: number, shortcut: string): string {
+  const key = shortcut ? ` (key ${shortcut})` : "";
+  return `maybe: ${name} ${Math.round(confidence * 100)}%${key}`;
 }
 
 /** The server's ranking for ``rle``; an empty list when the project has too few labelled
@@ -51,9 +71,10 @@ export const SUGGEST_AFTER_MS = 250;
 
 /** What the suggester needs of the page. */
 export interface SuggesterPort {
-  /** The project's classes: the ids known, and pre-selecting one (null: none). */
+  /** The project's classes: the ids known, and pre-selecting one (null: none), or
+   * showing it as a hint only (``preselect`` false). */
   knownClasses(): ReadonlySet<number>;
-  suggest(labelClass: number | null, confidence: number): void;
+  suggest(labelClass: number | null, confidence: number, preselect: boolean): void;
   /** An answer came back and was dealt with (used, or dropped as too late or as a
    * class the user chose), or the question failed: for the page's counters. */
   answered?(): void;
@@ -96,7 +117,7 @@ export class ClassSuggester {
     this.chosenByUser = false;
     this.cancel();
     this.askedFor = null;
-    this.port.suggest(null, 0);
+    this.port.suggest(null, 0, true);
   }
 
   /** A new mask of the prompt ``key`` (any object that changes with the prompt) is on
@@ -142,7 +163,10 @@ export class ClassSuggester {
   }
 
   private apply(ranked: readonly ClassSuggestion[]): void {
-    const pick = suggestionToPreselect(ranked, this.chosenByUser, this.port.knownClasses());
-    if (pick) this.port.suggest(pick.label_class, pick.confidence);
+    const known = this.port.knownClasses();
+    const pick = suggestionToPreselect(ranked, this.chosenByUser, known);
+    const hint = pick ? null : suggestionToHint(ranked, this.chosenByUser, known);
+    if (pick) this.port.suggest(pick.label_class, pick.confidence, true);
+    else if (hint) this.port.suggest(hint.label_class, hint.confidence, false);
   }
 }
