@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ActiveTimeCounter, MAX_REPORT_SECONDS } from "../src/lib/active-time";
 import { InputHandler, type Intents, type Verdict, keyHelp } from "../src/annotator/input";
 import { type Issue, issueText, pinsOf } from "../src/annotator/issues";
-import { authorship } from "../src/annotator/panel";
+import { authorship, origin } from "../src/annotator/panel";
 import { ReviewVerdicts } from "../src/annotator/review";
 import { type WorkItem, endOfProjectText, holds, imageUrl, queuePositionText, stateText } from "../src/annotator/work";
 
@@ -111,6 +111,13 @@ describe("workflow words", () => {
     expect(authorship("ann", "ann")).toBe("by ann");
     expect(authorship("ann", "rev")).toBe("by ann, edited by rev");
     expect(authorship(undefined, undefined)).toBe("");
+  });
+
+  it("says what of an annotation a machine made", () => {
+    expect(origin({ source: "manual", class_suggested: false })).toBe("");
+    expect(origin({ source: "proposal", class_suggested: false })).toBe("proposal");
+    expect(origin({ source: "proposal", class_suggested: true })).toBe("proposal, class suggested");
+    expect(origin({})).toBe("");
   });
 });
 

@@ -228,9 +228,13 @@ def test_accept_all_with_suggested_classes_labels_only_the_confident_proposals(
         " Ctrl+Z deletes it.",
     )
     made = Annotation.objects.get(image=image, proposal_id=patch.pk)
-    assert (made.label_class, made.source) == (s.label, "proposal")
+    assert (made.label_class, made.source, made.class_suggested) == (s.label, "proposal", True)
     assert not Annotation.objects.filter(proposal_id=bare.pk).exists()
     wait_for_stage(page, "proposals-shown", "1")
+    # Its row tells a reviewer that no person chose its class.
+    row = page.locator(f'#annotator-annotations li[data-annotation-id="{made.pk}"]')
+    assert row.get_attribute("data-class-suggested") == "1"
+    assert "· proposal, class suggested ·" in row.text_content()
 
     page.keyboard.press("Control+z")
     wait_for_rows(page, 6)

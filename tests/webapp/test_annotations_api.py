@@ -332,6 +332,26 @@ def test_an_annotator_edits_with_if_match_and_gets_the_next_version(
     assert (stored.version, stored.label_class_id, stored.area) == (2, dog.pk, 32)
 
 
+def test_a_person_giving_a_suggested_class_ends_its_being_suggested(
+    world: World, api_client: Any
+) -> None:
+    annotation = new_annotation(world)
+    Annotation.objects.filter(pk=annotation.pk).update(class_suggested=True)
+    client = api_client(world.member(Role.ANNOTATOR))
+    url = detail_url(world.project, annotation)
+    assert client.get(url).json()["class_suggested"] is True
+
+    # A new mask keeps the class as it was given...
+    moved = client.patch(
+        url, {"rle": rle.encode(box_mask(0, 0, 8, 4))}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert moved.status_code == 200 and moved.json()["class_suggested"] is True
+    # ...a class sent by a person, even the same one, is theirs.
+    same = client.patch(url, {"label_class": world.label.pk}, format="json", HTTP_IF_MATCH='"2"')
+    assert same.status_code == 200 and same.json()["class_suggested"] is False
+    assert not Annotation.objects.get(pk=annotation.pk).class_suggested
+
+
 def test_the_version_may_be_sent_in_the_body_instead_of_if_match(
     world: World, api_client: Any
 ) -> None:

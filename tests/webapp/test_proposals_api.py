@@ -275,6 +275,8 @@ def test_accept_all_leaves_out_a_proposal_of_the_whole_image(
     body = answer.json()
     assert (body["created"], body["skipped_whole_image"], body["skipped_covered"]) == (1, 1, 0)
     assert [a.area for a in Annotation.objects.filter(image=image)] == [100]
+    # The class the person chose for all of them: not a suggested one.
+    assert body["annotations"][0]["class_suggested"] is False
     # A click still accepts it, as any proposal.
     frame_proposal = Proposal.objects.of_image(image).first()
     assert frame_proposal is not None and frame_proposal.area == 48 * 64 - 3
@@ -317,6 +319,9 @@ def test_accept_all_with_the_suggested_classes_takes_only_the_confident_ones(
         "proposal",
     )
     assert [a["id"] for a in body["annotations"]] == [made.pk]
+    # No person chose its class: the annotation says so (for reviewers, and so that the
+    # suggester does not learn from its own guess).
+    assert made.class_suggested and body["annotations"][0]["class_suggested"] is True
     # The unsure one (and the one below min_iou) stay open for a person.
     assert {p["id"] for p in client.get(url(image)).json()} == {unsure.pk, low.pk}
     viewer = api_client(user_in(image.project, "viewer"))

@@ -211,6 +211,31 @@ def test_another_projects_examples_never_vote(make_project: Any) -> None:
     assert [s["name"] for s in rank(project, unit(1), min_examples=1)] == ["cat"]
 
 
+def test_a_class_no_person_checked_is_no_example_until_one_does(make_project: Any) -> None:
+    from webapp.workflow.models import WorkItem, WorkState
+
+    project = make_project()
+    image, other_image = make_image(project, WIDTH, HEIGHT), make_image(project, WIDTH, HEIGHT)
+    cat, dog = make_label_class(project, "cat"), make_label_class(project, "dog")
+    for _ in range(3):
+        labelled(project, image, cat, unit(0))
+    guessed = [labelled(project, other_image, dog, unit(1)) for _ in range(3)]
+    # Given their class by "accept all with their suggested classes": the suggester's
+    # own guesses, which it must neither learn from nor measure itself on.
+    Annotation.objects.filter(pk__in=guessed).update(class_suggested=True)
+    assert [s["name"] for s in rank(project, unit(1), min_examples=3)] == ["cat"]
+
+    # A person gives one of them a class (the same): it counts; two more are needed.
+    first = Annotation.objects.get(pk=guessed[0])
+    edit_annotation(first, first.version, {"label_class": dog.pk})
+    assert rank(project, unit(1), min_examples=1)[0]["name"] == "dog"
+    assert [s["name"] for s in rank(project, unit(1), min_examples=3)] == ["cat"]
+
+    # The image is accepted in review: a person checked every class on it.
+    WorkItem.objects.filter(image=other_image).update(state=WorkState.ACCEPTED)
+    assert rank(project, unit(1), min_examples=3)[0]["name"] == "dog"
+
+
 # --- the API ---
 
 

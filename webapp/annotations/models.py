@@ -63,6 +63,15 @@ class Annotation(models.Model):
         max_length=10, choices=AnnotationSource.choices, default=AnnotationSource.MANUAL
     )
     proposal_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Its class is the one its labelled neighbours suggested, given without a person
+    # choosing it ("accept all with their suggested classes"). A person giving it a class
+    # (even the same) ends that. Until then, or until its image is accepted in review, it
+    # is no labelled example for class suggestions: the suggester would learn from, and
+    # measure its bar on, its own unchecked guesses.
+    class_suggested = models.BooleanField(
+        default=False,
+        help_text="Its class is the suggested one, given without a person choosing it.",
+    )
 
     class Meta:
         ordering = ["id"]

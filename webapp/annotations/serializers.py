@@ -38,6 +38,7 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
             "version",
             "source",
             "proposal_id",
+            "class_suggested",
         ]
         read_only_fields = fields
 
@@ -76,6 +77,7 @@ def annotation_body(annotation: Annotation) -> dict[str, Any]:
         "version": int(annotation.version),
         "source": str(annotation.source),
         "proposal_id": _optional_int(annotation.proposal_id),
+        "class_suggested": bool(annotation.class_suggested),
     }
 
 

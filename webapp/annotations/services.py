@@ -44,11 +44,16 @@ def create_annotation(
     prompts: object = None,
     source: str = AnnotationSource.MANUAL,
     proposal_id: int | None = None,
+    class_suggested: bool = False,
 ) -> Annotation:
     """Validate and store a new annotation of ``image``; raise AnnotationRejected.
     ``source`` and ``proposal_id`` say where its mask came from (a proposal's id when
-    accepted from one)."""
-    fields: dict[str, Any] = {"label_class": label_class_of(image, label_class)}
+    accepted from one); ``class_suggested``, that no person chose its class (see the
+    model)."""
+    fields: dict[str, Any] = {
+        "label_class": label_class_of(image, label_class),
+        "class_suggested": class_suggested,
+    }
     if proposal_id is not None:
         check_proposal(image, proposal_id)
         source = AnnotationSource.PROPOSAL
@@ -92,6 +97,7 @@ def edit_annotation(
     fields: dict[str, Any] = {}
     if "label_class" in changes:
         fields["label_class"] = label_class_of(image, changes["label_class"])
+        fields["class_suggested"] = False  # a person gave it its class
     if "rle" in changes or "polygons" in changes:
         fields.update(mask_fields(image, rle=changes.get("rle"), polygons=changes.get("polygons")))
     if "prompts" in changes:

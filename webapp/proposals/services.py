@@ -132,6 +132,7 @@ def accept_all(
                 rle=proposal.rle,
                 source=AnnotationSource.PROPOSAL,
                 proposal_id=proposal.pk,
+                class_suggested=suggested,
             )
             covered = mask if covered is None else covered | mask
             created.append(annotation)

@@ -2,7 +2,9 @@
 
 The rule, in full:
 - The examples are the project's annotations whose feature was pooled with the
-  project's model (:class:`AnnotationFeature`), each with its annotation's current class.
+  project's model (:class:`AnnotationFeature`), each with its annotation's current class,
+  except those whose class no person has checked yet (given from a suggestion by
+  "accept all with their suggested classes", on an image not accepted in review).
 - A class takes part only once it has at least ``min_examples`` examples
   (``SAMLABEL_SUGGESTION_MIN_EXAMPLES``, default 3); with no such class there is no
   suggestion (an empty list).
@@ -34,11 +36,13 @@ from typing import TypedDict
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 
 from webapp.projects.models import LabelClass, Project
 from webapp.suggestions.calibration import PreselectionBar, preselection_bar
 from webapp.suggestions.models import FEATURE_DIM, FEATURE_DTYPE, AnnotationFeature
 from webapp.suggestions.voting import NEIGHBOURS, Examples, nearest_similarity, vote
+from webapp.workflow.models import WorkState
 
 # How long a measured bar is kept in the cache.
 BAR_CACHE_SECONDS = 24 * 3600
@@ -57,9 +61,14 @@ class Suggestion(TypedDict):
 
 
 def project_examples(project: Project) -> Examples:
-    """The project's labelled features for its model, in one query."""
+    """The project's labelled features for its model, in one query. An annotation whose
+    class was suggested and given with no person choosing it is left out until a person
+    gives it a class or its image is accepted in review (see ``Annotation.class_suggested``)."""
+    checked = Q(annotation__class_suggested=False) | Q(
+        annotation__image__work__state=WorkState.ACCEPTED
+    )
     rows = list(
-        AnnotationFeature.objects.filter(project=project, model=project.model).values_list(
+        AnnotationFeature.objects.filter(checked, project=project, model=project.model).values_list(
             "annotation_id", "annotation__label_class_id", "vector"
         )
     )

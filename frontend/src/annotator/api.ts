@@ -12,6 +12,11 @@ export interface Annotation extends AnnotationPayload {
   /** Who made it, and who changed it last (when the server records that). */
   readonly author?: string | null;
   readonly last_editor?: string | null;
+  /** Where its first mask came from: "manual", "proposal" or "import". */
+  readonly source?: string;
+  /** Its class is the suggested one, given with no person choosing it (accept all with
+   * their suggested classes); false once a person gives it a class. */
+  readonly class_suggested?: boolean;
 }
 
 /** ``annotation``'s box (image pixels) from the bbox the server gave, or null when it gave

@@ -4,7 +4,7 @@
  * them), so that Enter and Space always act on the image, never on a focused button.
  */
 
-import type { LabelClass } from "./api";
+import type { Annotation, LabelClass } from "./api";
 import type { LabelClasses } from "./classes";
 import type { SavedAnnotation } from "./session";
 
@@ -58,6 +58,13 @@ export function authorship(author: string | null | undefined, lastEditor: string
 
 const VERDICT_MARKS = { accept: "✓ accepted", reject: "✗ rejected" } as const;
 
+/** "proposal", "proposal, class suggested": what of an annotation a machine made, for
+ * the reviewer; "" for one a person drew and classed. */
+export function origin(annotation: Pick<Annotation, "source" | "class_suggested">): string {
+  const parts = [annotation.source === "proposal" ? "proposal" : "", annotation.class_suggested ? "class suggested" : ""];
+  return parts.filter(Boolean).join(", ");
+}
+
 export function renderAnnotations(
   list: HTMLElement,
   saved: readonly SavedAnnotation[],
@@ -76,9 +83,19 @@ export function renderAnnotations(
       const who = authorship(annotation.author, annotation.last_editor);
       const verdict = actions.verdictOf?.(annotation.id) ?? null;
       if (verdict) row.dataset["verdict"] = verdict;
-      name.textContent = [`#${annotation.id}`, `${annotation.area.toLocaleString()} px`, who, verdict ? VERDICT_MARKS[verdict] : ""]
+      name.textContent = [
+        `#${annotation.id}`,
+        `${annotation.area.toLocaleString()} px`,
+        origin(annotation),
+        who,
+        verdict ? VERDICT_MARKS[verdict] : "",
+      ]
         .filter(Boolean)
         .join(" · ");
+      if (annotation.class_suggested) {
+        row.dataset["classSuggested"] = "1";
+        name.title = "No person chose this class: it is the one its labelled neighbours suggested.";
+      }
       name.style.borderLeftColor = classes.colorOf(annotation.label_class);
       name.onclick = () => actions.select(annotation.id);
       const select = document.createElement("select");
