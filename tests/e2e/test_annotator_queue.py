@@ -1,6 +1,7 @@
 """The annotator as a work queue, in a real browser with the real MobileSAM embeddings:
 an annotator presses "Start labelling", labels, submits with Ctrl+Enter and lands on
-the next image of their queue until its end; a reviewer presses "Start reviewing",
+the next image of their queue until its end (or submits an image opened on its own and
+stays on it); a reviewer presses "Start reviewing",
 accepts one image with A and rejects another with R and a comment, and the annotator
 gets that image back with the issue pinned on it."""
 
@@ -105,6 +106,36 @@ def test_an_annotator_works_through_the_queue_to_its_end(scene, signed_in, djang
         assert time.monotonic() < deadline, "no active time was reported"
         time.sleep(0.2)
     assert ActiveTime.objects.get(user__username="ann", project=s.project).seconds >= 1
+
+
+def test_an_image_opened_on_its_own_is_submitted_where_it_is(scene, signed_in, django_user_model):
+    s = scene("coffee", "chelsea")
+    coffee = s.images["coffee"]
+    member(s, "ann", "annotator", django_user_model)
+    page = signed_in(s.url, "ann")
+    # Opened from the gallery, not through "Start labelling".
+    page.goto(f"{s.url}/projects/{s.project.pk}/images/{coffee.pk}/annotate/")
+    wait_for_image(page, "coffee.png")
+    wait_for_text(page, "#annotator-work-state", "new")
+    assert not page.locator("#annotator-submit").is_visible()
+
+    # Saving starts the image for her, and Submit shows without reloading the page.
+    click(page, coffee, 290, 150)
+    save(page)
+    wait_for_text(page, "#annotator-work-state", "being labelled by you")
+    page.locator("#annotator-submit").wait_for(state="visible")
+    assert WorkItem.objects.get(pk=coffee.pk).state == WorkState.ANNOTATING
+
+    page.keyboard.press("Control+Enter")
+    wait_for_text(page, "#annotator-work-state", "submitted (labelled by you)")
+    wait_for_text(page, "#annotator-status", "Submitted coffee.png.")
+    item = WorkItem.objects.get(pk=coffee.pk)
+    assert (item.state, item.annotator.username) == (WorkState.SUBMITTED, "ann")
+    # Outside a queue the page stays on the image, and Submit goes with the hold.
+    assert f"/images/{coffee.pk}/annotate/" in page.url
+    assert text(page, "#annotator-image-name") == "coffee.png"
+    assert not page.locator("#annotator-submit").is_visible()
+    assert WorkItem.objects.get(pk=s.images["chelsea"].pk).state == WorkState.NEW
 
 
 def submitted_with_an_annotation(s: Any, image: Any, ann: Any) -> Annotation:

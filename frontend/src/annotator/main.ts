@@ -187,6 +187,7 @@ const writeGuard: WriteGuard = {
       return await work();
     } finally {
       mark("writes", --writes);
+      queue.written(); // outside a queue, the first save may have started the image
       if (writes === 0) {
         for (const resolve of writesDoneWaiters) resolve();
         writesDoneWaiters = [];

@@ -72,6 +72,8 @@ export class WorkQueue {
   /** The image on screen: its workflow state and its annotations' list, once known. A
    * verdict waits for both: before, it would judge an image not seen whole. */
   private shown: { imageId: number; known: Promise<unknown>; listed: () => void } | null = null;
+  /** The image whose state a write made read again (see ``written``). */
+  private reread: number | null = null;
 
   constructor(
     private readonly api: WorkflowApi,
@@ -140,9 +142,11 @@ export class WorkQueue {
 
   // ------------------------------------------------------------ labelling
 
-  /** Ctrl+Enter: submits the image on screen, then opens the next of the queue. */
+  /** Ctrl+Enter: submits the image on screen, then opens the next of the queue. Outside
+   * a queue (images one by one), submits the image the user is labelling and stays on it. */
   submit(pressedAt: number): boolean {
-    if (this.stage !== "annotate") return false;
+    if (this.stage === "review") return false;
+    if (this.stage === null && !this.labelling()) return false;
     const session = this.host.session();
     if (!session || this.busy) return true;
     const { points, box } = session.prompt;
@@ -172,6 +176,29 @@ export class WorkQueue {
       await this.advance(session.image, pressedAt);
     });
     return true;
+  }
+
+  /** A save, delete or relabel ended. Outside a queue, the first one on a new (or
+   * rejected) image starts it for its annotator (the server's workflow guard): its state
+   * is read again, once an image, so that Submit shows. */
+  written(): void {
+    const session = this.host.session();
+    const item = this.item;
+    if (this.stage !== null || !session || !item || item.image !== session.image.imageId) return;
+    if ((item.state !== "new" && item.state !== "rejected") || this.reread === item.image) return;
+    this.reread = item.image;
+    this.api.item(item.image).then(
+      (fresh) => {
+        if (this.host.session()?.image.imageId === fresh.image) this.show(fresh);
+      },
+      () => undefined, // the state shown stays as it was; the next image reads it afresh
+    );
+  }
+
+  /** Whether the user is labelling the image on screen (holds it, not in review). */
+  private labelling(): boolean {
+    const item = this.item;
+    return item !== null && item.image === this.host.session()?.image.imageId && item.state === "annotating" && holds(item, this.user);
   }
 
   /** Gives the image on screen back (to the pool, or to the submitted images in review)
