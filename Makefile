@@ -26,7 +26,7 @@ setup-dev:
 # stops with the server; by default its broker is a folder in var/, so no server is needed.
 run: setup
 	@$(PYTHON) manage.py ensure_admin
-	@.venv/bin/celery -A webapp worker -B -Q crops,encode,celery --concurrency 1 --loglevel INFO \
+	@.venv/bin/celery -A webapp worker -B -Q crops,encode,proposals,celery --concurrency 1 --loglevel INFO \
 		--schedule var/celerybeat-schedule & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(PYTHON) manage.py runserver 127.0.0.1:8000

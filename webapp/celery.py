@@ -1,6 +1,6 @@
 """The Celery application of samlabel, configured from Django's settings (CELERY_*).
 
-Start a worker with ``celery -A webapp worker -Q crops,encode,celery`` (add ``-B`` for the
+Start a worker with ``celery -A webapp worker -Q crops,encode,proposals,celery`` (add ``-B`` for the
 scheduler that re-queues stuck images). Tasks live in each app's ``tasks.py``.
 """
 

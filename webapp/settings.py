@@ -580,11 +580,16 @@ if str(DATABASES["default"]["ENGINE"]).endswith("postgresql"):
     _options["server_side_binding"] = SAMLABEL_DB_SERVER_BINDING
 
 # ---- Proposals ----
-# Masks the worker proposes on its own for each encoded image (webapp.proposals), on the
-# encode queue since they need the same machines (torch, the weights); a sweep queues
-# again the runs a lost message or a dead worker left behind.
+# Masks the worker proposes on its own for each encoded image (webapp.proposals). They
+# need the same machines as encoding (torch, the weights) but have a queue of their own:
+# a run takes many times an encoding on a CPU, and on the encode queue an upload's
+# encoding and a save's pooled feature waited behind every run queued before them (97 s
+# behind three runs on a 2-core CPU; docs/benchmarks.md). A worker takes turns between
+# its queues (-Q crops,encode,proposals,celery), so they now wait for one run at most. A
+# sweep queues again the runs a lost message or a dead worker left behind.
 INSTALLED_APPS += ["webapp.proposals"]
-CELERY_TASK_ROUTES["webapp.proposals.tasks.generate_proposals"] = {"queue": CELERY_ENCODE_QUEUE}
+CELERY_PROPOSALS_QUEUE = "proposals"
+CELERY_TASK_ROUTES["webapp.proposals.tasks.generate_proposals"] = {"queue": CELERY_PROPOSALS_QUEUE}
 CELERY_BEAT_SCHEDULE["requeue-stuck-proposal-runs"] = {
     "task": "webapp.proposals.tasks.sweep_stuck_proposal_runs",
     "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),
@@ -634,7 +639,7 @@ if not 1 <= SAMLABEL_SUGGESTION_PRESELECT_PERCENT <= 100:
 # Crop embeddings (webapp.crops): SAM's embedding of the region of a large image a person
 # zoomed into, so that clicks there are decoded at full detail. They have their own queue
 # so that a person waiting for one does not wait behind the bulk encoding of uploads:
-# workers consume it first (-Q crops,encode,celery) or alone on a machine of their own.
+# workers consume it first (-Q crops,encode,proposals,celery) or alone on a machine of their own.
 INSTALLED_APPS += ["webapp.crops"]
 CELERY_CROP_QUEUE = "crops"
 CELERY_TASK_ROUTES["webapp.crops.tasks.encode_crop"] = {"queue": CELERY_CROP_QUEUE}

@@ -120,8 +120,8 @@ def broker_for_this_process(url: str) -> Iterator[None]:
 
 
 class Worker:
-    """``celery -A webapp worker -Q crops,encode,celery --pool solo`` as a subprocess that
-    shares this test's database and MEDIA_ROOT; its log goes to ``log``."""
+    """``celery -A webapp worker -Q crops,encode,proposals,celery --pool solo`` as a
+    subprocess that shares this test's database and MEDIA_ROOT; its log goes to ``log``."""
 
     def __init__(self, log: Path, broker_url: str, media_root: Path, *, beat: bool = False,
                  **environment: str) -> None:  # fmt: skip
@@ -134,8 +134,9 @@ class Worker:
             **environment,
         )
         command = [
-            sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "crops,encode,celery",
-            "--pool", "solo", "--loglevel", "INFO", "--hostname", f"{log.stem}@%h",
+            sys.executable, "-m", "celery", "-A", "webapp", "worker",
+            "-Q", "crops,encode,proposals,celery", "--pool", "solo", "--loglevel", "INFO",
+            "--hostname", f"{log.stem}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         if beat:

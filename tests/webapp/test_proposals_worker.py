@@ -84,3 +84,79 @@ def test_a_worker_proposes_the_objects_of_a_real_photo_after_encoding_it(
     assert np.array_equal(rle.decode(accepted.json()["rle"]), masks[face])
     assert accepted.json()["source"] == "proposal"
     assert "proposals for image" in worker.text()
+
+
+def test_an_upload_and_a_saved_annotation_wait_for_one_proposal_run_not_the_backlog(
+    make_project: Any,
+    user_in: Any,
+    api_client: Any,
+    media_root: Path,
+    redis_server: Any,
+    start_worker: Any,
+) -> None:
+    import skimage.data
+
+    from tests.webapp.factories_images import encoded
+    from webapp.images.models import Image
+    from webapp.suggestions.models import AnnotationFeature
+
+    project = make_project(name="Backlog")
+    owner = api_client(user_in(project, "owner"))
+    annotator = api_client(user_in(project, "annotator"))
+    images_url = reverse("image-list", kwargs={"project_pk": project.pk})
+    photos = [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.chelsea()]
+    with broker_for_this_process(redis_server.url):
+        response = owner.post(
+            images_url,
+            {"files": [upload(f"photo{n}.jpg", encoded(p)) for n, p in enumerate(photos)]},
+            format="multipart",
+        )
+    assert response.status_code == 201
+    ids = [result["id"] for result in response.json()["results"]]
+    worker = start_worker(
+        redis_server.url, media_root, SAMLABEL_PROPOSAL_PARAMS='{"points_per_side": 16}'
+    )
+    wait_for(
+        lambda: Image.objects.filter(pk__in=ids, status="ready").count() == 3,
+        timeout=300,
+        what="the three photos' encoding",
+    )
+
+    # A backlog of three proposal runs; then a save and an upload, as people go on working.
+    cat = make_label_class(project, "cat")
+    mask = np.zeros((512, 512), dtype=bool)
+    mask[100:200, 150:300] = True
+    with broker_for_this_process(redis_server.url):
+        queued = owner.post(
+            f"/api/projects/{project.pk}/proposals/generate/", {"all": True}, format="json"
+        )
+        assert sorted(queued.json()["queued"]) == sorted(ids)
+        saved = annotator.post(
+            f"/api/projects/{project.pk}/images/{ids[0]}/annotations/",
+            {"label_class": cat.pk, "rle": rle.encode(mask)},
+            format="json",
+        )
+        assert saved.status_code == 201
+        late = owner.post(
+            images_url,
+            {"files": [upload("rocket.jpg", encoded(skimage.data.rocket()))]},
+            format="multipart",
+        )
+    late_id = late.json()["results"][0]["id"]
+    wait_for(
+        lambda: (
+            ProposalRun.objects.filter(image_id__in=ids, status="done").count() == 3
+            and Image.objects.filter(pk=late_id, status="ready").exists()
+            and AnnotationFeature.objects.filter(annotation_id=saved.json()["id"]).exists()
+        ),
+        timeout=480,
+        what="the proposal runs, the late upload's encoding and the annotation's feature",
+    )
+
+    # Proposals have their own queue, and the worker takes turns between its queues:
+    # the encoding and the feature came before the last runs, not after the whole backlog.
+    last_run = max(run.finished_at for run in ProposalRun.objects.filter(image_id__in=ids))
+    encoded_at = Image.objects.get(pk=late_id).status_changed_at
+    pooled_at = AnnotationFeature.objects.get(annotation_id=saved.json()["id"]).created_at
+    assert encoded_at < last_run, worker.text()[-3000:]
+    assert pooled_at < last_run, worker.text()[-3000:]

@@ -4,7 +4,7 @@ lost message or a dead worker left behind, and the one for crops nobody uses any
 Crops go on their own queue (``settings.CELERY_CROP_QUEUE``), so that a person waiting
 at the screen for one does not wait behind the bulk encoding of uploads: a worker that
 consumes it alone (``-Q crops``) takes each at once, and one that consumes it among
-others (``-Q crops,encode,celery``) takes turns between the queues, so a crop waits for
+others (``-Q crops,encode,proposals,celery``) takes turns between the queues, so a crop waits for
 at most the task in progress and one of each other queue, never for the backlog.
 A task takes a crop id, re-reads the row and claims it with a conditional update, so a
 duplicate or re-delivered message does nothing.
