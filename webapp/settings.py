@@ -319,6 +319,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     if CELERY_BROKER_URL.startswith("filesystem://")
     else {"visibility_timeout": env_int("SAMLABEL_VISIBILITY_TIMEOUT", 3600)}
 )
+# A worker takes its queues in turns, except the background ones (SAMLABEL_BACKGROUND_
+# QUEUES, below), taken only when its other queues are empty (webapp.core.broker).
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "webapp.core.broker:FilesystemTransport"
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS["queue_order_strategy"] = (
+        "webapp.core.broker:BackgroundLastCycle"
+    )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -581,15 +589,17 @@ if str(DATABASES["default"]["ENGINE"]).endswith("postgresql"):
 
 # ---- Proposals ----
 # Masks the worker proposes on its own for each encoded image (webapp.proposals). They
-# need the same machines as encoding (torch, the weights) but have a queue of their own:
-# a run takes many times an encoding on a CPU, and on the encode queue an upload's
-# encoding and a save's pooled feature waited behind every run queued before them (97 s
-# behind three runs on a 2-core CPU; docs/benchmarks.md). A worker takes turns between
-# its queues (-Q crops,encode,proposals,celery), so they now wait for one run at most. A
-# sweep queues again the runs a lost message or a dead worker left behind.
+# need the same machines as encoding (torch, the weights) but have a queue of their own,
+# taken in the background: a run takes many times an encoding on a CPU, and on the
+# encode queue an upload's encoding and a save's pooled feature waited behind every run
+# queued before them (97 s behind three runs on a 2-core CPU; docs/benchmarks.md), while
+# taking turns with the encode queue would encode a batch upload one image per run. A
+# worker (-Q crops,encode,proposals,celery) takes it only when its other queues are
+# empty. A sweep queues again the runs a lost message or a dead worker left behind.
 INSTALLED_APPS += ["webapp.proposals"]
 CELERY_PROPOSALS_QUEUE = "proposals"
 CELERY_TASK_ROUTES["webapp.proposals.tasks.generate_proposals"] = {"queue": CELERY_PROPOSALS_QUEUE}
+SAMLABEL_BACKGROUND_QUEUES = (CELERY_PROPOSALS_QUEUE,)
 CELERY_BEAT_SCHEDULE["requeue-stuck-proposal-runs"] = {
     "task": "webapp.proposals.tasks.sweep_stuck_proposal_runs",
     "schedule": env_int("SAMLABEL_SWEEP_EVERY_SECONDS", 60),

@@ -97,7 +97,7 @@ def database_url() -> str:
 def broker_for_this_process(url: str) -> Iterator[None]:
     """Make this process's Celery app publish to ``url`` (and back afterwards)."""
     conf = celery_app.conf
-    saved = conf.broker_url, conf.broker_transport_options
+    saved = conf.broker_url, conf.broker_transport_options, conf.broker_transport
 
     def reconnect() -> None:
         if celery_app._pool is not None:
@@ -110,12 +110,14 @@ def broker_for_this_process(url: str) -> Iterator[None]:
         # lost. Forget them all, so the next publish makes new ones.
         kombu_pools.reset()
 
-    conf.broker_url, conf.broker_transport_options = url, {}
+    # The transport too: the settings name one for the embedded broker, and a transport
+    # set outranks the address's scheme.
+    conf.broker_url, conf.broker_transport_options, conf.broker_transport = url, {}, None
     reconnect()
     try:
         yield
     finally:
-        conf.broker_url, conf.broker_transport_options = saved
+        conf.broker_url, conf.broker_transport_options, conf.broker_transport = saved
         reconnect()
 
 

@@ -86,7 +86,7 @@ def test_a_worker_proposes_the_objects_of_a_real_photo_after_encoding_it(
     assert "proposals for image" in worker.text()
 
 
-def test_an_upload_and_a_saved_annotation_wait_for_one_proposal_run_not_the_backlog(
+def test_proposal_runs_wait_for_encodings_and_saves_not_the_other_way_round(
     make_project: Any,
     user_in: Any,
     api_client: Any,
@@ -100,7 +100,7 @@ def test_an_upload_and_a_saved_annotation_wait_for_one_proposal_run_not_the_back
     from webapp.images.models import Image
     from webapp.suggestions.models import AnnotationFeature
 
-    project = make_project(name="Backlog")
+    project = make_project(name="Backlog", proposals_enabled=True)
     owner = api_client(user_in(project, "owner"))
     annotator = api_client(user_in(project, "annotator"))
     images_url = reverse("image-list", kwargs={"project_pk": project.pk})
@@ -122,15 +122,11 @@ def test_an_upload_and_a_saved_annotation_wait_for_one_proposal_run_not_the_back
         what="the three photos' encoding",
     )
 
-    # A backlog of three proposal runs; then a save and an upload, as people go on working.
+    # Their proposal runs are the backlog now; people go on working: a save, an upload.
     cat = make_label_class(project, "cat")
     mask = np.zeros((512, 512), dtype=bool)
     mask[100:200, 150:300] = True
     with broker_for_this_process(redis_server.url):
-        queued = owner.post(
-            f"/api/projects/{project.pk}/proposals/generate/", {"all": True}, format="json"
-        )
-        assert sorted(queued.json()["queued"]) == sorted(ids)
         saved = annotator.post(
             f"/api/projects/{project.pk}/images/{ids[0]}/annotations/",
             {"label_class": cat.pk, "rle": rle.encode(mask)},
@@ -145,18 +141,19 @@ def test_an_upload_and_a_saved_annotation_wait_for_one_proposal_run_not_the_back
     late_id = late.json()["results"][0]["id"]
     wait_for(
         lambda: (
-            ProposalRun.objects.filter(image_id__in=ids, status="done").count() == 3
-            and Image.objects.filter(pk=late_id, status="ready").exists()
+            ProposalRun.objects.filter(status="done").count() == 4
             and AnnotationFeature.objects.filter(annotation_id=saved.json()["id"]).exists()
         ),
         timeout=480,
-        what="the proposal runs, the late upload's encoding and the annotation's feature",
+        what="the four proposal runs and the annotation's feature",
     )
 
-    # Proposals have their own queue, and the worker takes turns between its queues:
-    # the encoding and the feature came before the last runs, not after the whole backlog.
-    last_run = max(run.finished_at for run in ProposalRun.objects.filter(image_id__in=ids))
+    # Proposals are a background queue: taken only when nothing else waits.
+    runs = sorted(r.finished_at for r in ProposalRun.objects.filter(image_id__in=ids))
+    # The batch was encoded whole before any run (not one image per run)...
+    assert max(Image.objects.get(pk=pk).status_changed_at for pk in ids) < runs[0]
+    # ...and the late upload and the save waited for the run under way, not the backlog.
     encoded_at = Image.objects.get(pk=late_id).status_changed_at
     pooled_at = AnnotationFeature.objects.get(annotation_id=saved.json()["id"]).created_at
-    assert encoded_at < last_run, worker.text()[-3000:]
-    assert pooled_at < last_run, worker.text()[-3000:]
+    assert encoded_at < runs[-1], worker.text()[-3000:]
+    assert pooled_at < runs[-1], worker.text()[-3000:]
