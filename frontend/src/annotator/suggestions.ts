@@ -20,6 +20,17 @@ export interface ClassSuggestion {
   readonly preselect?: boolean;
 }
 
+/** The first suggestion of a class the page knows, unless the user chose a class for
+ * this object themselves. */
+function firstKnown(
+  ranked: readonly ClassSuggestion[],
+  chosenByUser: boolean,
+  knownClasses: ReadonlySet<number>,
+): ClassSuggestion | null {
+  if (chosenByUser) return null;
+  return ranked.find((s) => knownClasses.has(s.label_class)) ?? null;
+}
+
 /** The suggestion to pre-select, from the server's ranking (best first): the first of a
  * class the page knows, when the server marked it confident enough for this project,
  * unless the user chose a class for this object themselves. */
@@ -28,22 +39,20 @@ export function suggestionToPreselect(
   chosenByUser: boolean,
   knownClasses: ReadonlySet<number>,
 ): ClassSuggestion | null {
-  if (chosenByUser) return null;
-  const best = ranked.find((s) => knownClasses.has(s.label_class));
+  const best = firstKnown(ranked, chosenByUser, knownClasses);
   // Where the project's labels show the neighbours often wrong, a pre-selected guess
   // would make the user undo it more often than it saves a key press.
   return best?.preselect === true ? best : null;
 }
 
-/** The suggestion to show as a hint only, not pre-selected: the first of a class the
- * page knows, when the server did not find it confident enough for this project. */
+/** The suggestion to show as a hint only, not pre-selected: that same first one, when
+ * the server did not find it confident enough for this project. */
 export function suggestionToHint(
   ranked: readonly ClassSuggestion[],
   chosenByUser: boolean,
   knownClasses: ReadonlySet<number>,
 ): ClassSuggestion | null {
-  if (chosenByUser) return null;
-  const best = ranked.find((s) => knownClasses.has(s.label_class));
+  const best = firstKnown(ranked, chosenByUser, knownClasses);
   return best && best.preselect !== true ? best : null;
 }
 
