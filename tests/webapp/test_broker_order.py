@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from kombu import Connection, Exchange, Queue
+from kombu.transport.virtual.base import BrokerState
 from pytest_django.fixtures import Settings
 
-from webapp.core.broker import BackgroundLastCycle, background_last
+from webapp.core.broker import BackgroundLastCycle, FilesystemTransport, background_last
 
 # As a worker started with -Q crops,encode,proposals,celery lists them.
 QUEUES = ("crops", "encode", "proposals", "celery")
@@ -53,6 +54,16 @@ def delivered_order(connection: Connection) -> list[str]:
     return got
 
 
+class TransportOfItsOwn(FilesystemTransport):
+    """The embedded broker's transport with a broker state of its own. kombu keeps the
+    bindings declared in a process in one state shared by every file-system transport,
+    and does not write a binding it has seen again: those of Celery's queues declared by
+    earlier tests would never reach this test's folder, and their messages would be
+    dropped."""
+
+    global_state = BrokerState()
+
+
 def test_the_embedded_broker_takes_the_background_queue_last(tmp_path: Path) -> None:
     folders = {
         "data_folder_in": tmp_path / "queue",
@@ -65,7 +76,7 @@ def test_the_embedded_broker_takes_the_background_queue_last(tmp_path: Path) -> 
     options = {key: str(path) for key, path in folders.items()}
     with Connection(
         "filesystem://",
-        transport="webapp.core.broker:FilesystemTransport",
+        transport=TransportOfItsOwn,
         transport_options={**options, "store_processed": False, "polling_interval": 0.01},
     ) as connection:
         assert delivered_order(connection) == EXPECTED
