@@ -3,11 +3,12 @@
 A worker that consumes several queues (``-Q crops,encode,proposals,celery``) takes turns
 between them, one message from each in round robin, as kombu does by default. That is
 right between the queues people wait on (a crop, an upload's encoding, an export), but
-not for a background queue whose tasks are long and many: with mask proposals (16-33 s a
-run on a 2-core CPU) taking turns, an upload of 100 images was encoded one image per run,
-and on the encode queue itself every upload and saved annotation waited behind the whole
-backlog of runs. So the queues named in ``settings.SAMLABEL_BACKGROUND_QUEUES`` are taken
-only when every other queue the worker consumes is empty; the others keep their turns.
+not for a background queue whose tasks are long and many: with mask proposals (16-39 s a
+run on a 2-core CPU) taking turns, a batch upload was encoded one image per run (3 pages
+in 69 s instead of 6.6 s), and on the encode queue itself every upload and saved
+annotation waited behind the whole backlog of runs (docs/benchmarks.md). So the queues
+named in ``settings.SAMLABEL_BACKGROUND_QUEUES`` are taken only when every other queue
+the worker consumes is empty; the others keep their turns.
 A background task under way is not interrupted: the next encoding waits for it.
 
 Both brokers the settings use follow this rule:
