@@ -169,6 +169,30 @@ class LowRankImage:
             self.scale[index], self.shared, self.coef[index], self.basis[index], self.offset
         )
 
+    def top_left(
+        self, grid: tuple[int, int], size: tuple[int, int], shared: torch.Tensor
+    ) -> LowRankImage:
+        """The image tokens of the top-left ``size`` (rows, columns) of the token
+        ``grid`` (h, w) only, row by row; ``shared`` is ``self.shared``'s rows of those
+        tokens, (rows · columns, C), passed in so that it is cut once per image."""
+        return LowRankImage(
+            _top_left(self.scale, grid, size),
+            shared,
+            _top_left(self.coef, grid, size),
+            self.basis,
+            self.offset,
+        )
+
+
+def _top_left(x: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """The values of x (..., h·w), a grid (h, w) row by row along the last axis, at the
+    grid's top-left ``size`` (rows, columns): (..., rows · columns)."""
+    h, w = grid
+    rows, cols = size
+    if cols == w:
+        return x[..., : rows * w]
+    return x.unflatten(-1, (h, w))[..., :rows, :cols].flatten(-2)
+
 
 class ImageSide:
     """What the decoder computes once per image, whatever the prompts: the image tokens X
@@ -179,7 +203,7 @@ class ImageSide:
         """embedding (1, 256, 64, 64), the image's stored embedding."""
         no_mask = prompts.no_mask_embed.weight.reshape(1, -1, 1, 1)
         self.embedding = embedding
-        self.grid = tuple(embedding.shape[-2:])
+        self.grid: tuple[int, int] = (embedding.shape[-2], embedding.shape[-1])
         self.x = (embedding + no_mask).flatten(2).transpose(1, 2)[0]  # (N, C)
         self.pe = prompts.get_dense_pe().flatten(2).transpose(1, 2)[0]  # (N, C)
         self._cache: dict[str, torch.Tensor] = {}
@@ -477,10 +501,15 @@ def upscale_candidates(
     decoded: DecodedPoints,
     rows: torch.Tensor,
     hyper: torch.Tensor | None = None,
+    tokens: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """The three multimask candidates' low-res logits (R, 3, 256, 256) of the prompts
     ``rows`` (R,): the decoder's output upscaling and hypernetworks. ``hyper`` (R, 3, c),
-    the rows' :func:`hypernetworks`, when the caller has them.
+    the rows' :func:`hypernetworks`, when the caller has them. ``tokens`` (rows,
+    columns): only the logits of that top-left part of the 64 × 64 image tokens, (R, 3,
+    4 · rows, 4 · columns), the same values (each token makes its own 4 × 4 logits, as
+    the transposed convolutions have kernel 2 and stride 2); an image that does not
+    fill the model's square input needs no more than its own part.
 
     Both transposed convolutions (kernel 2, stride 2) are a linear map per input pixel,
     so they run as matrix products on channels-last pixels: the first on the low-rank
@@ -506,6 +535,12 @@ def upscale_candidates(
     image = decoded.image.rows(rows)
     r = len(rows)
     h, w = side.grid
+    if tokens is not None and tuple(tokens) != (h, w):
+        grid, size = (h, w), (tokens[0], tokens[1])
+        shared = side.get(f"s3_up_{size}", lambda: _top_left(shared.T, grid, size).T.contiguous())
+        cut = side.get(f"s3_{size}", lambda: _top_left(image.shared.T, grid, size).T.contiguous())
+        image = image.top_left(grid, size, cut)
+        h, w = size
     flat = image.project(weight_1, bias_1, shared)  # (R, N, 2·2·C_mid)
     y = F.layer_norm(flat.reshape(r, -1, c_mid), (c_mid,), norm.weight, norm.bias, norm.eps)
     # (R, N·4, C_mid), pixels (y, x, i1, j1), through the GELU into (y, i1, x, j1) order:

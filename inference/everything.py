@@ -19,7 +19,8 @@ again, once per crop, and so needs the image and an encoder (:func:`generate`'s
 Cost on a CPU is dominated by the decoder's transformer, which runs once per point
 (1,024 points at 32×32). Everything after it is spent only on what survives: the masks'
 upsampling (256×256 logits to the decoder's output) runs only for points with a
-candidate above ``pred_iou_thresh``; stability is first checked on the low-res logits
+candidate above ``pred_iou_thresh``, and only over the image's part of the model's square
+input (a 3:2 photo fills two thirds of it); stability is first checked on the low-res logits
 (with a margin, :data:`LOW_RES_STABILITY_MARGIN`) and checked exactly at full
 resolution only for those that pass; full-resolution masks exist a few at a time and
 are kept as COCO RLE.
@@ -62,7 +63,7 @@ from inference.batched_decoder import (
 from inference.encode import Encoder, preprocess
 from inference.model import load_sam
 from inference.modeling.sam import Sam
-from inference.predict import upscale_masks
+from inference.predict import low_res_extent, upscale_masks
 from inference.prompts import MASK_THRESHOLD
 from inference.registry import DEFAULT_MODEL
 from inference.transforms import IMAGE_SIZE, LOW_RES_MASK_SIZE, ResizeTransform
@@ -391,6 +392,7 @@ def decode_points(
     coords: torch.Tensor,
     pred_iou_thresh: float,
     side: ImageSide | None = None,
+    transform: ResizeTransform | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """SAM's three candidates for each single positive point, above ``pred_iou_thresh``.
 
@@ -398,7 +400,9 @@ def decode_points(
     image's :class:`~inference.batched_decoder.ImageSide` when several batches share it.
     Returns the low-res logits (M, 256, 256) of the M candidates whose predicted IoU is
     above the threshold, their predicted IoU (M,) and the index (M,) of the point that
-    made each.
+    made each. With the image's ``transform``, the logits are only those that the
+    image's masks are made of (:func:`~inference.predict.low_res_extent`): (M, rows,
+    columns), the top-left part of the 256 × 256, with the same values.
 
     This is :class:`~inference.modeling.mask_decoder.MaskDecoder` taken apart
     (:mod:`inference.batched_decoder`): the transformer runs for every point, the masks'
@@ -412,21 +416,35 @@ def decode_points(
     ious = predicted_ious(decoder, decoded.tokens)
     keep = ious > pred_iou_thresh  # (B, 3)
     rows = torch.nonzero(keep.any(dim=1)).flatten()
+    full = (LOW_RES_MASK_SIZE, LOW_RES_MASK_SIZE)
+    extent = full if transform is None else low_res_extent(transform)
     if len(rows) == 0:
-        empty = torch.zeros((0, LOW_RES_MASK_SIZE, LOW_RES_MASK_SIZE))
-        return empty, torch.zeros(0), torch.zeros(0, dtype=torch.int64)
+        return torch.zeros((0, *extent)), torch.zeros(0), torch.zeros(0, dtype=torch.int64)
     hyper = hypernetworks(decoder, decoded.tokens[rows])  # (R, 3, c), in one pass
+    region = _tokens_of(extent, side.grid)
     logits = torch.cat(
         [
             upscale_candidates(
-                decoder, side, decoded, rows[i : i + UPSCALE_CHUNK], hyper[i : i + UPSCALE_CHUNK]
+                decoder,
+                side,
+                decoded,
+                rows[i : i + UPSCALE_CHUNK],
+                hyper[i : i + UPSCALE_CHUNK],
+                region,
             )
             for i in range(0, len(rows), UPSCALE_CHUNK)
         ]
-    )
+    )[..., : extent[0], : extent[1]]
     chosen = keep[rows]
     point_index = rows[:, None].expand(-1, 3)[chosen]
     return logits[chosen], ious[rows][chosen], point_index
+
+
+def _tokens_of(extent: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int]:
+    """The top-left image tokens (rows, columns) of a ``grid`` (h, w) whose logits
+    cover the low-res ``extent`` (each token makes LOW_RES_MASK_SIZE / h logits a side)."""
+    per_token = LOW_RES_MASK_SIZE // grid[0]
+    return -(-extent[0] // per_token), -(-extent[1] // per_token)
 
 
 def coarse_to_fine(points_per_side: int) -> list[npt.NDArray[np.int64]]:
@@ -520,7 +538,9 @@ def _decode_batch(
     valid_h, valid_w = math.ceil(rh * scale), math.ceil(rw * scale)
     is_whole = crop_box == (0, 0, width, height)
     coords = model_points[torch.as_tensor(batch)]
-    logits, ious, index = decode_points(sam, side.embedding, coords, params.pred_iou_thresh, side)
+    logits, ious, index = decode_points(
+        sam, side.embedding, coords, params.pred_iou_thresh, side, transform
+    )
     # A first, cheap stability check on the logits of the image's own area.
     rough = stability_score(logits[:, :valid_h, :valid_w], params.stability_score_offset)
     hopeful = rough >= params.stability_score_thresh - LOW_RES_STABILITY_MARGIN

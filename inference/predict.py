@@ -19,7 +19,7 @@ from inference.model import load_sam
 from inference.modeling.sam import Sam
 from inference.prompts import MASK_THRESHOLD
 from inference.registry import DEFAULT_MODEL
-from inference.transforms import IMAGE_SIZE, ResizeTransform
+from inference.transforms import IMAGE_SIZE, LOW_RES_MASK_SIZE, ResizeTransform
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,21 @@ class Prediction:
     low_res_logits: npt.NDArray[np.float32]  # (K, 256, 256), feed back as mask_input
 
 
+def low_res_extent(transform: ResizeTransform) -> tuple[int, int]:
+    """The rows and columns (from the top left) of the 256 × 256 low-res logits that
+    :func:`upscale_masks` reads for an image of ``transform``: those of the resized
+    image, and one more where there is one (the last pixels of the image interpolate
+    between the image's last low-res pixel and the padding's first; a side of 4k + 1
+    resized pixels does without it)."""
+    rh, rw = transform.resized
+    factor = IMAGE_SIZE // LOW_RES_MASK_SIZE
+    size = LOW_RES_MASK_SIZE
+    return min(size, -(-rh // factor) + 1), min(size, -(-rw // factor) + 1)
+
+
 def upscale_masks(logits: torch.Tensor, transform: ResizeTransform) -> torch.Tensor:
-    """Low-res logits (B, K, 256, 256) -> logits (B, K, H, W) in the original frame.
+    """Low-res logits (B, K, 256, 256) -> logits (B, K, H, W) in the original frame;
+    the logits may also be cut to the :func:`low_res_extent` of the image.
 
     SAM's post-processing: bilinear to the model's 1024 × 1024 input, the padding cut
     off, bilinear to the original size. The first step interpolates only the low-res
@@ -39,9 +52,8 @@ def upscale_masks(logits: torch.Tensor, transform: ResizeTransform) -> torch.Ten
     padding's share of the work.
     """
     rh, rw = transform.resized
-    factor = IMAGE_SIZE // logits.shape[-1]
-    need_h = min(logits.shape[-2], -(-rh // factor) + 1)
-    need_w = min(logits.shape[-1], -(-rw // factor) + 1)
+    factor = IMAGE_SIZE // LOW_RES_MASK_SIZE
+    need_h, need_w = low_res_extent(transform)
     x = F.interpolate(
         logits[..., :need_h, :need_w],
         scale_factor=float(factor),

@@ -124,6 +124,29 @@ def test_decoding_many_points_gives_the_mask_decoders_masks_and_scores(
     assert same_pixels.float().mean() > 0.9999
 
 
+@pytest.mark.parametrize(("size", "extent"), [((400, 600), (172, 256)), ((600, 400), (256, 172))])
+def test_decoding_for_an_image_upscales_only_its_part_with_the_same_values(
+    mobile_sam: Sam,
+    encode_photo: Callable[[str], EncodedPhoto],
+    size: tuple[int, int],
+    extent: tuple[int, int],
+) -> None:
+    """The coffee photo's embedding, decoded for its own landscape frame and for a
+    portrait one (cutting token columns instead of rows)."""
+    photo = encode_photo("coffee")
+    points = np.array([[290, 140], [360, 270], [50, 50]], np.float32)
+    coords = torch.as_tensor(ResizeTransform(*photo.size).to_model(points))
+    embedding = torch.as_tensor(photo.embedding)
+    with torch.inference_mode():
+        whole, whole_ious, whole_index = decode_points(mobile_sam, embedding, coords, -1e9)
+        part, ious, index = decode_points(
+            mobile_sam, embedding, coords, -1e9, transform=ResizeTransform(*size)
+        )
+    assert part.shape == (9, *extent)
+    assert torch.equal(index, whole_index) and torch.equal(ious, whole_ious)
+    torch.testing.assert_close(part, whole[:, : extent[0], : extent[1]], atol=1e-5, rtol=0)
+
+
 # ---- the parts -----------------------------------------------------------------------
 
 
