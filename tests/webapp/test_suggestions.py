@@ -24,6 +24,7 @@ from webapp.images.models import ImageEmbedding
 from webapp.projects.models import LabelClass, Project
 from webapp.suggestions import feature_for_mask, rank, rank_many
 from webapp.suggestions.models import AnnotationFeature, feature_bytes, feature_vector
+from webapp.workflow.rules import perform
 
 WIDTH, HEIGHT = 64, 48  # resized to 1024 x 768: grid columns 0-31 are the left half
 
@@ -211,7 +212,9 @@ def test_another_projects_examples_never_vote(make_project: Any) -> None:
     assert [s["name"] for s in rank(project, unit(1), min_examples=1)] == ["cat"]
 
 
-def test_a_class_no_person_checked_is_no_example_until_one_does(make_project: Any) -> None:
+def test_a_class_no_person_checked_is_no_example_until_one_does(
+    make_project: Any, make_user: Any
+) -> None:
     from webapp.workflow.models import WorkItem, WorkState
 
     project = make_project()
@@ -231,9 +234,34 @@ def test_a_class_no_person_checked_is_no_example_until_one_does(make_project: An
     assert rank(project, unit(1), min_examples=1)[0]["name"] == "dog"
     assert [s["name"] for s in rank(project, unit(1), min_examples=3)] == ["cat"]
 
-    # The image is accepted in review: a person checked every class on it.
-    WorkItem.objects.filter(image=other_image).update(state=WorkState.ACCEPTED)
+    # The image is accepted in review: a person checked every class on it. The move
+    # clears the mark, and a later reopening does not bring it back.
+    reviewer = make_user("rita")
+    WorkItem.objects.filter(image=other_image).update(state=WorkState.IN_REVIEW, reviewer=reviewer)
+    perform(WorkItem.objects.get(image=other_image), "accept", reviewer, "reviewer")
+    assert not Annotation.objects.filter(pk__in=guessed, class_suggested=True).exists()
     assert rank(project, unit(1), min_examples=3)[0]["name"] == "dog"
+    perform(WorkItem.objects.get(image=other_image), "reopen", project.created_by, "owner")
+    assert rank(project, unit(1), min_examples=3)[0]["name"] == "dog"
+
+
+def test_a_submit_with_review_off_accepts_and_checks_the_classes(
+    make_project: Any, make_user: Any
+) -> None:
+    from webapp.workflow.models import WorkItem, WorkState
+
+    project = make_project(review_required=False)
+    image, other_image = make_image(project, WIDTH, HEIGHT), make_image(project, WIDTH, HEIGHT)
+    dog = make_label_class(project, "dog")
+    guessed = [labelled(project, image, dog, unit(1)) for _ in range(2)]
+    elsewhere = labelled(project, other_image, dog, unit(1))
+    Annotation.objects.filter(pk__in=[*guessed, elsewhere]).update(class_suggested=True)
+    annotator = make_user("ann")
+    WorkItem.objects.filter(image=image).update(state=WorkState.ANNOTATING, annotator=annotator)
+    item = perform(WorkItem.objects.get(image=image), "submit", annotator, "annotator")
+    assert item.state == WorkState.ACCEPTED
+    still = Annotation.objects.filter(class_suggested=True).values_list("pk", flat=True)
+    assert list(still) == [elsewhere]  # only the accepted image's classes were checked
 
 
 # --- the API ---

@@ -65,9 +65,10 @@ class Annotation(models.Model):
     proposal_id = models.PositiveBigIntegerField(null=True, blank=True)
     # Its class is the one its labelled neighbours suggested, given without a person
     # choosing it ("accept all with their suggested classes"). A person giving it a class
-    # (even the same) ends that. Until then, or until its image is accepted in review, it
-    # is no labelled example for class suggestions: the suggester would learn from, and
-    # measure its bar on, its own unchecked guesses.
+    # (even the same) ends that, and so does its image's acceptance (a reviewer's accept,
+    # or the annotator's submit where the project asks no review: :meth:`classes_checked`).
+    # Until then it is no labelled example for class suggestions: the suggester would
+    # learn from, and measure its bar on, its own unchecked guesses.
     class_suggested = models.BooleanField(
         default=False,
         help_text="Its class is the suggested one, given without a person choosing it.",
@@ -80,6 +81,16 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label_class} on {self.image}"
+
+    @classmethod
+    def classes_checked(cls, image_id: int) -> int:
+        """The image was accepted: a person has now checked every class on it, so none
+        is a suggested one any more. Called in the transaction of the accepting move;
+        the annotations' versions stay (no mask or class changed). Returns how many
+        annotations changed."""
+        return cls.objects.filter(image_id=image_id, class_suggested=True).update(
+            class_suggested=False
+        )
 
     # Every way this model writes one row keeps the image's annotation count and the
     # project's tallies in the same transaction (webapp.workflow.tallies).

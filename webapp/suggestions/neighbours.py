@@ -36,13 +36,11 @@ from typing import TypedDict
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
 
 from webapp.projects.models import LabelClass, Project
 from webapp.suggestions.calibration import PreselectionBar, preselection_bar
 from webapp.suggestions.models import FEATURE_DIM, FEATURE_DTYPE, AnnotationFeature
 from webapp.suggestions.voting import NEIGHBOURS, Examples, nearest_similarity, vote
-from webapp.workflow.models import WorkState
 
 # How long a measured bar is kept in the cache.
 BAR_CACHE_SECONDS = 24 * 3600
@@ -63,14 +61,11 @@ class Suggestion(TypedDict):
 def project_examples(project: Project) -> Examples:
     """The project's labelled features for its model, in one query. An annotation whose
     class was suggested and given with no person choosing it is left out until a person
-    gives it a class or its image is accepted in review (see ``Annotation.class_suggested``)."""
-    checked = Q(annotation__class_suggested=False) | Q(
-        annotation__image__work__state=WorkState.ACCEPTED
-    )
+    gives it a class or its image is accepted (see ``Annotation.class_suggested``)."""
     rows = list(
-        AnnotationFeature.objects.filter(checked, project=project, model=project.model).values_list(
-            "annotation_id", "annotation__label_class_id", "vector"
-        )
+        AnnotationFeature.objects.filter(
+            project=project, model=project.model, annotation__class_suggested=False
+        ).values_list("annotation_id", "annotation__label_class_id", "vector")
     )
     if not rows:
         empty = np.zeros(0, dtype=np.int64)

@@ -213,6 +213,10 @@ def perform(item: WorkItem, action: str, user: Any, role: str | None, reason: st
             detail={"reason": reason} if reason else {},
             at=now,
         )
+        if fields["state"] == S.ACCEPTED:
+            from webapp.annotations.models import Annotation
+
+            Annotation.classes_checked(item.image_id)
         count_move(
             item.project_id,
             action,
