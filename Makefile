@@ -22,13 +22,18 @@ setup:
 setup-dev:
 	bash scripts/setup.sh --dev
 
-# The Celery worker (with beat, which re-queues stuck images) runs in the background and
-# stops with the server; by default its broker is a folder in var/, so no server is needed.
+# The Celery workers run in the background and stop with the server; by default their
+# broker is a folder in var/, so no server is needed. One worker (with beat, which
+# re-queues stuck work) takes crops, encodings and the rest; mask proposals, which take
+# many seconds an image on a CPU, have a second worker at the lowest CPU priority, so an
+# upload is encoded at once even while a run is under way.
 run: setup
 	@$(PYTHON) manage.py ensure_admin
-	@.venv/bin/celery -A webapp worker -B -Q crops,encode,proposals,celery --concurrency 1 --loglevel INFO \
-		--schedule var/celerybeat-schedule & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	@.venv/bin/celery -A webapp worker -B -Q crops,encode,celery -n main@%h --concurrency 1 \
+		--loglevel INFO --schedule var/celerybeat-schedule & worker=$$!; \
+	nice -n 19 .venv/bin/celery -A webapp worker -Q proposals -n proposals@%h --concurrency 1 \
+		--loglevel INFO & proposals=$$!; \
+	trap 'kill $$worker $$proposals 2>/dev/null; wait $$worker $$proposals' EXIT INT TERM; \
 	$(PYTHON) manage.py runserver 127.0.0.1:8000
 
 # pytest exits with 5 when it collects no tests. This suite is never empty, so that
