@@ -11,11 +11,16 @@ import {
   acceptAllStep,
   acceptUrl,
   coveredProposals,
+  type ProposalRunState,
+  NONE_AFTER_ENCODED,
   describeAcceptAll,
+  describeRunState,
+  onRunState,
   proposalAt,
   proposalClick,
   withRuns,
 } from "../src/annotator/proposals";
+import { ProposalLayer } from "../src/annotator/proposal-layer";
 
 const H = 6;
 const W = 8;
@@ -225,5 +230,80 @@ describe("an accept-all", () => {
     expect(describeAcceptAll(frame, "cup")).toBe(
       "1 proposal accepted as cup, 1 of the whole image left open (a click accepts it); Ctrl+Z deletes it.",
     );
+  });
+});
+
+describe("a proposals run not done yet", () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const state = (status: ProposalRunState["status"], proposal_count = 0, error = ""): ProposalRunState => ({
+    status,
+    proposal_count,
+    error,
+  });
+
+  it("is waited for while pending or running, then listed; a failure stops", () => {
+    expect(onRunState(state("pending"), true, 0)).toBe("wait");
+    expect(onRunState(state("running"), false, 0)).toBe("wait");
+    expect(onRunState(state("done", 3), true, 0)).toBe("list");
+    expect(onRunState(state("failed"), true, 0)).toBe("stop");
+  });
+
+  it("is expected only where the project has proposals on, until shortly after encoding", () => {
+    expect(onRunState(state("none"), false, 0)).toBe("stop");
+    expect(onRunState(state("none"), true, 0)).toBe("wait"); // still being encoded
+    expect(onRunState(state("none"), true, NONE_AFTER_ENCODED)).toBe("wait");
+    expect(onRunState(state("none"), true, NONE_AFTER_ENCODED + 1)).toBe("stop");
+  });
+
+  it("is described in the panel, a failure with its reason", () => {
+    expect(describeRunState(state("pending"))).toContain("waiting for the worker");
+    expect(describeRunState(state("running"))).toContain("being made");
+    expect(describeRunState(state("failed", 0, "out of memory"))).toBe("Proposals could not be made: out of memory.");
+    expect(describeRunState(state("done", 2))).toBeNull();
+    expect(describeRunState(null)).toBeNull();
+  });
+
+  /** A server whose status endpoint answers ``answers`` in turn (the last one again and
+   * again); the list endpoint answers no proposals. The status URLs asked, in order. */
+  function server(answers: ProposalRunState[]): string[] {
+    const asked: string[] = [];
+    vi.stubGlobal("document", { cookie: "" });
+    vi.stubGlobal("fetch", async (url: string) => {
+      asked.push(url);
+      const body = url.endsWith("status/") ? (answers.length > 1 ? answers.shift() : answers[0]) : [];
+      return new Response(JSON.stringify(body), { status: 200 });
+    });
+    return asked;
+  }
+
+  it("is followed until done; the layer says how it stands meanwhile", async () => {
+    const asked = server([state("pending"), state("running"), state("running"), state("done", 0)]);
+    const seen: (string | null)[] = [];
+    const layer: ProposalLayer = new ProposalLayer(() => seen.push(layer.runState?.status ?? null));
+    const follow = { statusUrl: "/p/status/", expected: true, encoded: () => true, pollMs: 0 };
+    await layer.load("/p/", follow);
+    expect(seen).toEqual(["pending", "running", "running", null]);
+    expect(asked.filter((url) => url === "/p/status/")).toHaveLength(4);
+    expect(asked.filter((url) => url === "/p/")).toHaveLength(1); // done with none: not listed again
+    expect(layer.count).toBe(0);
+  });
+
+  it("keeps a failure for the panel, and stops when no run is coming", async () => {
+    server([state("running"), state("failed", 0, "no memory")]);
+    const failed = new ProposalLayer(() => undefined);
+    await failed.load("/p/", { statusUrl: "/p/status/", expected: true, encoded: () => true, pollMs: 0 });
+    expect(failed.runState?.error).toBe("no memory");
+
+    const asked = server([state("none")]);
+    let encoded = false;
+    const layer = new ProposalLayer(() => undefined);
+    const loading = layer.load("/p/", { statusUrl: "/p/status/", expected: true, encoded: () => encoded, pollMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const whileEncoding = asked.length;
+    expect(whileEncoding).toBeGreaterThan(3); // still asking: the run comes after encoding
+    encoded = true;
+    await loading;
+    expect(asked.length - whileEncoding).toBeLessThanOrEqual(NONE_AFTER_ENCODED + 1);
+    expect(layer.runState).toBeNull();
   });
 });

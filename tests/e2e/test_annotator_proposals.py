@@ -344,3 +344,53 @@ def test_a_suggestion_not_confident_enough_is_a_hint_taken_with_its_key(scene, s
     wait_for_stage(page, "hinted", "")
     save(page)
     assert Annotation.objects.filter(image=image).latest("pk").label_class == cup
+
+
+def test_proposals_still_being_made_appear_by_themselves_once_made(scene, signed_in):
+    """An image opened before the worker made its proposals (a CPU run takes seconds to a
+    minute): the panel says they are on their way, and they appear when made, the ones
+    already covered by what the user saved meanwhile faded."""
+    s = scene("coffee")
+    image = s.images["coffee"]
+    s.project.proposals_enabled = True
+    s.project.save(update_fields=["proposals_enabled"])
+    run, _ = ProposalRun.objects.get_or_create(image=image, model=image.project.model)
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    wait_for_stage(page, "proposals-run", "pending")
+    count = page.locator("#annotator-proposals-count")
+    assert "waiting for the worker" in count.text_content()
+    assert not page.locator("#annotator-accept-all").is_visible()
+
+    assert run.claim()
+    wait_for_stage(page, "proposals-run", "running")
+    assert "being made by the worker" in count.text_content()
+    # Meanwhile the user labels the cup with SAM.
+    click(page, image, 290, 150)
+    save(page)
+    cup = rle.decode(Annotation.objects.get(image=image).rle)
+
+    class Mask:
+        def __init__(self, mask: np.ndarray) -> None:
+            ys, xs = np.nonzero(mask)
+            self.rle, self.area = rle.encode(mask), int(mask.sum())
+            self.bbox, self.predicted_iou, self.stability = rle.bbox(self.rle), 0.95, 0.97
+            self.point = (float(xs.mean()), float(ys.mean()))
+
+    assert run.store([Mask(cup), Mask(rectangle(image, 40, 40, 140, 140))], {}, 0.1)
+    wait_for_stage(page, "proposals-shown", "1")  # the cup's proposal is covered
+    assert stage(page, "proposals-run") == ""
+    assert "1 of 2 not yet labelled" in count.text_content()
+    assert page.locator("#annotator-accept-all").is_visible()
+
+
+def test_a_failed_proposals_run_is_said_in_the_panel(scene, signed_in):
+    s = scene("coffee")
+    image = s.images["coffee"]
+    run, _ = ProposalRun.objects.get_or_create(image=image, model=image.project.model)
+    assert run.claim() and run.fail("the worker ran out of memory")
+    page = signed_in(s.url, "owner")
+    open_annotator(page, s.url, s.project, image)
+    wait_for_stage(page, "proposals-run", "failed")
+    text = page.locator("#annotator-proposals-count").text_content()
+    assert "could not be made: the worker ran out of memory" in text

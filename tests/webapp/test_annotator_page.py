@@ -179,6 +179,18 @@ def test_a_member_gets_an_images_config_to_switch_to_it_without_a_reload(
     assert config["previousConfigUrl"] == f"{base}/{first.pk}/annotate/config.json"
     assert config["nextConfigUrl"] == f"{base}/{third.pk}/annotate/config.json"
     assert config["prefetchEmbeddingUrls"] == [f"{api}/{third.pk}/embedding"]
+    assert config["proposalsUrl"] == f"{api}/{second.pk}/proposals/"
+    assert config["proposalsStatusUrl"] == f"{api}/{second.pk}/proposals/status/"
+    assert config["proposalsExpected"] is False  # the project has proposals off
+
+
+def test_the_config_says_when_the_worker_will_make_proposals(
+    make_project, make_image_row, user_in
+):
+    project = make_project(proposals_enabled=True)
+    image = make_image_row(project, status="pending")
+    config = config_of(Client(), user_in(project, "annotator"), project, image).json()
+    assert config["proposalsExpected"] is True
 
 
 def test_the_page_embeds_the_same_config_as_the_endpoint(make_project, make_image_row, user_in):

@@ -86,13 +86,17 @@ def _url_or_none(app: str, name: str, *args: int) -> str | None:
         return None
 
 
-def data_engine_urls(project: Project, image: Image) -> dict[str, str | None]:
-    """The image's mask proposals (listing, accepting one: ``…/proposals/0/accept/`` with
-    0 for its id, accepting all above a predicted IoU) and class suggestions for a mask;
-    None for whatever the server does not offer."""
+def data_engine_urls(project: Project, image: Image) -> dict[str, str | bool | None]:
+    """The image's mask proposals (listing, the state of their run, accepting one:
+    ``…/proposals/0/accept/`` with 0 for its id, accepting all above a predicted IoU) and
+    class suggestions for a mask; None for whatever the server does not offer.
+    ``proposalsExpected``: the project has proposals on, so the worker makes them once
+    the image is encoded (the page waits for them)."""
     proposals = "webapp.proposals"
     return {
         "proposalsUrl": _url_or_none(proposals, "proposal-list", project.pk, image.pk),
+        "proposalsStatusUrl": _url_or_none(proposals, "proposal-status", project.pk, image.pk),
+        "proposalsExpected": project.proposals_enabled,
         "proposalAcceptUrlTemplate": _url_or_none(
             proposals, "proposal-accept", project.pk, image.pk, 0
         ),

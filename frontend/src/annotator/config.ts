@@ -32,6 +32,11 @@ export interface ImageConfig {
    * and all above a confidence, and class suggestions for a mask; absent or null where
    * the server has none. */
   readonly proposalsUrl?: string | null;
+  /** The state of the image's proposals run (``{"status": "none" | "pending" | "running" |
+   * "done" | "failed", "error", "proposal_count", …}``), and whether the project has
+   * proposals on (the worker makes them once the image is encoded). */
+  readonly proposalsStatusUrl?: string | null;
+  readonly proposalsExpected?: boolean;
   readonly proposalAcceptUrlTemplate?: string | null;
   readonly proposalsAcceptAllUrl?: string | null;
   readonly suggestClassUrl?: string | null;

@@ -5,13 +5,34 @@
  * with SAM). One layer per image, made fresh with the image's session, like the session.
  */
 
-import { cropMask } from "../lib/overlap";
+import { type MaskRuns, cropMask } from "../lib/overlap";
 import type { Point } from "../lib/transform";
 import type { Annotation } from "./api";
-import { type KnownProposal, type Proposal, coveredProposals, listProposals, proposalAt, runsOf, withRuns } from "./proposals";
+import {
+  type KnownProposal,
+  type Proposal,
+  type ProposalRunState,
+  RUN_POLL_MS,
+  coveredProposals,
+  listProposals,
+  onRunState,
+  proposalAt,
+  proposalRunState,
+  runsOf,
+  withRuns,
+} from "./proposals";
 import { PROPOSAL_COLOR, type PaintedMask, type ProposalDrawing, paintMask } from "./view";
 /** Proposals painted per turn of the event loop, so that a hundred do not freeze the page. */
 const PAINT_BATCH = 16;
+
+/** An image's proposals run to wait for: its state's URL, whether the project has
+ * proposals on, and whether the image is encoded yet (the worker asks for the run then). */
+export interface RunToFollow {
+  readonly statusUrl: string;
+  readonly expected: boolean;
+  encoded(): boolean;
+  readonly pollMs?: number;
+}
 
 export class ProposalLayer {
   private known: KnownProposal[] = [];
@@ -20,6 +41,9 @@ export class ProposalLayer {
   private hoveredId: number | null = null;
   private selectedId: number | null = null;
   private closed = false;
+  private run: ProposalRunState | null = null;
+  /** The saved annotations' masks, as last told. */
+  private saved: MaskRuns[] = [];
   /** What the view draws, made again only when something in it changed: the page
    * redraws on every decode, and merging a hundred outlines each time would cost. */
   private cached: ProposalDrawing | null | undefined = undefined;
@@ -34,12 +58,20 @@ export class ProposalLayer {
   }
 
   /** Lists the image's proposals from ``url`` (null: the server makes none), then paints
-   * them a few at a time. */
-  async load(url: string | null): Promise<void> {
+   * them a few at a time. With ``run``, an image with none listed yet waits for its run
+   * while the server makes it (``runState`` says how it stands), then lists them. */
+  async load(url: string | null, run: RunToFollow | null = null): Promise<void> {
     if (url === null) return;
-    const proposals = await listProposals(url);
+    let proposals = await listProposals(url);
     if (this.closed) return;
+    if (proposals.length === 0 && run !== null) {
+      if (!(await this.waitForRun(run))) return;
+      proposals = await listProposals(url);
+      if (this.closed) return;
+    }
     this.known = withRuns(proposals);
+    // Annotations saved before the list came (while the run was made, say) cover some.
+    this.covered = coveredProposals(this.known, this.saved);
     this.changed();
     for (let i = 0; i < this.known.length; i += PAINT_BATCH) {
       for (const { proposal, runs } of this.known.slice(i, i + PAINT_BATCH)) {
@@ -59,6 +91,28 @@ export class ProposalLayer {
     this.closed = true;
   }
 
+  /** The run's state while the page waits for it, or its failure; null otherwise. */
+  get runState(): ProposalRunState | null {
+    return this.run;
+  }
+
+  /** Asks for the run's state until it is done (true: list the proposals) or nothing
+   * more is coming (false). */
+  private async waitForRun(follow: RunToFollow): Promise<boolean> {
+    let nonesAfterEncoded = 0;
+    for (;;) {
+      const state = await proposalRunState(follow.statusUrl);
+      if (this.closed) return false;
+      if (state.status === "none" && follow.encoded()) nonesAfterEncoded += 1;
+      const next = onRunState(state, follow.expected, nonesAfterEncoded);
+      this.run = next === "list" || state.status === "none" ? null : state;
+      this.changed();
+      if (next !== "wait") return next === "list" && state.proposal_count > 0;
+      await new Promise((resolve) => setTimeout(resolve, follow.pollMs ?? RUN_POLL_MS));
+      if (this.closed) return false;
+    }
+  }
+
   get count(): number {
     return this.known.length;
   }
@@ -70,7 +124,8 @@ export class ProposalLayer {
 
   /** The saved annotations changed: those they cover fade, and cannot be picked. */
   annotationsChanged(annotations: readonly Annotation[]): void {
-    const covered = coveredProposals(this.known, annotations.map(runsOf));
+    this.saved = annotations.map(runsOf);
+    const covered = coveredProposals(this.known, this.saved);
     if (this.hoveredId !== null && covered.has(this.hoveredId)) this.hoveredId = null;
     if (this.selectedId !== null && covered.has(this.selectedId)) this.selectedId = null;
     this.covered = covered;

@@ -19,6 +19,7 @@ import {
   acceptProposal,
   acceptUrl,
   describeAcceptAll,
+  describeRunState,
   proposalClick,
 } from "./proposals";
 import type { ImageSession, WriteGuard } from "./session";
@@ -75,7 +76,11 @@ export class ProposalTools {
     const layer = new ProposalLayer(() => this.layerChanged());
     this.layer = layer;
     this.layerChanged();
-    layer.load(session.image.proposalsUrl ?? null).catch((error: unknown) => {
+    const { proposalsStatusUrl, proposalsExpected } = session.image;
+    const run = proposalsStatusUrl
+      ? { statusUrl: proposalsStatusUrl, expected: proposalsExpected ?? false, encoded: () => session.isClickable }
+      : null;
+    layer.load(session.image.proposalsUrl ?? null, run).catch((error: unknown) => {
       if (this.layer === layer) this.port.say(`Cannot list the proposals: ${describe(error)}`, true);
     });
   }
@@ -222,11 +227,16 @@ export class ProposalTools {
     const layer = this.layer;
     const count = layer?.count ?? 0;
     const image = this.port.session()?.image;
-    this.panel.section.hidden = count === 0 || !image?.proposalsAcceptAllUrl;
+    const run = count === 0 ? describeRunState(layer?.runState ?? null) : null;
+    this.panel.section.hidden = (count === 0 && run === null) || !image?.proposalsAcceptAllUrl;
+    // While the run is under way (or after it failed) the panel says so, with no buttons.
+    if (run === null) delete this.panel.section.dataset.run;
+    else this.panel.section.dataset.run = layer?.runState?.status ?? "";
     this.panel.acceptSuggested.hidden = !image?.suggestClassUrl;
-    this.panel.count.textContent = layer
-      ? `${layer.openCount} of ${count} not yet labelled${this.shown ? "" : " (hidden: P shows them)"}`
-      : "";
+    this.panel.count.textContent =
+      run ??
+      (layer ? `${layer.openCount} of ${count} not yet labelled${this.shown ? "" : " (hidden: P shows them)"}` : "");
+    this.port.mark("proposalsRun", layer?.runState?.status ?? "");
     this.port.mark("proposalSelected", layer?.selected?.id ?? "");
     this.port.mark("proposalHovered", layer?.hovered?.id ?? "");
     this.port.changed();

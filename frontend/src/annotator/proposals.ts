@@ -108,6 +108,61 @@ export function listProposals(url: string): Promise<Proposal[]> {
   return listAll<Proposal>(url);
 }
 
+/** The state of an image's proposals run, as ``…/proposals/status/`` says it. */
+export interface ProposalRunState {
+  readonly status: "none" | "pending" | "running" | "done" | "failed";
+  readonly error: string;
+  readonly proposal_count: number;
+}
+
+export async function proposalRunState(url: string): Promise<ProposalRunState> {
+  return (await (await request(url)).json()) as ProposalRunState;
+}
+
+/** How often the page asks whether the proposals it waits for are made (a run takes
+ * seconds to a minute on a CPU worker, a fraction of a second on a GPU). */
+export const RUN_POLL_MS = 3000;
+/** Answers of "none" taken after the image is encoded before the page stops waiting:
+ * the worker asks for the run right after storing the embedding, so a run that is not
+ * there by then is not coming (proposals were turned on after the image was encoded). */
+export const NONE_AFTER_ENCODED = 2;
+
+/** What the page does on a run's state: list the proposals (the run is done), wait and
+ * ask again, or stop (nothing is coming, or the run failed). ``expected``: the project
+ * has proposals on; ``nonesAfterEncoded``: the "none" answers since the image was
+ * encoded, this one included (0 while it is not). */
+export function onRunState(
+  state: ProposalRunState,
+  expected: boolean,
+  nonesAfterEncoded: number,
+): "list" | "wait" | "stop" {
+  switch (state.status) {
+    case "done":
+      return "list";
+    case "pending":
+    case "running":
+      return "wait";
+    case "failed":
+      return "stop";
+    case "none":
+      return expected && nonesAfterEncoded <= NONE_AFTER_ENCODED ? "wait" : "stop";
+  }
+}
+
+/** What the side panel says of a run not done yet, or failed; null for nothing to say. */
+export function describeRunState(state: ProposalRunState | null): string | null {
+  switch (state?.status) {
+    case "pending":
+      return "Proposals: waiting for the worker; they appear here by themselves.";
+    case "running":
+      return "Proposals: being made by the worker; they appear here by themselves.";
+    case "failed":
+      return `Proposals could not be made: ${state.error || "the worker failed"}.`;
+    default:
+      return null;
+  }
+}
+
 /** ``…/proposals/0/accept/`` with the proposal's id for the 0. */
 export function acceptUrl(template: string, id: number): string {
   return template.replace(/\/0\/accept\/$/, `/${id}/accept/`);
