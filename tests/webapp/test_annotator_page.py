@@ -184,9 +184,7 @@ def test_a_member_gets_an_images_config_to_switch_to_it_without_a_reload(
     assert config["proposalsExpected"] is False  # the project has proposals off
 
 
-def test_the_config_says_when_the_worker_will_make_proposals(
-    make_project, make_image_row, user_in
-):
+def test_the_config_says_when_the_worker_will_make_proposals(make_project, make_image_row, user_in):
     project = make_project(proposals_enabled=True)
     image = make_image_row(project, status="pending")
     config = config_of(Client(), user_in(project, "annotator"), project, image).json()
