@@ -121,12 +121,17 @@ def broker_for_this_process(url: str) -> Iterator[None]:
         reconnect()
 
 
+# The queues of a worker that takes everything.
+ALL_QUEUES = "crops,encode,proposals,celery"
+
+
 class Worker:
-    """``celery -A webapp worker -Q crops,encode,proposals,celery --pool solo`` as a
-    subprocess that shares this test's database and MEDIA_ROOT; its log goes to ``log``."""
+    """``celery -A webapp worker -Q crops,encode,proposals,celery --pool solo`` (or the
+    ``queues`` given) as a subprocess that shares this test's database and MEDIA_ROOT; its
+    log goes to ``log``."""
 
     def __init__(self, log: Path, broker_url: str, media_root: Path, *, beat: bool = False,
-                 **environment: str) -> None:  # fmt: skip
+                 queues: str = ALL_QUEUES, **environment: str) -> None:  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "SAMLABEL_"))}
         env.update(
             DJANGO_SETTINGS_MODULE="webapp.settings",
@@ -137,7 +142,7 @@ class Worker:
         )
         command = [
             sys.executable, "-m", "celery", "-A", "webapp", "worker",
-            "-Q", "crops,encode,proposals,celery", "--pool", "solo", "--loglevel", "INFO",
+            "-Q", queues, "--pool", "solo", "--loglevel", "INFO",
             "--hostname", f"{log.stem}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip

@@ -1,18 +1,23 @@
 """End to end with real parts: a photo uploaded through the API to a project with
 proposals on is encoded by a real Celery worker (real Redis, real MobileSAM weights), which
 then proposes masks for it from the stored embedding; one of them is the astronaut's
-face, and accepting it through the API makes an annotation of exactly that mask."""
+face, and accepting it through the API makes an annotation of exactly that mask. Runs
+wait for encodings with one worker, and ``make run``'s two workers (proposals on their own,
+at the lowest CPU priority) share the work as they should."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from tests.webapp.celery_processes import broker_for_this_process, wait_for
+from tests.webapp.conftest import REPO_ROOT
 from tests.webapp.factories_annotations import make_label_class
 from tests.webapp.factories_images import astronaut_jpeg, upload
 from webapp.annotations import rle
@@ -157,3 +162,63 @@ def test_proposal_runs_wait_for_encodings_and_saves_not_the_other_way_round(
     pooled_at = AnnotationFeature.objects.get(annotation_id=saved.json()["id"]).created_at
     assert encoded_at < runs[-1], worker.text()[-3000:]
     assert pooled_at < runs[-1], worker.text()[-3000:]
+
+
+def make_run_workers() -> list[tuple[str, str]]:
+    """The workers ``make run`` starts, read from the Makefile's recipe: (what comes
+    before ``celery`` on its line, its queues)."""
+    recipe = (REPO_ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"(\S*[^;&|\n]*?)\.venv/bin/celery -A webapp worker[^&]*?-Q (\S+)", recipe)
+
+
+def test_the_workers_of_make_run_encode_and_propose_each_on_its_own(
+    make_project: Any,
+    user_in: Any,
+    api_client: Any,
+    media_root: Path,
+    redis_server: Any,
+    start_worker: Any,
+) -> None:
+    """``make run``'s workers, with their queues, cover every queue a task is routed to;
+    the proposals have a worker of their own at the lowest CPU priority (so that an
+    upload is encoded at once while a run goes on), and those workers do the work."""
+    workers = make_run_workers()
+    taken = [set(queues.split(",")) for _, queues in workers]
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed | {"celery"} <= set().union(*taken)
+    proposals = [n for n, queues in enumerate(taken) if "proposals" in queues]
+    assert len(proposals) == 1 and taken[proposals[0]] == {"proposals"}
+    assert "nice -n 19" in workers[proposals[0]][0]
+    assert all("nice" not in prefix for n, (prefix, _) in enumerate(workers) if n not in proposals)
+
+    project = make_project(name="make run", proposals_enabled=True)
+    owner = api_client(user_in(project, "owner"))
+    with broker_for_this_process(redis_server.url):
+        response = owner.post(
+            reverse("image-list", kwargs={"project_pk": project.pk}),
+            {"files": [upload("astronaut.jpg", astronaut_jpeg())]},
+            format="multipart",
+        )
+    assert response.status_code == 201
+    image_id = response.json()["results"][0]["id"]
+    started = [
+        start_worker(
+            redis_server.url,
+            media_root,
+            queues=queues,
+            SAMLABEL_PROPOSAL_PARAMS='{"points_per_side": 8}',
+        )
+        for _, queues in workers
+    ]
+    wait_for(
+        lambda: ProposalRun.objects.filter(image_id=image_id, status="done").exists(),
+        timeout=480,
+        what="the photo's proposals",
+    )
+    for n, worker in enumerate(started):
+        log = worker.text()
+        if n in proposals:
+            assert "generate_proposals[" in log and "encode_image[" not in log
+        else:
+            assert "generate_proposals[" not in log
+    assert any("encode_image[" in worker.text() for worker in started)
