@@ -442,9 +442,10 @@ def decode_points(
 
 def _tokens_of(extent: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int]:
     """The top-left image tokens (rows, columns) of a ``grid`` (h, w) whose logits
-    cover the low-res ``extent`` (each token makes LOW_RES_MASK_SIZE / h logits a side)."""
-    per_token = LOW_RES_MASK_SIZE // grid[0]
-    return -(-extent[0] // per_token), -(-extent[1] // per_token)
+    cover the low-res ``extent`` (each token makes LOW_RES_MASK_SIZE / h logits down and
+    LOW_RES_MASK_SIZE / w across)."""
+    down, across = LOW_RES_MASK_SIZE // grid[0], LOW_RES_MASK_SIZE // grid[1]
+    return -(-extent[0] // down), -(-extent[1] // across)
 
 
 def coarse_to_fine(points_per_side: int) -> list[npt.NDArray[np.int64]]:

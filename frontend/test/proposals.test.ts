@@ -298,9 +298,9 @@ describe("a proposals run not done yet", () => {
     let encoded = false;
     const layer = new ProposalLayer(() => undefined);
     const loading = layer.load("/p/", { statusUrl: "/p/status/", expected: true, encoded: () => encoded, pollMs: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Still asking while the image is encoded (the run is asked for after encoding).
+    await vi.waitFor(() => expect(asked.length).toBeGreaterThan(3), { timeout: 10_000 });
     const whileEncoding = asked.length;
-    expect(whileEncoding).toBeGreaterThan(3); // still asking: the run comes after encoding
     encoded = true;
     await loading;
     expect(asked.length - whileEncoding).toBeLessThanOrEqual(NONE_AFTER_ENCODED + 1);

@@ -29,6 +29,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 FACE = (250, 120)
 
 
+def upload_astronaut(owner: Any, project: Any, broker_url: str) -> int:
+    """The astronaut photo uploaded through the API by ``owner`` (a client), its
+    encoding queued on the broker at ``broker_url``: the image's id."""
+    with broker_for_this_process(broker_url):
+        response = owner.post(
+            reverse("image-list", kwargs={"project_pk": project.pk}),
+            {"files": [upload("astronaut.jpg", astronaut_jpeg())]},
+            format="multipart",
+        )
+    assert response.status_code == 201
+    return int(response.json()["results"][0]["id"])
+
+
 def test_a_worker_proposes_the_objects_of_a_real_photo_after_encoding_it(
     make_project: Any,
     user_in: Any,
@@ -40,14 +53,7 @@ def test_a_worker_proposes_the_objects_of_a_real_photo_after_encoding_it(
     project = make_project(name="Proposals", proposals_enabled=True)
     annotator = api_client(user_in(project, "annotator"))
     owner = api_client(user_in(project, "owner"))
-    with broker_for_this_process(redis_server.url):
-        response = owner.post(
-            reverse("image-list", kwargs={"project_pk": project.pk}),
-            {"files": [upload("astronaut.jpg", astronaut_jpeg())]},
-            format="multipart",
-        )
-    assert response.status_code == 201
-    image_id = response.json()["results"][0]["id"]
+    image_id = upload_astronaut(owner, project, redis_server.url)
 
     # A 12 x 12 grid rather than the default 32 x 32: the same path, in a ninth of the time
     # on a small CPU.
@@ -193,14 +199,7 @@ def test_the_workers_of_make_run_encode_and_propose_each_on_its_own(
 
     project = make_project(name="make run", proposals_enabled=True)
     owner = api_client(user_in(project, "owner"))
-    with broker_for_this_process(redis_server.url):
-        response = owner.post(
-            reverse("image-list", kwargs={"project_pk": project.pk}),
-            {"files": [upload("astronaut.jpg", astronaut_jpeg())]},
-            format="multipart",
-        )
-    assert response.status_code == 201
-    image_id = response.json()["results"][0]["id"]
+    image_id = upload_astronaut(owner, project, redis_server.url)
     started = [
         start_worker(
             redis_server.url,
